@@ -1,0 +1,49 @@
+/**
+ * The error model shared by every layer. A code travels on the wire (see
+ * docs/protocol.md, "Errors"); the message is for people.
+ */
+
+export const ERROR_CODES = [
+  'ENOENT', // a file or directory does not exist
+  'EEXIST', // something by that name exists already
+  'EACCES', // the operating system refused the operation
+  'EDENIED', // the key is not allowed to perform this operation
+  'EOUTSIDE', // a path resolves outside the session's root
+  'ETOOBIG', // a message or value is larger than the limits allow
+  'ETIMEDOUT', // the peer or the operation did not answer in time
+  'ENOSESSION', // no session by that name
+  'EVERSION', // no protocol version in common
+  'EPROTO', // a malformed or unexpected message
+  'EINVAL', // an argument has the wrong type or value
+  'EUNAVAIL', // the server (or the pty host behind it) cannot be reached
+  'EINTERNAL', // a bug: the server could not complete the request
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+}
+
+/** An error with a protocol code; its message is one line, meant for a user. */
+export class ZmxError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'ZmxError';
+    this.code = code;
+  }
+}
+
+/** Maps any thrown value onto a code and a one-line message. */
+export function toZmxError(err: unknown): ZmxError {
+  if (err instanceof ZmxError) return err;
+  const sys = err as NodeJS.ErrnoException | undefined;
+  if (sys && typeof sys.code === 'string') {
+    if (sys.code === 'ENOENT') return new ZmxError('ENOENT', sys.message);
+    if (sys.code === 'EEXIST') return new ZmxError('EEXIST', sys.message);
+    if (sys.code === 'EACCES' || sys.code === 'EPERM') return new ZmxError('EACCES', sys.message);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new ZmxError('EINTERNAL', message.split('\n')[0] ?? 'internal error');
+}

@@ -1,0 +1,60 @@
+/**
+ * Where zmx keeps things. Run-time files (sockets, pid files, logs, state)
+ * live under ZMX_DIR, so two values of it never see each other's sessions.
+ * Keys and settings live in the config directory.
+ */
+import { mkdirSync, chmodSync, statSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+
+function uid(): number {
+  return typeof process.getuid === 'function' ? process.getuid() : userInfo().uid;
+}
+
+/** ZMX_DIR, else $XDG_RUNTIME_DIR/zmx, else /tmp/zmx-UID. */
+export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env['ZMX_DIR']) return resolve(env['ZMX_DIR']);
+  if (env['XDG_RUNTIME_DIR']) return join(env['XDG_RUNTIME_DIR'], 'zmx');
+  return `/tmp/zmx-${uid()}`;
+}
+
+/** ZMX_CONFIG_DIR, else $XDG_CONFIG_HOME/zmx, else ~/.config/zmx. */
+export function configDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env['ZMX_CONFIG_DIR']) return resolve(env['ZMX_CONFIG_DIR']);
+  const base = env['XDG_CONFIG_HOME'] || join(env['HOME'] || homedir(), '.config');
+  return join(base, 'zmx');
+}
+
+/** Creates dir (and parents) with mode 0700 and tightens it if it exists looser. */
+export function ensurePrivateDir(dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const mode = statSync(dir).mode & 0o777;
+  if (mode !== 0o700) chmodSync(dir, 0o700);
+  return dir;
+}
+
+export interface RuntimePaths {
+  dir: string;
+  frontEndpoint: string;
+  ptyhostEndpoint: string;
+  frontPid: string;
+  ptyhostPid: string;
+  frontLock: string;
+  ptyhostLock: string;
+  frontLog: string;
+  ptyhostLog: string;
+}
+
+export function runtimePaths(dir = runtimeDir()): RuntimePaths {
+  return {
+    dir,
+    frontEndpoint: `ipc://${join(dir, 'front.sock')}`,
+    ptyhostEndpoint: `ipc://${join(dir, 'ptyhost.sock')}`,
+    frontPid: join(dir, 'front.pid'),
+    ptyhostPid: join(dir, 'ptyhost.pid'),
+    frontLock: join(dir, 'front.lock'),
+    ptyhostLock: join(dir, 'ptyhost.lock'),
+    frontLog: join(dir, 'front.log'),
+    ptyhostLog: join(dir, 'ptyhost.log'),
+  };
+}

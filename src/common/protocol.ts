@@ -1,0 +1,325 @@
+/**
+ * The zmx wire protocol: one module, as tmux keeps tmux-protocol.h.
+ *
+ * A message is a ZeroMQ multipart message. Frame 0 is a small msgpack map,
+ * the header; its `t` field names the message type. Frames 1..n are raw
+ * binary payloads (pty bytes, file contents, snapshots) — never base64.
+ * docs/protocol.md describes every type; the round-trip test in
+ * protocol.test.ts covers each of them.
+ */
+import { Packr } from 'msgpackr';
+import { ZmxError, isErrorCode, type ErrorCode } from './errors.js';
+import { LIMITS } from './constants.js';
+
+/** Bumped on any incompatible change. A peer states the range it speaks. */
+export const PROTOCOL_VERSION = 1;
+/** The oldest version this build still speaks. */
+export const MIN_PROTOCOL_VERSION = 1;
+
+/** Capabilities announced in hello/welcome; a peer ignores ones it does not know. */
+export const CAPABILITIES = ['pty', 'labels', 'run', 'history.html', 'write'] as const;
+
+/**
+ * Message types, numbered in groups (as tmux does):
+ * 0x0_ connection control, 0x1_ request/reply, 0x2_ streams, 0x3_ events.
+ */
+export const MsgType = {
+  Hello: 0x01,
+  Welcome: 0x02,
+  Ping: 0x03,
+  Pong: 0x04,
+  Request: 0x10,
+  Reply: 0x11,
+  Error: 0x12,
+  Output: 0x20,
+  Input: 0x21,
+  Resize: 0x22,
+  Detach: 0x23,
+  StreamEnd: 0x24,
+  Ack: 0x25,
+  Event: 0x30,
+} as const;
+export type MsgTypeName = keyof typeof MsgType;
+export type MsgTypeCode = (typeof MsgType)[MsgTypeName];
+
+// ---------------------------------------------------------------------------
+// Shared shapes
+
+export interface PaneInfo {
+  id: number;
+  pid: number;
+  cmd: string[];
+  cols: number;
+  rows: number;
+  title: string;
+  /** OSC 7 working directory as a file:// URI, '' until the shell reports one. */
+  cwdUri: string;
+  exited: { exitCode: number; signal: number } | null;
+}
+
+export interface SessionInfo {
+  name: string;
+  /** Creation time, milliseconds since the epoch. */
+  created: number;
+  /** The directory the session started in: its root. */
+  root: string;
+  labels: Record<string, string>;
+  panes: PaneInfo[];
+  /** Clients attached through the front; the pty host reports 0. */
+  clients: number;
+  /** Status of the last `run` task: null if none, 'running', or its exit status. */
+  task: { status: number | null; command: string } | null;
+}
+
+export interface CreateArgs {
+  name: string;
+  /** argv; empty means the user's shell. */
+  cmd: string[];
+  cwd: string;
+  env: Record<string, string>;
+  cols: number;
+  rows: number;
+}
+
+export type HistoryFormat = 'text' | 'vt' | 'html';
+
+/**
+ * Every request, by op name: its arguments and the result of its reply.
+ * `session.*` ops are what clients send to the front; the front forwards
+ * most of them to the pty host unchanged. `host.*` ops exist only on the
+ * front ↔ pty host link.
+ */
+export interface Ops {
+  'server.info': { args: Record<string, never>; result: { version: string; protocol: number; pid: number; ptyhostPid: number } };
+  'server.stop': { args: Record<string, never>; result: Record<string, never> };
+  'session.list': { args: Record<string, never>; result: { sessions: SessionInfo[] } };
+  'session.get': { args: { name: string }; result: { session: SessionInfo } };
+  'session.create': { args: CreateArgs & { ifMissing: boolean }; result: { session: SessionInfo; created: boolean } };
+  'session.kill': { args: { names: string[]; force: boolean }; result: { killed: string[] } };
+  'session.labels': {
+    args: { name: string; set: Record<string, string>; unset: string[]; clear: boolean };
+    result: { labels: Record<string, string> };
+  };
+  /** Raw bytes in frame 1 are written to the pane's input. */
+  'session.send': { args: { name: string }; result: Record<string, never> };
+  /** Bytes in frame 1 are written to the pane's screen, as if the program printed them. */
+  'session.print': { args: { name: string }; result: Record<string, never> };
+  /** The reply carries the history in frame 1. */
+  'session.history': { args: { name: string; format: HistoryFormat }; result: { bytes: number } };
+  /** Types `script` into the pane's shell; `wait` replies once it has finished. */
+  'session.run': { args: { name: string; script: string; wait: boolean }; result: { status: number | null } };
+  'session.wait': { args: { names: string[] }; result: { results: { name: string; status: number }[] } };
+  'session.detach': { args: { name: string }; result: { detached: number } };
+  /** Frame 1 holds the file's bytes; the path is relative to the session's root. */
+  'session.write': { args: { name: string; path: string }; result: { path: string; bytes: number } };
+  /**
+   * Opens a pty stream. The reply's frame 1 is the current screen as VT;
+   * Output messages with seq > result.seq follow on result.sid.
+   */
+  'session.attach': {
+    args: { name: string; cols: number; rows: number; create: CreateArgs | null; readOnly: boolean };
+    result: { sid: number; seq: number; session: SessionInfo; created: boolean };
+  };
+  /** Follows output of a session without attaching; Output on result.sid. */
+  'session.tail': { args: { name: string }; result: { sid: number; seq: number } };
+  /** Pty host only: subscribe the front to a pane's output; frame 1 is the screen at result.seq. */
+  'host.subscribe': { args: { name: string }; result: { paneSid: number; seq: number; session: SessionInfo } };
+  'host.unsubscribe': { args: { name: string }; result: Record<string, never> };
+  'host.resize': { args: { name: string; cols: number; rows: number }; result: Record<string, never> };
+}
+export type OpName = keyof Ops;
+export type OpArgs<K extends OpName> = Ops[K]['args'];
+export type OpResult<K extends OpName> = Ops[K]['result'];
+
+// ---------------------------------------------------------------------------
+// Messages: a header (discriminated on t) plus raw frames
+
+export interface HelloMsg { t: typeof MsgType.Hello; min: number; max: number; caps: string[]; agent: string }
+export interface WelcomeMsg { t: typeof MsgType.Welcome; version: number; caps: string[]; agent: string }
+export interface PingMsg { t: typeof MsgType.Ping; ts: number }
+export interface PongMsg { t: typeof MsgType.Pong; ts: number }
+export interface RequestMsg { t: typeof MsgType.Request; id: number; op: OpName; args: Record<string, unknown> }
+export interface ReplyMsg { t: typeof MsgType.Reply; id: number; result: Record<string, unknown> }
+/** An error; `id` is 0 when it answers no particular request. */
+export interface ErrorMsg { t: typeof MsgType.Error; id: number; code: ErrorCode; message: string }
+export interface OutputMsg { t: typeof MsgType.Output; sid: number; seq: number }
+export interface InputMsg { t: typeof MsgType.Input; sid: number }
+export interface ResizeMsg { t: typeof MsgType.Resize; sid: number; cols: number; rows: number }
+export interface DetachMsg { t: typeof MsgType.Detach; sid: number }
+export interface StreamEndMsg { t: typeof MsgType.StreamEnd; sid: number; reason: StreamEndReason; exitCode: number | null }
+/** Credit: the receiver has consumed everything up to seq. */
+export interface AckMsg { t: typeof MsgType.Ack; sid: number; seq: number }
+export interface EventMsg { t: typeof MsgType.Event; name: EventName; data: Record<string, unknown> }
+
+export type StreamEndReason = 'detached' | 'exited' | 'killed' | 'replaced' | 'error';
+export type EventName = 'session.exit' | 'session.created' | 'task.done';
+
+export type Header =
+  | HelloMsg | WelcomeMsg | PingMsg | PongMsg
+  | RequestMsg | ReplyMsg | ErrorMsg
+  | OutputMsg | InputMsg | ResizeMsg | DetachMsg | StreamEndMsg | AckMsg
+  | EventMsg;
+
+export interface Message<H extends Header = Header> {
+  header: H;
+  /** Raw payload frames after the header. */
+  frames: Buffer[];
+}
+
+// ---------------------------------------------------------------------------
+// Validation: each header type lists its fields and their kinds.
+
+type FieldKind = 'int' | 'uint' | 'string' | 'strings' | 'object' | 'objectOrNull' | 'intOrNull' | 'code' | 'reason' | 'event';
+
+const SCHEMAS: Record<MsgTypeCode, Record<string, FieldKind>> = {
+  [MsgType.Hello]: { min: 'uint', max: 'uint', caps: 'strings', agent: 'string' },
+  [MsgType.Welcome]: { version: 'uint', caps: 'strings', agent: 'string' },
+  [MsgType.Ping]: { ts: 'uint' },
+  [MsgType.Pong]: { ts: 'uint' },
+  [MsgType.Request]: { id: 'uint', op: 'string', args: 'object' },
+  [MsgType.Reply]: { id: 'uint', result: 'object' },
+  [MsgType.Error]: { id: 'uint', code: 'code', message: 'string' },
+  [MsgType.Output]: { sid: 'uint', seq: 'uint' },
+  [MsgType.Input]: { sid: 'uint' },
+  [MsgType.Resize]: { sid: 'uint', cols: 'uint', rows: 'uint' },
+  [MsgType.Detach]: { sid: 'uint' },
+  [MsgType.StreamEnd]: { sid: 'uint', reason: 'reason', exitCode: 'intOrNull' },
+  [MsgType.Ack]: { sid: 'uint', seq: 'uint' },
+  [MsgType.Event]: { name: 'event', data: 'object' },
+};
+
+const REASONS: readonly StreamEndReason[] = ['detached', 'exited', 'killed', 'replaced', 'error'];
+const EVENTS: readonly EventName[] = ['session.exit', 'session.created', 'task.done'];
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
+}
+
+function checkField(kind: FieldKind, v: unknown): boolean {
+  switch (kind) {
+    case 'int': return Number.isSafeInteger(v);
+    case 'uint': return Number.isSafeInteger(v) && (v as number) >= 0;
+    case 'string': return typeof v === 'string' && v.length <= LIMITS.maxHeaderString;
+    case 'strings': return Array.isArray(v) && v.length <= LIMITS.maxListLength && v.every((s) => typeof s === 'string');
+    case 'object': return isPlainObject(v);
+    case 'objectOrNull': return v === null || isPlainObject(v);
+    case 'intOrNull': return v === null || Number.isSafeInteger(v);
+    case 'code': return isErrorCode(v);
+    case 'reason': return typeof v === 'string' && (REASONS as readonly string[]).includes(v);
+    case 'event': return typeof v === 'string' && (EVENTS as readonly string[]).includes(v);
+  }
+}
+
+// msgpackr: plain maps, no records/structures, so every peer can decode alone.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+
+/** Encodes a message into the frames to hand to a ZeroMQ socket. */
+export function encode(header: Header, frames: readonly Buffer[] = []): Buffer[] {
+  return [packr.pack(header), ...frames];
+}
+
+/**
+ * Decodes and validates the frames of one message. Anything malformed —
+ * undecodable header, unknown type, missing or mistyped field, too many
+ * frames — throws ZmxError('EPROTO'); the caller answers and keeps serving.
+ */
+export function decode(frames: readonly Buffer[]): Message {
+  if (frames.length === 0) throw new ZmxError('EPROTO', 'empty message');
+  if (frames.length > LIMITS.maxFrames) throw new ZmxError('EPROTO', `too many frames (${frames.length})`);
+  const head = frames[0]!;
+  if (head.length > LIMITS.maxHeaderBytes) throw new ZmxError('ETOOBIG', `header of ${head.length} bytes exceeds ${LIMITS.maxHeaderBytes}`);
+  let raw: unknown;
+  try {
+    raw = packr.unpack(head);
+  } catch {
+    throw new ZmxError('EPROTO', 'header is not valid msgpack');
+  }
+  if (!isPlainObject(raw)) throw new ZmxError('EPROTO', 'header is not a map');
+  const t = raw['t'];
+  if (typeof t !== 'number' || !(t in SCHEMAS)) throw new ZmxError('EPROTO', `unknown message type ${String(t)}`);
+  const schema = SCHEMAS[t as MsgTypeCode];
+  for (const [field, kind] of Object.entries(schema)) {
+    if (!checkField(kind, raw[field])) throw new ZmxError('EPROTO', `field "${field}" of message 0x${t.toString(16)} must be ${kind}`);
+  }
+  return { header: raw as unknown as Header, frames: frames.slice(1).map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)) };
+}
+
+/** Narrowing helper: `is(msg, MsgType.Output)`. */
+export function is<C extends MsgTypeCode>(msg: Message, t: C): msg is Message<Extract<Header, { t: C }>> {
+  return msg.header.t === t;
+}
+
+/** Picks a version both sides speak, or throws EVERSION naming both ranges. */
+export function negotiateVersion(min: number, max: number): number {
+  const version = Math.min(max, PROTOCOL_VERSION);
+  if (version < min || version < MIN_PROTOCOL_VERSION) {
+    throw new ZmxError('EVERSION', `no common protocol version: peer speaks ${min}..${max}, this side ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}`);
+  }
+  return version;
+}
+
+// ---------------------------------------------------------------------------
+// Argument validation for requests. Each op lists its fields; unknown keys
+// are refused so a typo never silently does something else.
+
+type ArgKind = 'string' | 'strings' | 'uint' | 'bool' | 'stringMap' | 'create' | 'createOrNull' | 'format';
+const ARG_SCHEMAS: Record<OpName, Record<string, ArgKind>> = {
+  'server.info': {},
+  'server.stop': {},
+  'session.list': {},
+  'session.get': { name: 'string' },
+  'session.create': { name: 'string', cmd: 'strings', cwd: 'string', env: 'stringMap', cols: 'uint', rows: 'uint', ifMissing: 'bool' },
+  'session.kill': { names: 'strings', force: 'bool' },
+  'session.labels': { name: 'string', set: 'stringMap', unset: 'strings', clear: 'bool' },
+  'session.send': { name: 'string' },
+  'session.print': { name: 'string' },
+  'session.history': { name: 'string', format: 'format' },
+  'session.run': { name: 'string', script: 'string', wait: 'bool' },
+  'session.wait': { names: 'strings' },
+  'session.detach': { name: 'string' },
+  'session.write': { name: 'string', path: 'string' },
+  'session.attach': { name: 'string', cols: 'uint', rows: 'uint', create: 'createOrNull', readOnly: 'bool' },
+  'session.tail': { name: 'string' },
+  'host.subscribe': { name: 'string' },
+  'host.unsubscribe': { name: 'string' },
+  'host.resize': { name: 'string', cols: 'uint', rows: 'uint' },
+};
+
+const CREATE_KEYS: Record<string, ArgKind> = {
+  name: 'string', cmd: 'strings', cwd: 'string', env: 'stringMap', cols: 'uint', rows: 'uint',
+};
+
+export function isOpName(op: string): op is OpName {
+  return Object.prototype.hasOwnProperty.call(ARG_SCHEMAS, op);
+}
+
+function checkArg(kind: ArgKind, v: unknown): boolean {
+  switch (kind) {
+    case 'string': return typeof v === 'string' && v.length <= LIMITS.maxArgString;
+    case 'strings': return Array.isArray(v) && v.length <= LIMITS.maxListLength && v.every((s) => typeof s === 'string' && s.length <= LIMITS.maxArgString);
+    case 'uint': return Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= LIMITS.maxUint;
+    case 'bool': return typeof v === 'boolean';
+    case 'stringMap': return isPlainObject(v) && Object.keys(v).length <= LIMITS.maxListLength && Object.values(v).every((s) => typeof s === 'string' && s.length <= LIMITS.maxArgString);
+    case 'create': return isPlainObject(v) && validateObject(CREATE_KEYS, v) === null;
+    case 'createOrNull': return v === null || checkArg('create', v);
+    case 'format': return v === 'text' || v === 'vt' || v === 'html';
+  }
+}
+
+function validateObject(schema: Record<string, ArgKind>, args: Record<string, unknown>): string | null {
+  for (const key of Object.keys(args)) if (!(key in schema)) return `unknown argument "${key}"`;
+  for (const [key, kind] of Object.entries(schema)) {
+    if (!checkArg(kind, args[key])) return `argument "${key}" must be ${kind}`;
+  }
+  return null;
+}
+
+/** Throws EINVAL (or EPROTO for an unknown op) unless args fit the op's schema. */
+export function validateArgs<K extends OpName>(op: string, args: Record<string, unknown>): asserts op is K {
+  if (!isOpName(op)) throw new ZmxError('EPROTO', `unknown op "${op}"`);
+  const problem = validateObject(ARG_SCHEMAS[op], args);
+  if (problem) throw new ZmxError('EINVAL', `${op}: ${problem}`);
+}
+
+/** The list of ops, for documentation and tests. */
+export const OP_NAMES = Object.keys(ARG_SCHEMAS) as OpName[];

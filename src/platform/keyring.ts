@@ -1,0 +1,47 @@
+/**
+ * The one file that imports @napi-rs/keyring: the OS keychain as a small
+ * SecretStore. On Linux the entry is pinned to the Secret Service
+ * (gnome-keyring, KWallet): the kernel keyring forgets keys at logout, which
+ * would silently replace a user's identity.
+ */
+import { Entry } from '@napi-rs/keyring';
+
+export interface SecretStore {
+  readonly kind: 'keyring';
+  get(account: string): string | null;
+  set(account: string, secret: string): void;
+  delete(account: string): void;
+}
+
+const SERVICE = 'zmx';
+const OPTIONS = { linux: { store: 'secret-service' as const } };
+
+function entry(account: string): Entry {
+  return new Entry(SERVICE, account, OPTIONS);
+}
+
+/**
+ * Returns the keychain if one answers a write, a read and a delete of a probe
+ * entry; null when none is reachable (no D-Bus session, no Secret Service,
+ * or it refuses), so callers fall back to a 0600 file.
+ */
+export function openKeyring(): SecretStore | null {
+  const probeAccount = `probe-${process.pid}`;
+  try {
+    const probe = entry(probeAccount);
+    probe.setPassword('probe');
+    const ok = probe.getPassword() === 'probe';
+    probe.deletePassword();
+    if (!ok) return null;
+  } catch {
+    return null;
+  }
+  return {
+    kind: 'keyring',
+    get: (account) => entry(account).getPassword() ?? null,
+    set: (account, secret) => entry(account).setPassword(secret),
+    delete: (account) => {
+      entry(account).deletePassword();
+    },
+  };
+}

@@ -1,0 +1,248 @@
+/**
+ * The one file that imports zeromq. Everything above it speaks in terms of
+ * Endpoint/Link objects that send and receive frames, so logic can be
+ * tested with a fake and the native boundary stays in one place.
+ *
+ * Security: a ROUTER here is always a CurveZMQ server, and binds only after
+ * a ZAP handler is in place in this process, so no endpoint ever accepts a
+ * client that is not in the authorized set.
+ */
+import * as zmq from 'zeromq';
+import { LIMITS, QUEUES, TIMING } from '../common/constants.js';
+import { z85Encode } from '../common/z85.js';
+
+export interface KeyPair {
+  publicKey: string;
+  secretKey: string;
+}
+
+export interface Disposable {
+  dispose(): Promise<void> | void;
+}
+
+export function generateKeyPair(): KeyPair {
+  const { publicKey, secretKey } = zmq.curveKeyPair();
+  return { publicKey, secretKey };
+}
+
+export function zmqVersion(): string {
+  return zmq.version;
+}
+
+/**
+ * Serializes sends on one socket: zeromq.js allows one pending send at a
+ * time, and messages must leave in the order they were queued.
+ */
+class SendQueue {
+  private queue: (readonly Buffer[])[] = [];
+  private running = false;
+  private closed = false;
+  constructor(private readonly socket: zmq.Socket & { send(msg: zmq.MessageLike[]): Promise<void> }, private readonly onError: (err: unknown) => void) {}
+
+  push(frames: readonly Buffer[]): void {
+    if (this.closed) return;
+    this.queue.push(frames);
+    if (!this.running) void this.pump();
+  }
+
+  get length(): number {
+    return this.queue.length;
+  }
+
+  private async pump(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0 && !this.closed) {
+        const next = this.queue.shift()!;
+        try {
+          await this.socket.send(next as Buffer[]);
+        } catch (err) {
+          if (!this.closed) this.onError(err);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.queue = [];
+  }
+}
+
+const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
+
+/**
+ * A ZAP handler (RFC 27) for this process: every CURVE handshake on any
+ * server socket in the process asks it; it admits the keys `isAllowed`
+ * accepts and refuses the rest (and every non-CURVE mechanism).
+ */
+export class ZapHandler implements Disposable {
+  private readonly socket = new zmq.Reply({ linger: TIMING.lingerMs });
+  private loop: Promise<void> | null = null;
+
+  constructor(private readonly isAllowed: (publicKeyZ85: string) => boolean, private readonly onDecision?: (key: string, allowed: boolean) => void) {}
+
+  async start(): Promise<void> {
+    await this.socket.bind(ZAP_ENDPOINT);
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for await (const frames of this.socket) {
+        const [version, requestId, , , , mechanism, credential] = frames;
+        let status = '400';
+        let text = 'not authorized';
+        let userId = '';
+        if (version?.toString() === '1.0' && mechanism?.toString() === 'CURVE' && credential?.length === 32) {
+          const key = z85Encode(credential);
+          const allowed = this.isAllowed(key);
+          this.onDecision?.(key, allowed);
+          if (allowed) {
+            status = '200';
+            text = 'OK';
+            userId = key;
+          }
+        }
+        await this.socket.send([version ?? '1.0', requestId ?? '', status, text, userId, '']);
+      }
+    } catch {
+      // closed
+    }
+  }
+
+  async dispose(): Promise<void> {
+    this.socket.close();
+    await this.loop;
+  }
+}
+
+export type PeerId = Buffer;
+
+export interface ServerOptions {
+  endpoint: string;
+  secretKey: string;
+  onMessage(peer: PeerId, frames: Buffer[]): void;
+  onDisconnect?(address: string): void;
+}
+
+/** A CurveZMQ ROUTER: many authenticated peers, addressed by routing id. */
+export class ServerEndpoint implements Disposable {
+  private readonly socket: zmq.Router;
+  private readonly queue: SendQueue;
+  private loop: Promise<void> | null = null;
+
+  constructor(private readonly opts: ServerOptions) {
+    this.socket = new zmq.Router({
+      curveServer: true,
+      curveSecretKey: opts.secretKey,
+      maxMessageSize: LIMITS.maxMessageBytes,
+      sendHighWaterMark: QUEUES.highWaterMark,
+      receiveHighWaterMark: QUEUES.highWaterMark,
+      heartbeatInterval: TIMING.heartbeatIntervalMs,
+      heartbeatTimeout: TIMING.heartbeatTimeoutMs,
+      linger: TIMING.lingerMs,
+      zapDomain: 'zmx',
+    });
+    this.queue = new SendQueue(this.socket, () => {
+      /* a peer that went away: ROUTER drops, nothing to do */
+    });
+    this.socket.events.on('disconnect', (ev) => opts.onDisconnect?.(ev.address));
+  }
+
+  async bind(): Promise<void> {
+    await this.socket.bind(this.opts.endpoint);
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for await (const [peer, ...frames] of this.socket) {
+        if (!peer) continue;
+        this.opts.onMessage(peer, frames);
+      }
+    } catch {
+      // closed
+    }
+  }
+
+  send(peer: PeerId, frames: readonly Buffer[]): void {
+    this.queue.push([peer, ...frames]);
+  }
+
+  async dispose(): Promise<void> {
+    this.queue.close();
+    this.socket.events.close();
+    this.socket.close();
+    await this.loop;
+  }
+}
+
+export interface ClientOptions {
+  endpoint: string;
+  /** Curve keys; null only in tests that prove a plaintext peer is refused. */
+  curve: { serverKey: string; publicKey: string; secretKey: string } | null;
+  onMessage(frames: Buffer[]): void;
+  /** The server refused our key (ZAP said no). */
+  onAuthFailure?(): void;
+  onConnectionChange?(connected: boolean): void;
+  routingId?: string;
+}
+
+/** A CurveZMQ DEALER connected to one server. */
+export class ClientLink implements Disposable {
+  private readonly socket: zmq.Dealer;
+  private readonly queue: SendQueue;
+  private loop: Promise<void> | null = null;
+
+  constructor(private readonly opts: ClientOptions) {
+    const curve = opts.curve
+      ? { curveServerKey: opts.curve.serverKey, curvePublicKey: opts.curve.publicKey, curveSecretKey: opts.curve.secretKey }
+      : {};
+    this.socket = new zmq.Dealer({
+      ...curve,
+      ...(opts.routingId ? { routingId: opts.routingId } : {}),
+      maxMessageSize: LIMITS.maxMessageBytes,
+      sendHighWaterMark: QUEUES.highWaterMark,
+      receiveHighWaterMark: QUEUES.highWaterMark,
+      heartbeatInterval: TIMING.heartbeatIntervalMs,
+      heartbeatTimeout: TIMING.heartbeatTimeoutMs,
+      linger: TIMING.lingerMs,
+    });
+    this.queue = new SendQueue(this.socket, () => {});
+    this.socket.events.on('handshake:error:auth', () => opts.onAuthFailure?.());
+    this.socket.events.on('handshake', () => opts.onConnectionChange?.(true));
+    this.socket.events.on('disconnect', () => opts.onConnectionChange?.(false));
+  }
+
+  connect(): void {
+    this.socket.connect(this.opts.endpoint);
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for await (const frames of this.socket) this.opts.onMessage(frames);
+    } catch {
+      // closed
+    }
+  }
+
+  send(frames: readonly Buffer[]): void {
+    this.queue.push(frames);
+  }
+
+  /** Messages queued here and not yet handed to libzmq. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  async dispose(): Promise<void> {
+    this.queue.close();
+    this.socket.events.close();
+    this.socket.close();
+    await this.loop;
+  }
+}
