@@ -123,8 +123,8 @@ export interface Ops {
   /** Follows output of a session without attaching; Output on result.sid. */
   'session.tail': { args: { name: string }; result: { sid: number; seq: number } };
   /** Pty host only: subscribe the front to a pane's output; frame 1 is the screen at result.seq. */
-  'host.subscribe': { args: { name: string }; result: { paneSid: number; seq: number; session: SessionInfo } };
-  'host.unsubscribe': { args: { name: string }; result: Record<string, never> };
+  'host.subscribe': { args: { name: string; interactive: boolean }; result: { paneSid: number; seq: number; session: SessionInfo } };
+  'host.unsubscribe': { args: { name: string; interactive: boolean }; result: Record<string, never> };
   'host.resize': { args: { name: string; cols: number; rows: number }; result: Record<string, never> };
 }
 export type OpName = keyof Ops;
@@ -280,8 +280,8 @@ const ARG_SCHEMAS: Record<OpName, Record<string, ArgKind>> = {
   'session.write': { name: 'string', path: 'string' },
   'session.attach': { name: 'string', cols: 'uint', rows: 'uint', create: 'createOrNull', readOnly: 'bool' },
   'session.tail': { name: 'string' },
-  'host.subscribe': { name: 'string' },
-  'host.unsubscribe': { name: 'string' },
+  'host.subscribe': { name: 'string', interactive: 'bool' },
+  'host.unsubscribe': { name: 'string', interactive: 'bool' },
   'host.resize': { name: 'string', cols: 'uint', rows: 'uint' },
 };
 

@@ -174,7 +174,6 @@ export class ServerEndpoint implements Disposable {
 
   async dispose(): Promise<void> {
     this.queue.close();
-    this.socket.events.close();
     this.socket.close();
     await this.loop;
   }
@@ -241,7 +240,6 @@ export class ClientLink implements Disposable {
 
   async dispose(): Promise<void> {
     this.queue.close();
-    this.socket.events.close();
     this.socket.close();
     await this.loop;
   }

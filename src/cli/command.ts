@@ -1,0 +1,44 @@
+/**
+ * Commands as data (as tmux's cmd-*.c): each file in commands/ exports one
+ * CommandSpec; table.ts lists them. The parser, `zmx help`, shell
+ * completions and man/zmx.1 are all made from the table, so they agree.
+ */
+import type { Context } from './context.js';
+
+export interface OptionSpec {
+  /** commander syntax: '-d, --detach' or '-c, --cwd <dir>'. */
+  flags: string;
+  description: string;
+}
+
+export interface ArgSpec {
+  name: string;
+  description: string;
+  required?: boolean;
+  variadic?: boolean;
+}
+
+export interface CommandSpec {
+  name: string;
+  aliases: string[];
+  /** One line for `zmx help`. */
+  summary: string;
+  args: ArgSpec[];
+  options: OptionSpec[];
+  /** Paragraphs for `--help` and the man page. */
+  details?: string;
+  examples?: string[];
+  /** Options after the first argument belong to the command run in the pane (attach NAME vim -u x). */
+  passThrough?: boolean;
+  /** Sub-commands, e.g. `keys show`. */
+  subcommands?: CommandSpec[];
+  /** Returns the exit status. */
+  run?(ctx: Context, args: string[], opts: Record<string, unknown>): Promise<number>;
+}
+
+/** A one-line error for the user: printed as `zmx: message`, exit `status`. */
+export class UsageError extends Error {
+  constructor(message: string, readonly status = 1) {
+    super(message);
+  }
+}

@@ -1,0 +1,28 @@
+import type { CommandSpec } from '../command.js';
+import { listLine } from '../util.js';
+
+export const list: CommandSpec = {
+  name: 'list',
+  aliases: ['ls', 'l'],
+  summary: 'List sessions',
+  args: [],
+  options: [
+    { flags: '--short', description: 'names only' },
+    { flags: '--json', description: 'machine-readable JSON' },
+  ],
+  details: 'Each line holds tab-separated key=value fields: name, pid, clients, created (Unix seconds), cwd (the shell\'s OSC 7 file:// URI once it reports one), cmd, exit_code of the last run, then labels. "→" marks the session you are in.',
+  async run(ctx, _args, opts) {
+    const conn = await ctx.connect(false);
+    const sessions = conn ? (await conn.request('session.list', {})).result.sessions : [];
+    if (opts['json']) {
+      ctx.out(JSON.stringify(sessions, null, 2) + '\n');
+      return 0;
+    }
+    if (sessions.length === 0) {
+      if (!opts['short']) ctx.err(`no sessions found in ${ctx.paths.dir}\n`);
+      return 0;
+    }
+    for (const s of sessions) ctx.out(opts['short'] ? `${s.name}\n` : listLine(s, ctx.env['ZMX_SESSION']));
+    return 0;
+  },
+};

@@ -1,0 +1,66 @@
+import { StringDecoder } from 'node:string_decoder';
+import type { CommandSpec } from '../command.js';
+import { UsageError } from '../command.js';
+import { createArgs, shellJoin } from '../util.js';
+import { RunOutputFilter } from '../../client/run-output.js';
+
+/** `run` sessions use bash, whatever the user's shell: the marker relies on `$?`. */
+const RUN_SHELL = ['bash', '--login'];
+
+export const run: CommandSpec = {
+  name: 'run',
+  aliases: ['r'],
+  summary: 'Type a command into a session\'s shell, wait for it, exit with its status',
+  args: [
+    { name: 'name', description: 'session (created, running bash, if missing)', required: true },
+    { name: 'command', description: 'command and arguments; read from stdin when omitted', variadic: true },
+  ],
+  options: [{ flags: '-d, --detach', description: 'do not wait: print "command sent!" and exit (see zmx wait)' }],
+  passThrough: true,
+  details: 'The command is typed into the pane\'s shell followed by a completion marker; its output (escapes stripped) is printed until the marker, and zmx exits with the command\'s status. Arguments are passed as-is: do not wrap them in quotes. A script on stdin (quotes, $VARS, heredocs) is typed unchanged.',
+  examples: ['zmx run dev make test', 'zmx run dev -d sleep 10 && zmx wait dev', "printf 'cat <<EOF\\nhello $USER\\nEOF\\n' | zmx run dev"],
+  async run(ctx, args, opts) {
+    const [rawName, ...rest] = args;
+    const name = ctx.sessionName(rawName);
+    let detach = Boolean(opts['detach']);
+    // zmx compatibility: `zmx run NAME -d cmd` — a -d right after the name is the flag.
+    while (rest[0] === '-d' || rest[0] === '--detach') {
+      detach = true;
+      rest.shift();
+    }
+    let script: string;
+    if (rest.length === 1) {
+      // One argument is a script as written: zmx run dev "make && make test".
+      script = rest[0]!;
+    } else if (rest.length > 1) {
+      script = shellJoin(rest);
+    } else {
+      if (ctx.stdinIsTTY) throw new UsageError('run needs a command, or a script on stdin');
+      script = (await ctx.readStdin()).toString('utf8');
+      if (script.trim() === '') throw new UsageError('run needs a command, or a script on stdin');
+    }
+    const conn = (await ctx.connect(true))!;
+    const { result } = await conn.request('session.create', { ...createArgs(ctx, name, RUN_SHELL, undefined), ifMissing: true });
+    if (result.created) ctx.out(`session "${name}" created\n`);
+    if (detach) {
+      await conn.request('session.run', { name, script, wait: false });
+      ctx.out('command sent!\n');
+      return 0;
+    }
+    // Follow the pane's output while the command runs, without the shell's echo.
+    const tail = await conn.request('session.tail', { name });
+    const filter = new RunOutputFilter(script);
+    const decoder = new StringDecoder('utf8');
+    let ended: (() => void) | null = null;
+    const streamDone = new Promise<void>((res) => { ended = res; });
+    conn.stream(tail.result.sid, {
+      output: (_seq, data) => ctx.out(filter.push(decoder.write(data))),
+      end: () => ended?.(),
+    });
+    const { result: done } = await conn.request('session.run', { name, script, wait: true }, [], { timeoutMs: 0 });
+    ctx.out(filter.push(decoder.end()) + filter.end());
+    conn.detach(tail.result.sid);
+    await Promise.race([streamDone, conn.request('server.info', {}).then(() => {})]);
+    return done.status ?? 0;
+  },
+};

@@ -1,0 +1,33 @@
+import { StringDecoder } from 'node:string_decoder';
+import type { CommandSpec } from '../command.js';
+import { UsageError } from '../command.js';
+import { matchNames, withPrefix } from '../../common/names.js';
+import { stripAnsi } from '../util.js';
+
+export const tail: CommandSpec = {
+  name: 'tail',
+  aliases: ['t'],
+  summary: 'Follow sessions\' output (escapes stripped) until they end',
+  args: [{ name: 'name', description: 'sessions; "d.*" matches by prefix', required: true, variadic: true }],
+  options: [],
+  async run(ctx, args) {
+    const conn = await ctx.connect(false);
+    if (!conn) throw new UsageError(`session "${withPrefix(args[0]!, ctx.env)}" does not exist`);
+    const names = (await conn.request('session.list', {})).result.sessions.map((s) => s.name);
+    const { matched, missing } = matchNames(args.map((a) => withPrefix(a, ctx.env)), names);
+    if (missing.length > 0) throw new UsageError(`session "${missing[0]}" does not exist`);
+    let open = matched.length;
+    await new Promise<void>((resolve) => {
+      for (const name of matched) {
+        conn.request('session.tail', { name }).then(({ result }) => {
+          const decoder = new StringDecoder('utf8');
+          conn.stream(result.sid, {
+            output: (_seq, data) => ctx.out(stripAnsi(decoder.write(data))),
+            end: () => { if (--open === 0) resolve(); },
+          });
+        }, () => { if (--open === 0) resolve(); });
+      }
+    });
+    return 0;
+  },
+};

@@ -1,0 +1,78 @@
+/**
+ * What a command handler gets: the environment, its streams, and a way to
+ * reach the server. Tests of handlers can supply their own.
+ */
+import { runtimeDir, runtimePaths, type RuntimePaths } from '../common/paths.js';
+import { ZmxError } from '../common/errors.js';
+import { withPrefix, validateSessionName } from '../common/names.js';
+import { Connection } from '../client/connection.js';
+import { UsageError } from './command.js';
+
+export class Context {
+  readonly env: NodeJS.ProcessEnv;
+  readonly stdout: NodeJS.WriteStream;
+  readonly stderr: NodeJS.WriteStream;
+  readonly stdin: NodeJS.ReadStream;
+  readonly paths: RuntimePaths;
+  private connections: Connection[] = [];
+
+  constructor(env: NodeJS.ProcessEnv = process.env) {
+    this.env = env;
+    this.stdout = process.stdout;
+    this.stderr = process.stderr;
+    this.stdin = process.stdin;
+    this.paths = runtimePaths(runtimeDir(env));
+  }
+
+  /** Connects to the server; with spawn false, null means no server and so no sessions. */
+  async connect(spawn: boolean): Promise<Connection | null> {
+    const conn = await Connection.local({ spawn, paths: this.paths });
+    if (conn) this.connections.push(conn);
+    return conn;
+  }
+
+  /** Like connect, but a missing server means the session does not exist. */
+  async connectFor(name: string): Promise<Connection> {
+    const conn = await this.connect(false);
+    if (!conn) throw new ZmxError('ENOSESSION', `session "${name}" does not exist`);
+    return conn;
+  }
+
+  /**
+   * A session name as typed: "." means this session ($ZMX_SESSION);
+   * ZMX_SESSION_PREFIX is put before it.
+   */
+  sessionName(raw: string | undefined, what = 'a session name'): string {
+    if (raw === undefined || raw === '' || raw === '.') {
+      const current = this.env['ZMX_SESSION'];
+      if (current) return current;
+      if (raw === '.') throw new UsageError('"." requires ZMX_SESSION (are you inside a zmx session?)');
+      throw new UsageError(`${what} is required`);
+    }
+    return validateSessionName(withPrefix(raw, this.env));
+  }
+
+  out(text: string): void {
+    this.stdout.write(text);
+  }
+
+  err(text: string): void {
+    this.stderr.write(text);
+  }
+
+  /** Reads all of stdin (used when a command's text comes from a pipe). */
+  async readStdin(): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of this.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  get stdinIsTTY(): boolean {
+    return Boolean(this.stdin.isTTY);
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(this.connections.map((c) => c.close()));
+    this.connections = [];
+  }
+}

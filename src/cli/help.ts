@@ -1,0 +1,166 @@
+/**
+ * Text made from the command table: `zmx help`, the man page and shell
+ * completions. Nothing here lists commands by hand.
+ */
+import type { CommandSpec } from './command.js';
+import { VERSION } from '../common/version.js';
+
+function synopsis(spec: CommandSpec, prefix = 'zmx'): string {
+  const opts = spec.options.map((o) => `[${o.flags.split(',').map((f) => f.trim())[0]}${o.flags.includes('<') ? ' ' + o.flags.slice(o.flags.indexOf('<')) : ''}]`);
+  const args = spec.args.map((a) => {
+    const inner = a.variadic ? `${a.name}...` : a.name;
+    return a.required ? `<${inner}>` : `[${inner}]`;
+  });
+  return [prefix, spec.name, ...opts, ...args].join(' ');
+}
+
+export function topLevelHelp(commands: readonly CommandSpec[]): string {
+  const rows: [string, string][] = [];
+  for (const c of commands) {
+    if (c.subcommands) for (const s of c.subcommands) rows.push([`${c.name} ${s.name}`, s.summary]);
+    else rows.push([[c.name, ...c.aliases].join('|'), c.summary]);
+  }
+  const width = Math.max(...rows.map(([l]) => l.length)) + 2;
+  return [
+    'zmx - persistent terminal sessions for coding agents, over CurveZMQ',
+    '',
+    'Usage: zmx <command> [args...]',
+    '',
+    'Commands:',
+    ...rows.map(([l, r]) => `  ${l.padEnd(width)}${r}`),
+    '',
+    'Run zmx <command> --help for a command\'s options. man zmx has it all.',
+    '',
+    'Environment variables:',
+    '  ZMX_DIR              run-time directory: sockets, state, logs (default $XDG_RUNTIME_DIR/zmx or /tmp/zmx-UID)',
+    '  ZMX_SESSION          the session a pane belongs to (set inside sessions)',
+    '  ZMX_PANE             the pane id (set inside sessions)',
+    '  ZMX_SESSION_PREFIX   put before every session name',
+    '  ZMX_CONFIG_DIR       keys and settings (default $XDG_CONFIG_HOME/zmx or ~/.config/zmx)',
+    '  ZMX_KEYRING          where secret keys go: auto (default), keyring or file',
+    '  ZMX_NO_DETACH_KEY    set to disable C-\\ detaching',
+    '',
+  ].join('\n');
+}
+
+function roff(text: string): string {
+  return text.replace(/\\/g, '\\e').replace(/^([.'])/gm, '\\&$1').replace(/-/g, '\\-');
+}
+
+function manEntry(spec: CommandSpec, parent?: string): string[] {
+  const out: string[] = [];
+  const name = parent ? `${parent} ${spec.name}` : spec.name;
+  if (spec.subcommands) {
+    for (const s of spec.subcommands) out.push(...manEntry(s, name));
+    return out;
+  }
+  out.push('.TP', `.B ${roff(synopsis(spec, parent ? `zmx ${parent}` : 'zmx').replace(/^zmx /, ''))}`);
+  out.push(roff(spec.summary + '.') + (spec.aliases.length ? ` Aliases: ${roff(spec.aliases.join(', '))}.` : ''));
+  if (spec.details) out.push('.br', roff(spec.details));
+  for (const o of spec.options) out.push('.RS', '.TP', `.B ${roff(o.flags)}`, roff(o.description), '.RE');
+  if (spec.examples?.length) {
+    out.push('.RS', '.PP', 'Examples:', '.nf');
+    for (const e of spec.examples) out.push(roff(e));
+    out.push('.fi', '.RE');
+  }
+  return out;
+}
+
+/** The whole man page, man/zmx.1. */
+export function manPage(commands: readonly CommandSpec[]): string {
+  return [
+    `.TH ZMX 1 "" "zmx ${VERSION}" "User Commands"`,
+    '.SH NAME',
+    'zmx \\- persistent terminal sessions for coding agents, served over CurveZMQ',
+    '.SH SYNOPSIS',
+    '.B zmx',
+    '.I command',
+    '[\\fIargs\\fR...]',
+    '.SH DESCRIPTION',
+    'zmx keeps terminal sessions alive on a server so that coding agents and shells keep running when you disconnect.',
+    'Every byte between client and server travels over ZeroMQ DEALER/ROUTER sockets secured by CurveZMQ with stored keypairs.',
+    'The first command that needs a server starts one in the background for the run\\-time directory (\\fBZMX_DIR\\fR).',
+    'Every command takes \\fB\\-h\\fR, \\fB\\-\\-help\\fR.',
+    '.SH COMMANDS',
+    ...commands.flatMap((c) => manEntry(c)),
+    '.SH ENVIRONMENT',
+    '.TP', '.B ZMX_DIR', 'Run\\-time directory (sockets, pid files, logs); default \\fI$XDG_RUNTIME_DIR/zmx\\fR, else \\fI/tmp/zmx\\-UID\\fR. Two values never see each other\'s sessions.',
+    '.TP', '.B ZMX_SESSION', 'Set inside a session to its name; "." as a session name means this session.',
+    '.TP', '.B ZMX_PANE', 'Set inside a session to the pane\'s id.',
+    '.TP', '.B ZMX_SESSION_PREFIX', 'Put before every session name given on the command line.',
+    '.TP', '.B ZMX_CONFIG_DIR', 'Keys and settings; default \\fI$XDG_CONFIG_HOME/zmx\\fR, else \\fI~/.config/zmx\\fR.',
+    '.TP', '.B ZMX_KEYRING', '\\fBauto\\fR (default): secret keys go to the OS keychain when one answers, else to files of mode 0600; \\fBkeyring\\fR or \\fBfile\\fR force one.',
+    '.TP', '.B ZMX_NO_DETACH_KEY', 'When set, C\\-\\e does not detach a raw client.',
+    '.TP', '.B ZMX_LOG_LEVEL', 'Server log level (default info).',
+    '.SH FILES',
+    '.TP', '.I $ZMX_DIR/front.sock, ptyhost.sock', 'CurveZMQ IPC endpoints of the server\'s two processes.',
+    '.TP', '.I $ZMX_DIR/front.log, ptyhost.log', 'Server logs, JSON lines.',
+    '.TP', '.I $ZMX_CONFIG_DIR/keys/', 'Public keys (\\fIrole.pub\\fR) and, without a keychain, secret keys (\\fIrole.key\\fR, mode 0600).',
+    '.TP', '.I $ZMX_CONFIG_DIR/authorized_keys.json', 'Client keys the server admits.',
+    '.SH EXIT STATUS',
+    '0 on success; 1 on errors (a one\\-line message on stderr); \\fBrun\\fR and \\fBwait\\fR exit with the command\'s status; 2 for bad arguments.',
+    '.SH SEE ALSO',
+    '.BR tmux (1),',
+    '.BR ssh (1)',
+    '',
+  ].join('\n');
+}
+
+function flagWords(spec: CommandSpec): string[] {
+  return spec.options.flatMap((o) => o.flags.split(/[ ,]+/).filter((f) => f.startsWith('-'))).concat(['-h', '--help']);
+}
+
+/** Completion scripts; session names come from `zmx list --short`. */
+export function completions(shell: string, commands: readonly CommandSpec[]): string | null {
+  const names = commands.flatMap((c) => [c.name, ...c.aliases]);
+  const sessionCommands = commands.filter((c) => c.args[0]?.description.includes('session')).flatMap((c) => [c.name, ...c.aliases]);
+  if (shell === 'bash') {
+    const flagCases = commands.map((c) => `    ${[c.name, ...c.aliases].join('|')}) flags="${flagWords(c).join(' ')}${c.subcommands ? ' ' + c.subcommands.map((s) => s.name).join(' ') : ''}" ;;`).join('\n');
+    return `# bash completion for zmx (generated from the command table)
+_zmx() {
+  local cur=\${COMP_WORDS[COMP_CWORD]} cmd=\${COMP_WORDS[1]} flags=""
+  if [ "$COMP_CWORD" -eq 1 ]; then
+    COMPREPLY=($(compgen -W "${names.join(' ')}" -- "$cur"))
+    return
+  fi
+  case "$cmd" in
+${flagCases}
+  esac
+  case "$cmd" in
+    ${sessionCommands.join('|')}) flags="$flags $(zmx list --short 2>/dev/null)" ;;
+  esac
+  COMPREPLY=($(compgen -W "$flags" -- "$cur"))
+}
+complete -F _zmx zmx
+`;
+  }
+  if (shell === 'zsh') {
+    const lines = commands.map((c) => `    '${c.name}:${c.summary.replace(/'/g, "'\\''").replace(/:/g, '\\:')}'`).join('\n');
+    return `#compdef zmx
+# zsh completion for zmx (generated from the command table)
+_zmx() {
+  local -a commands
+  commands=(
+${lines}
+  )
+  if (( CURRENT == 2 )); then
+    _describe 'command' commands
+  else
+    case "\${words[2]}" in
+      ${sessionCommands.join('|')}) compadd -- \${(f)"$(zmx list --short 2>/dev/null)"} ;;
+    esac
+  fi
+}
+_zmx "$@"
+`;
+  }
+  if (shell === 'fish') {
+    const lines = commands.map((c) => `complete -c zmx -n __fish_use_subcommand -a ${c.name} -d '${c.summary.replace(/'/g, "\\'")}'`);
+    lines.push(`complete -c zmx -n '__fish_seen_subcommand_from ${sessionCommands.join(' ')}' -a '(zmx list --short 2>/dev/null)'`);
+    return `# fish completion for zmx (generated from the command table)
+complete -c zmx -f
+${lines.join('\n')}
+`;
+  }
+  return null;
+}

@@ -1,0 +1,27 @@
+/** Every command, in the order `zmx help` lists them. */
+import type { CommandSpec } from './command.js';
+import { newSession } from './commands/new.js';
+import { attach } from './commands/attach.js';
+import { detach } from './commands/detach.js';
+import { list } from './commands/list.js';
+import { kill } from './commands/kill.js';
+import { run } from './commands/run.js';
+import { send } from './commands/send.js';
+import { print } from './commands/print.js';
+import { write } from './commands/write.js';
+import { get } from './commands/get.js';
+import { set } from './commands/set.js';
+import { unset } from './commands/unset.js';
+import { clear } from './commands/clear.js';
+import { history } from './commands/history.js';
+import { tail } from './commands/tail.js';
+import { wait } from './commands/wait.js';
+import { keys } from './commands/keys.js';
+import { completions } from './commands/completions.js';
+import { version } from './commands/version.js';
+import { help } from './commands/help.js';
+
+export const COMMANDS: readonly CommandSpec[] = [
+  newSession, attach, detach, list, kill, run, send, print, write,
+  get, set, unset, clear, history, tail, wait, keys, completions, version, help,
+];

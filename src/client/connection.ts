@@ -1,0 +1,212 @@
+/**
+ * A client's connection to a zmx server: a CurveZMQ DEALER, the hello
+ * exchange, pipelined requests matched by id, and pty streams. Used by the
+ * CLI, the raw attach client and (later) the TUI.
+ */
+import { fileURLToPath } from 'node:url';
+import { ZmxError, toZmxError } from '../common/errors.js';
+import { TIMING } from '../common/constants.js';
+import { runtimePaths, ensurePrivateDir, type RuntimePaths } from '../common/paths.js';
+import {
+  MsgType, CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode,
+  type Header, type Message, type OpArgs, type OpName, type OpResult, type StreamEndReason,
+} from '../common/protocol.js';
+import { ClientLink } from '../platform/zmq.js';
+import { KeyStore, fingerprint } from '../platform/keystore.js';
+import { isAlive, readPid, spawnDaemon } from '../platform/daemon.js';
+import { VERSION } from '../common/version.js';
+
+const SERVER_SCRIPT = fileURLToPath(new URL('../server/main.js', import.meta.url));
+
+export interface StreamHandlers {
+  output(seq: number, data: Buffer): void;
+  end(reason: StreamEndReason, exitCode: number | null): void;
+}
+
+export interface RequestOptions {
+  /** Milliseconds to wait for the reply; 0 waits for ever (run, wait). */
+  timeoutMs?: number;
+}
+
+interface Pending {
+  resolve(r: { result: Record<string, unknown>; frames: Buffer[] }): void;
+  reject(e: ZmxError): void;
+  timer: NodeJS.Timeout | null;
+}
+
+/**
+ * Makes sure a front serves this ZMX_DIR. Starts one when `spawn` is set or
+ * when sessions exist (a pty host is alive). Returns false when there is no
+ * server and none was started, which means there are no sessions.
+ */
+export async function ensureServer(paths: RuntimePaths, spawn: boolean): Promise<boolean> {
+  if (isAlive(readPid(paths.frontPid))) return true;
+  if (!spawn && !isAlive(readPid(paths.ptyhostPid))) return false;
+  ensurePrivateDir(paths.dir);
+  await spawnDaemon(SERVER_SCRIPT, paths.frontLog, TIMING.serverStartTimeoutMs);
+  return true;
+}
+
+export class Connection {
+  private readonly link: ClientLink;
+  private readonly pending = new Map<number, Pending>();
+  private readonly streams = new Map<number, StreamHandlers>();
+  private nextId = 1;
+  private welcome: Promise<void>;
+  private resolveWelcome!: () => void;
+  private rejectWelcome!: (e: ZmxError) => void;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private closed = false;
+  private failure: ZmxError | null = null;
+  /** Round-trip time of the last ping, in ms. */
+  rttMs: number | null = null;
+
+  private constructor(endpoint: string, curve: { serverKey: string; publicKey: string; secretKey: string }, private readonly serverName: string) {
+    this.welcome = new Promise((res, rej) => { this.resolveWelcome = res; this.rejectWelcome = rej; });
+    this.welcome.catch(() => {});
+    this.link = new ClientLink({
+      endpoint,
+      curve,
+      onMessage: (frames) => this.onMessage(frames),
+      onAuthFailure: () => this.fail(new ZmxError('EDENIED', `key not authorized on ${serverName} (fingerprint ${fingerprint(curve.publicKey)}); authorize it there with: zmx keys authorize ${curve.publicKey}`)),
+    });
+  }
+
+  /** Connects to the local server of this ZMX_DIR, starting it if asked. */
+  static async local(opts: { spawn: boolean; paths?: RuntimePaths; keys?: KeyStore }): Promise<Connection | null> {
+    const paths = opts.paths ?? runtimePaths();
+    if (!(await ensureServer(paths, opts.spawn))) return null;
+    const keys = opts.keys ?? new KeyStore();
+    const client = keys.loadOrCreate('client');
+    const serverKey = keys.publicKey('server');
+    if (!serverKey) throw new ZmxError('ENOENT', `no server key in ${keys.dir}; is the server running with another ZMX_CONFIG_DIR?`);
+    const conn = new Connection(paths.frontEndpoint, { serverKey, publicKey: client.publicKey, secretKey: client.secretKey }, 'the local server');
+    await conn.start();
+    return conn;
+  }
+
+  private async start(): Promise<void> {
+    this.link.connect();
+    this.send({ t: MsgType.Hello, min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION, caps: [...CAPABILITIES], agent: `zmx-cli/${VERSION}` });
+    const timer = setTimeout(() => this.fail(new ZmxError('ETIMEDOUT', `${this.serverName} did not answer within ${TIMING.requestTimeoutMs / 1000} s`)), TIMING.requestTimeoutMs);
+    try {
+      await this.welcome;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.heartbeat = setInterval(() => {
+      if (this.pending.size > 0 || this.streams.size > 0) this.send({ t: MsgType.Ping, ts: Date.now() });
+    }, TIMING.heartbeatIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  private send(header: Header, frames: Buffer[] = []): void {
+    if (!this.closed) this.link.send(encode(header, frames));
+  }
+
+  private fail(err: ZmxError): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.rejectWelcome(err);
+    for (const p of this.pending.values()) {
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
+    for (const s of this.streams.values()) s.end('error', null);
+    this.streams.clear();
+  }
+
+  private onMessage(frames: Buffer[]): void {
+    let msg: Message;
+    try {
+      msg = decode(frames);
+    } catch {
+      return; // a server we cannot parse: ignore the message
+    }
+    const h = msg.header;
+    switch (h.t) {
+      case MsgType.Welcome:
+        this.resolveWelcome();
+        return;
+      case MsgType.Pong:
+        this.rttMs = Date.now() - h.ts;
+        return;
+      case MsgType.Reply: {
+        const p = this.pending.get(h.id);
+        if (!p) return;
+        this.pending.delete(h.id);
+        if (p.timer) clearTimeout(p.timer);
+        p.resolve({ result: h.result, frames: msg.frames });
+        return;
+      }
+      case MsgType.Error: {
+        const err = new ZmxError(h.code, h.message);
+        if (h.id === 0) {
+          if (h.code === 'EVERSION') this.fail(err);
+          return;
+        }
+        const p = this.pending.get(h.id);
+        if (!p) return;
+        this.pending.delete(h.id);
+        if (p.timer) clearTimeout(p.timer);
+        p.reject(err);
+        return;
+      }
+      case MsgType.Output:
+        this.streams.get(h.sid)?.output(h.seq, msg.frames[0] ?? Buffer.alloc(0));
+        return;
+      case MsgType.StreamEnd: {
+        const s = this.streams.get(h.sid);
+        this.streams.delete(h.sid);
+        s?.end(h.reason, h.exitCode);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  request<K extends OpName>(op: K, args: OpArgs<K>, frames: Buffer[] = [], opts: RequestOptions = {}): Promise<{ result: OpResult<K>; frames: Buffer[] }> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    const timeoutMs = opts.timeoutMs ?? TIMING.requestTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const timer = timeoutMs > 0
+        ? setTimeout(() => {
+          this.pending.delete(id);
+          reject(new ZmxError('ETIMEDOUT', `${this.serverName} did not answer ${op} within ${timeoutMs / 1000} s`));
+        }, timeoutMs)
+        : null;
+      this.pending.set(id, { resolve: resolve as Pending['resolve'], reject, timer });
+      this.send({ t: MsgType.Request, id, op, args: args as Record<string, unknown> }, frames);
+    });
+  }
+
+  /** Routes Output and StreamEnd of stream `sid` to handlers. */
+  stream(sid: number, handlers: StreamHandlers): void {
+    this.streams.set(sid, handlers);
+  }
+
+  input(sid: number, data: Buffer): void {
+    this.send({ t: MsgType.Input, sid }, [data]);
+  }
+
+  resize(sid: number, cols: number, rows: number): void {
+    this.send({ t: MsgType.Resize, sid, cols, rows });
+  }
+
+  detach(sid: number): void {
+    this.send({ t: MsgType.Detach, sid });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
+    await this.link.dispose();
+  }
+}
+
+export { toZmxError };

@@ -1,0 +1,75 @@
+/**
+ * What `zmx run` prints of a pane's output: the command's output, without
+ * the shell's echo of what was typed. Lines are judged whole; escapes are
+ * stripped, as zmx does.
+ */
+
+/** The typed marker as the shell echoes it (not yet expanded). */
+const MARKER_ECHO = /ZMX_TASK_COMPLETED:[0-9a-f]{4}:\$\?/;
+/** Characters of the script's first line looked for in the echo (short enough not to wrap). */
+const ECHO_KEY_CHARS = 40;
+
+/** Strips terminal escapes, keeping printable text, LF, TAB and BS. */
+export function stripAnsi(text: string): string {
+  return text
+    .replace(/\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g, '') // OSC
+    .replace(/\x1b[P^_X][^\x1b]*\x1b\\/g, '') // DCS, PM, APC, SOS
+    .replace(/\x1b\[[0-?]*[ -/]*[@-~]/g, '') // CSI
+    .replace(/\x1b[ -/]*[0-~]/g, '') // other ESC sequences
+    .replace(/[\x00-\x07\x0b\x0c\x0e-\x1f\x7f]/g, '');
+}
+
+export class RunOutputFilter {
+  private pending = '';
+  private echoSeen: boolean;
+  private readonly echoKey: string;
+
+  constructor(script: string) {
+    this.echoKey = (script.split('\n')[0] ?? '').trim().slice(0, ECHO_KEY_CHARS);
+    this.echoSeen = this.echoKey === '';
+  }
+
+  /** Feeds output; returns the text to print now (whole lines only). */
+  push(data: string): string {
+    this.pending += data;
+    const cut = this.pending.lastIndexOf('\n') + 1;
+    if (cut === 0) return '';
+    const lines = this.pending.slice(0, cut);
+    this.pending = this.pending.slice(cut);
+    return this.filter(lines);
+  }
+
+  /** The rest, at the end. */
+  end(): string {
+    const rest = this.pending;
+    this.pending = '';
+    return rest ? this.filter(rest) : '';
+  }
+
+  private filter(text: string): string {
+    const out: string[] = [];
+    const parts = text.split('\n');
+    const trailing = parts.pop(); // '' when text ends with a newline
+    for (const raw of parts) {
+      const line = stripAnsi(raw.replace(/\r/g, ''));
+      if (this.keep(line)) out.push(line + '\n');
+    }
+    if (trailing) {
+      const line = stripAnsi(trailing.replace(/\r/g, ''));
+      if (this.keep(line)) out.push(line);
+    }
+    return out.join('');
+  }
+
+  private keep(line: string): boolean {
+    if (MARKER_ECHO.test(line)) {
+      if (line.includes(this.echoKey)) this.echoSeen = true;
+      return false;
+    }
+    if (!this.echoSeen && line.includes(this.echoKey)) {
+      this.echoSeen = true;
+      return false;
+    }
+    return true;
+  }
+}

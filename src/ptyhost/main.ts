@@ -1,0 +1,110 @@
+/**
+ * Pty host process entry. Started (detached) by the front; holds every
+ * session's pty and terminal state. It outlives the front: killing the
+ * front with SIGKILL ends no session.
+ *
+ * Its ROUTER is a CurveZMQ server whose ZAP handler admits only the
+ * server's public key, which the front uses as its client key.
+ */
+import { runtimePaths, ensurePrivateDir } from '../common/paths.js';
+import { decode } from '../common/protocol.js';
+import { MsgType, encode } from '../common/protocol.js';
+import { toZmxError } from '../common/errors.js';
+import { ServerEndpoint, ZapHandler, type PeerId } from '../platform/zmq.js';
+import { KeyStore } from '../platform/keystore.js';
+import { acquireSingleton, signalReady, writePidFile } from '../platform/daemon.js';
+import { fileLogger } from '../platform/log.js';
+import { rmSync } from 'node:fs';
+import { PtyHost } from './host.js';
+import { spawnPty } from './pty.js';
+
+/** After the last session ends, wait this long for a new one before exiting. */
+const EXIT_EMPTY_GRACE_MS = 1_000;
+
+async function main(): Promise<void> {
+  const paths = runtimePaths();
+  ensurePrivateDir(paths.dir);
+  const lock = await acquireSingleton(paths.ptyhostLock);
+  if (!lock) {
+    signalReady(); // another pty host serves this ZMX_DIR
+    process.exit(0);
+  }
+  const log = fileLogger('ptyhost', paths.ptyhostLog);
+  const keys = new KeyStore();
+  const own = keys.loadOrCreate('ptyhost');
+  const frontKey = keys.loadOrCreate('server').publicKey;
+
+  const zap = new ZapHandler((key) => key === frontKey, (key, ok) => { if (!ok) log.warn({ key }, 'refused a key that is not the front'); });
+  await zap.start();
+
+  let front: PeerId | null = null;
+  let hadSessions = false;
+  let exitTimer: NodeJS.Timeout | null = null;
+  const endpoint: ServerEndpoint = new ServerEndpoint({
+    endpoint: paths.ptyhostEndpoint,
+    secretKey: own.secretKey,
+    onMessage: (peer, frames) => {
+      let msg;
+      try {
+        msg = decode(frames);
+      } catch (err) {
+        const e = toZmxError(err);
+        endpoint.send(peer, encode({ t: MsgType.Error, id: 0, code: e.code, message: e.message }));
+        return;
+      }
+      if (msg.header.t === MsgType.Hello) front = peer;
+      if (!front || !front.equals(peer)) {
+        endpoint.send(peer, encode({ t: MsgType.Error, id: 0, code: 'EPROTO', message: 'say hello first' }));
+        return;
+      }
+      host.handle(msg);
+      checkEmpty();
+    },
+  });
+  const host = new PtyHost({
+    spawn: spawnPty,
+    send: (frames) => { if (front) endpoint.send(front, frames); },
+    log: (m) => { log.info(m); setImmediate(checkEmpty); },
+  });
+
+  function checkEmpty(): void {
+    if (host.sessionCount > 0) {
+      hadSessions = true;
+      if (exitTimer) { clearTimeout(exitTimer); exitTimer = null; }
+      return;
+    }
+    if (hadSessions && !exitTimer) {
+      exitTimer = setTimeout(() => {
+        if (host.sessionCount === 0) void shutdown('no sessions left');
+        exitTimer = null;
+      }, EXIT_EMPTY_GRACE_MS);
+    }
+  }
+
+  let stopping = false;
+  async function shutdown(why: string): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why }, 'pty host stopping');
+    await host.shutdown();
+    await endpoint.dispose();
+    await zap.dispose();
+    rmSync(paths.ptyhostPid, { force: true });
+    lock!.close();
+    process.exit(0);
+  }
+
+  await endpoint.bind();
+  writePidFile(paths.ptyhostPid);
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGHUP', () => { /* no terminal to lose: ignore */ });
+  process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
+  log.info({ pid: process.pid }, 'pty host ready');
+  signalReady();
+}
+
+main().catch((err) => {
+  process.stderr.write(`zmx ptyhost: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

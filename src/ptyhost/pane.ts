@@ -1,0 +1,173 @@
+/**
+ * A pane: a pty running a command, plus the terminal state the server keeps
+ * for it (screen, scrollback, cursor, modes, title, OSC 7 cwd) in an
+ * @xterm/headless terminal, so a client that attaches later sees exactly
+ * what an attached client would see.
+ */
+import xtermHeadless from '@xterm/headless';
+import serializeAddon from '@xterm/addon-serialize';
+import type { HistoryFormat, PaneInfo } from '../common/protocol.js';
+import type { PtyProcess, PtySpawner } from './pty.js';
+
+const { Terminal } = xtermHeadless;
+const { SerializeAddon } = serializeAddon;
+type Terminal = InstanceType<typeof Terminal>;
+type SerializeAddon = InstanceType<typeof SerializeAddon>;
+
+/** OSC 7: the shell reports its working directory as file://host/path. */
+const OSC_CWD = 7;
+
+export interface PaneOptions {
+  id: number;
+  file: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  cols: number;
+  rows: number;
+  scrollback: number;
+  spawn: PtySpawner;
+}
+
+export interface PaneEvents {
+  /** A chunk of output, numbered; seq increases by one per chunk. */
+  output(pane: Pane, seq: number, data: Buffer): void;
+  exit(pane: Pane, exit: { exitCode: number; signal: number }): void;
+}
+
+export class Pane {
+  readonly id: number;
+  readonly cmd: string[];
+  readonly pty: PtyProcess;
+  private readonly term: Terminal;
+  private readonly serializer: SerializeAddon;
+  /** Sequence number of the last output chunk. */
+  seq = 0;
+  title = '';
+  cwdUri = '';
+  exited: { exitCode: number; signal: number } | null = null;
+  /** Clients (through the front) receiving this pane's output. */
+  subscribers = 0;
+  /** Of those, clients with a real terminal that answers queries itself. */
+  interactive = 0;
+  private readonly dataListeners: ((data: Buffer) => void)[] = [];
+
+  constructor(opts: PaneOptions, private readonly events: PaneEvents) {
+    this.id = opts.id;
+    this.cmd = [opts.file, ...opts.args];
+    this.term = new Terminal({ cols: opts.cols, rows: opts.rows, scrollback: opts.scrollback, allowProposedApi: true });
+    this.serializer = new SerializeAddon();
+    this.term.loadAddon(this.serializer);
+    this.term.onTitleChange((title) => { this.title = title; });
+    this.term.parser.registerOscHandler(OSC_CWD, (data) => {
+      this.cwdUri = data;
+      return false; // let xterm see it too
+    });
+    // Until a real terminal is attached, the emulator answers the program's
+    // queries (DA, DSR, cursor position) so programs that ask do not hang.
+    this.term.onData((reply) => {
+      if (this.interactive === 0 && !this.exited) this.pty.write(reply);
+    });
+    this.pty = opts.spawn({ file: opts.file, args: opts.args, cwd: opts.cwd, env: opts.env, cols: opts.cols, rows: opts.rows });
+    this.pty.onData((data) => this.emit(data));
+    this.pty.onExit((exit) => {
+      this.exited = exit;
+      this.events.exit(this, exit);
+    });
+  }
+
+  get pid(): number {
+    return this.pty.pid;
+  }
+
+  get cols(): number {
+    return this.term.cols;
+  }
+
+  get rows(): number {
+    return this.term.rows;
+  }
+
+  /** Called for every chunk of output, before it is numbered and sent. */
+  onData(listener: (data: Buffer) => void): void {
+    this.dataListeners.push(listener);
+  }
+
+  private emit(data: Buffer): void {
+    this.seq += 1;
+    this.term.write(data);
+    for (const l of this.dataListeners) l(data);
+    this.events.output(this, this.seq, data);
+  }
+
+  /** Input for the program, as if typed. */
+  input(data: Buffer | string): void {
+    this.pty.write(data);
+  }
+
+  /** Text shown on the pane's screen (and to attached clients); the program sees nothing. */
+  print(data: Buffer): void {
+    this.emit(data);
+  }
+
+  resize(cols: number, rows: number): void {
+    if (cols === this.term.cols && rows === this.term.rows) return;
+    this.term.resize(cols, rows);
+    this.pty.resize(cols, rows);
+  }
+
+  /** Resolves once the emulator has parsed every byte received so far. */
+  private flush(): Promise<void> {
+    return new Promise((resolve) => this.term.write('', resolve));
+  }
+
+  /**
+   * The screen as VT, consistent with output number `seq`: a client that
+   * writes it to a terminal and then every chunk after `seq` sees what an
+   * attached client saw.
+   */
+  async snapshot(): Promise<{ seq: number; vt: Buffer }> {
+    const seq = this.seq;
+    await this.flush();
+    // The callback runs right after the chunks up to `seq` are parsed and
+    // before any later chunk is, so the state matches `seq` exactly.
+    let vt = this.serializer.serialize();
+    if (this.title) vt += `\x1b]2;${this.title}\x07`;
+    return { seq, vt: Buffer.from(vt, 'utf8') };
+  }
+
+  async history(format: HistoryFormat): Promise<Buffer> {
+    await this.flush();
+    if (format === 'vt') return Buffer.from(this.serializer.serialize(), 'utf8');
+    if (format === 'html') return Buffer.from(this.serializer.serializeAsHTML({ includeGlobalBackground: true }), 'utf8');
+    const buffer = this.term.buffer.active;
+    const lines: string[] = [];
+    for (let i = 0; i < buffer.length; i++) {
+      const line = buffer.getLine(i);
+      if (!line) continue;
+      // Wrapped lines continue the previous one: join them as the program wrote them.
+      if (line.isWrapped && lines.length > 0) lines[lines.length - 1] += line.translateToString(true);
+      else lines.push(line.translateToString(true));
+    }
+    while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+    return Buffer.from(lines.length ? lines.join('\n') + '\n' : '', 'utf8');
+  }
+
+  info(): PaneInfo {
+    return {
+      id: this.id,
+      pid: this.pid,
+      cmd: this.cmd,
+      cols: this.term.cols,
+      rows: this.term.rows,
+      title: this.title,
+      cwdUri: this.cwdUri,
+      exited: this.exited,
+    };
+  }
+
+  dispose(): void {
+    this.pty.dispose();
+    this.term.dispose();
+  }
+}

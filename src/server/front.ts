@@ -1,0 +1,376 @@
+/**
+ * The network front: clients (DEALERs, authenticated by ZAP) on one side,
+ * the pty host on the other. It negotiates versions, routes requests,
+ * fans pane output out to attached clients, applies the size policy (the
+ * client that typed last sets the size, as zmx does) and notices clients
+ * that went silent.
+ *
+ * Front is transport-free: main.ts gives it functions that send frames.
+ */
+import { ZmxError, toZmxError } from '../common/errors.js';
+import { TIMING } from '../common/constants.js';
+import {
+  MsgType, CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode, negotiateVersion, validateArgs,
+  type Header, type Message, type OpArgs, type OpName, type OpResult, type SessionInfo, type StreamEndReason,
+} from '../common/protocol.js';
+
+export type PeerId = Buffer;
+
+export interface FrontDeps {
+  sendToClient(peer: PeerId, frames: Buffer[]): void;
+  sendToHost(frames: Buffer[]): void;
+  info(): { version: string; pid: number; ptyhostPid: number };
+  log(msg: string, extra?: Record<string, unknown>): void;
+  /** Called on server.stop after the reply is queued. */
+  stop(): void;
+  /** Asks for the pty host to be (re)started if it is not running. */
+  wakeHost(): void;
+  now?(): number;
+}
+
+interface Client {
+  key: string;
+  peer: PeerId;
+  version: number;
+  lastSeen: number;
+  streams: Map<number, Stream>;
+}
+
+interface Stream {
+  sid: number;
+  client: Client;
+  session: string;
+  kind: 'attach' | 'tail';
+  readOnly: boolean;
+  paneSid: number;
+  /** Waiting for the snapshot: output is buffered until it arrives. */
+  pending: { seq: number; data: Buffer }[] | null;
+  /** Output up to this sequence number is contained in the snapshot. */
+  fromSeq: number;
+  cols: number;
+  rows: number;
+}
+
+interface HostReply { result: Record<string, unknown>; frames: Buffer[] }
+
+/** Ops the front answers itself; the rest go to the pty host as they are. */
+const FRONT_OPS: ReadonlySet<OpName> = new Set<OpName>(['server.info', 'server.stop', 'session.list', 'session.get', 'session.attach', 'session.tail', 'session.detach']);
+
+export class Front {
+  private readonly clients = new Map<string, Client>();
+  private readonly paneStreams = new Map<number, Set<Stream>>();
+  /** Per session, the attach stream whose size the pane follows. */
+  private readonly leaders = new Map<string, Stream>();
+  private readonly hostPending = new Map<number, { resolve(r: HostReply): void; reject(e: ZmxError): void }>();
+  private nextHostId = 1;
+  private nextSid = 1;
+  /** Resolved when the pty host has answered our hello; renewed when it is lost. */
+  private hostReady!: Promise<void>;
+  private markHostReady!: () => void;
+
+  constructor(private readonly deps: FrontDeps) {
+    this.renewHostReady();
+  }
+
+  private renewHostReady(): void {
+    this.hostReady = new Promise((res) => { this.markHostReady = res; });
+  }
+
+  private now(): number {
+    return this.deps.now ? this.deps.now() : Date.now();
+  }
+
+  // ------------------------------------------------------------------ host
+
+  /** Greets the pty host; call on start and whenever the link is renewed. */
+  helloHost(): void {
+    this.deps.sendToHost(encode({ t: MsgType.Hello, min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION, caps: [...CAPABILITIES], agent: 'zmx-front' }));
+  }
+
+  /** The pty host went away: every request waiting on it fails. */
+  hostLost(): void {
+    this.renewHostReady();
+    for (const [id, p] of this.hostPending) {
+      p.reject(new ZmxError('EUNAVAIL', 'the pty host stopped'));
+      this.hostPending.delete(id);
+    }
+  }
+
+  private async hostRequest<K extends OpName>(op: K, args: OpArgs<K>, frames: Buffer[] = []): Promise<{ result: OpResult<K>; frames: Buffer[] }> {
+    this.deps.wakeHost();
+    await this.hostReady;
+    const id = this.nextHostId++;
+    return new Promise((resolve, reject) => {
+      this.hostPending.set(id, { resolve: resolve as (r: HostReply) => void, reject });
+      this.deps.sendToHost(encode({ t: MsgType.Request, id, op, args: args as Record<string, unknown> }, frames));
+    });
+  }
+
+  onHostMessage(frames: Buffer[]): void {
+    let msg: Message;
+    try {
+      msg = decode(frames);
+    } catch (err) {
+      this.deps.log('bad message from the pty host', { error: toZmxError(err).message });
+      return;
+    }
+    const h = msg.header;
+    switch (h.t) {
+      case MsgType.Reply: {
+        const p = this.hostPending.get(h.id);
+        if (p) { this.hostPending.delete(h.id); p.resolve({ result: h.result, frames: msg.frames }); }
+        return;
+      }
+      case MsgType.Error: {
+        const p = this.hostPending.get(h.id);
+        if (p) { this.hostPending.delete(h.id); p.reject(new ZmxError(h.code, h.message)); }
+        else this.deps.log('pty host error', { code: h.code, message: h.message });
+        return;
+      }
+      case MsgType.Output: {
+        const data = msg.frames[0] ?? Buffer.alloc(0);
+        for (const s of this.paneStreams.get(h.sid) ?? []) {
+          if (s.pending) s.pending.push({ seq: h.seq, data });
+          else if (h.seq > s.fromSeq) this.sendClient(s.client, { t: MsgType.Output, sid: s.sid, seq: h.seq }, [data]);
+        }
+        return;
+      }
+      case MsgType.Event: {
+        if (h.name === 'session.exit') {
+          const exitCode = typeof h.data['exitCode'] === 'number' ? h.data['exitCode'] : null;
+          const sids = Array.isArray(h.data['paneSids']) ? (h.data['paneSids'] as number[]) : [];
+          for (const paneSid of sids) {
+            for (const s of [...(this.paneStreams.get(paneSid) ?? [])]) this.endStream(s, 'exited', exitCode, false);
+            this.paneStreams.delete(paneSid);
+          }
+          this.leaders.delete(String(h.data['name']));
+        }
+        return;
+      }
+      case MsgType.Welcome:
+        this.markHostReady();
+        return;
+      case MsgType.Pong:
+        return;
+      default:
+        this.deps.log('unexpected message from the pty host', { t: h.t });
+    }
+  }
+
+  // --------------------------------------------------------------- clients
+
+  private sendClient(c: Client, header: Header, frames: Buffer[] = []): void {
+    this.deps.sendToClient(c.peer, encode(header, frames));
+  }
+
+  private sendError(peer: PeerId, id: number, err: unknown): void {
+    const e = toZmxError(err);
+    this.deps.sendToClient(peer, encode({ t: MsgType.Error, id, code: e.code, message: e.message }));
+  }
+
+  onClientMessage(peer: PeerId, frames: Buffer[]): void {
+    let msg: Message;
+    try {
+      msg = decode(frames);
+    } catch (err) {
+      this.sendError(peer, 0, err);
+      return;
+    }
+    const key = peer.toString('hex');
+    const h = msg.header;
+    if (h.t === MsgType.Hello) {
+      try {
+        const version = negotiateVersion(h.min, h.max);
+        const existing = this.clients.get(key);
+        if (existing) this.dropClient(existing, 'replaced');
+        this.clients.set(key, { key, peer, version, lastSeen: this.now(), streams: new Map() });
+        this.deps.sendToClient(peer, encode({ t: MsgType.Welcome, version, caps: [...CAPABILITIES], agent: `zmx-front/${this.deps.info().version}` }));
+      } catch (err) {
+        this.sendError(peer, 0, err);
+      }
+      return;
+    }
+    const client = this.clients.get(key);
+    if (!client) {
+      this.sendError(peer, h.t === MsgType.Request ? h.id : 0, new ZmxError('EPROTO', 'send hello first'));
+      return;
+    }
+    client.lastSeen = this.now();
+    switch (h.t) {
+      case MsgType.Ping:
+        this.sendClient(client, { t: MsgType.Pong, ts: h.ts });
+        return;
+      case MsgType.Request:
+        this.request(client, h.id, h.op, h.args, msg.frames).then(
+          (r) => this.sendClient(client, { t: MsgType.Reply, id: h.id, result: r.result }, r.frames),
+          (err) => this.sendError(peer, h.id, err),
+        );
+        return;
+      case MsgType.Input: {
+        const s = client.streams.get(h.sid);
+        if (!s || s.kind !== 'attach') return this.sendError(peer, 0, new ZmxError('EPROTO', `no attached stream ${h.sid}`));
+        if (s.readOnly) return;
+        this.takeLead(s);
+        this.hostRequest('session.send', { name: s.session }, [msg.frames[0] ?? Buffer.alloc(0)]).catch(() => {});
+        return;
+      }
+      case MsgType.Resize: {
+        const s = client.streams.get(h.sid);
+        if (!s) return this.sendError(peer, 0, new ZmxError('EPROTO', `no stream ${h.sid}`));
+        s.cols = h.cols;
+        s.rows = h.rows;
+        const leader = this.leaders.get(s.session);
+        if (s.kind === 'attach' && !s.readOnly && (!leader || leader === s)) this.applySize(s);
+        return;
+      }
+      case MsgType.Detach: {
+        const s = client.streams.get(h.sid);
+        if (s) this.endStream(s, 'detached', null, true);
+        return;
+      }
+      case MsgType.Ack:
+        return; // credits: flow control is not enforced yet
+      default:
+        this.sendError(peer, 0, new ZmxError('EPROTO', `clients may not send message 0x${h.t.toString(16)}`));
+    }
+  }
+
+  /** The client that typed last sets the size (zmx's policy). */
+  private takeLead(s: Stream): void {
+    if (this.leaders.get(s.session) === s) return;
+    this.leaders.set(s.session, s);
+    this.applySize(s);
+  }
+
+  private applySize(s: Stream): void {
+    if (s.cols > 0 && s.rows > 0) this.hostRequest('host.resize', { name: s.session, cols: s.cols, rows: s.rows }).catch(() => {});
+  }
+
+  private clientsOf(name: string): number {
+    let n = 0;
+    for (const c of this.clients.values()) for (const s of c.streams.values()) if (s.session === name) n++;
+    return n;
+  }
+
+  private withClients(info: SessionInfo): SessionInfo {
+    return { ...info, clients: this.clientsOf(info.name) };
+  }
+
+  private async request(client: Client, id: number, op: string, args: Record<string, unknown>, frames: Buffer[]): Promise<{ result: Record<string, unknown>; frames: Buffer[] }> {
+    validateArgs(op, args);
+    if (op.startsWith('host.')) throw new ZmxError('EPROTO', `op "${op}" is internal`);
+    if (!FRONT_OPS.has(op)) {
+      const r = await this.hostRequest(op, args as never, frames);
+      return { result: r.result as Record<string, unknown>, frames: r.frames };
+    }
+    const wrap = (result: unknown, out: Buffer[] = []) => ({ result: result as Record<string, unknown>, frames: out });
+    switch (op as OpName) {
+      case 'server.info':
+        return wrap({ ...this.deps.info(), protocol: PROTOCOL_VERSION });
+      case 'server.stop':
+        setImmediate(() => this.deps.stop());
+        return wrap({});
+      case 'session.list': {
+        const r = await this.hostRequest('session.list', {});
+        return wrap({ sessions: r.result.sessions.map((s) => this.withClients(s)) });
+      }
+      case 'session.get': {
+        const r = await this.hostRequest('session.get', args as OpArgs<'session.get'>);
+        return wrap({ session: this.withClients(r.result.session) });
+      }
+      case 'session.attach':
+        return this.attach(client, args as OpArgs<'session.attach'>);
+      case 'session.tail': {
+        const a = args as OpArgs<'session.tail'>;
+        const { stream } = await this.openStream(client, a.name, 'tail', false, 0, 0);
+        return wrap({ sid: stream.sid, seq: stream.fromSeq });
+      }
+      case 'session.detach': {
+        const a = args as OpArgs<'session.detach'>;
+        await this.hostRequest('session.get', { name: a.name });
+        let detached = 0;
+        for (const c of this.clients.values()) {
+          for (const s of [...c.streams.values()]) {
+            if (s.session === a.name && s.kind === 'attach') { this.endStream(s, 'detached', null, true); detached++; }
+          }
+        }
+        return wrap({ detached });
+      }
+      default:
+        throw new ZmxError('EPROTO', `op "${op}" is not served`);
+    }
+  }
+
+  private async attach(client: Client, a: OpArgs<'session.attach'>): Promise<{ result: Record<string, unknown>; frames: Buffer[] }> {
+    let created = false;
+    if (a.create) {
+      const r = await this.hostRequest('session.create', { ...a.create, ifMissing: true });
+      created = r.result.created;
+    }
+    const { stream, snapshot, session } = await this.openStream(client, a.name, 'attach', a.readOnly, a.cols, a.rows);
+    const result: OpResult<'session.attach'> = { sid: stream.sid, seq: stream.fromSeq, session: this.withClients(session), created };
+    return { result: result as unknown as Record<string, unknown>, frames: [snapshot] };
+  }
+
+  private async openStream(client: Client, name: string, kind: Stream['kind'], readOnly: boolean, cols: number, rows: number): Promise<{ stream: Stream; snapshot: Buffer; session: SessionInfo }> {
+    const stream: Stream = { sid: this.nextSid++, client, session: name, kind, readOnly, paneSid: 0, pending: [], fromSeq: 0, cols, rows };
+    if (kind === 'attach' && !readOnly && !this.leaders.has(name)) {
+      // First interactive client: it leads, and the screen is drawn at its size.
+      await this.hostRequest('host.resize', { name, cols, rows });
+      this.leaders.set(name, stream);
+    }
+    let r;
+    try {
+      r = await this.hostRequest('host.subscribe', { name, interactive: kind === 'attach' });
+    } catch (err) {
+      if (this.leaders.get(name) === stream) this.leaders.delete(name);
+      throw err;
+    }
+    stream.paneSid = r.result.paneSid;
+    stream.fromSeq = r.result.seq;
+    if (!this.clients.has(client.key) || this.clients.get(client.key) !== client) {
+      // The client went away while we waited.
+      this.hostRequest('host.unsubscribe', { name, interactive: kind === 'attach' }).catch(() => {});
+      throw new ZmxError('EUNAVAIL', 'client gone');
+    }
+    client.streams.set(stream.sid, stream);
+    let set = this.paneStreams.get(stream.paneSid);
+    if (!set) this.paneStreams.set(stream.paneSid, (set = new Set()));
+    set.add(stream);
+    // Output that raced the snapshot: deliver what the snapshot does not contain,
+    // after the reply (the caller queues the reply before we flush).
+    const buffered = stream.pending ?? [];
+    stream.pending = null;
+    setImmediate(() => {
+      for (const o of buffered) if (o.seq > stream.fromSeq) this.sendClient(client, { t: MsgType.Output, sid: stream.sid, seq: o.seq }, [o.data]);
+    });
+    return { stream, snapshot: r.frames[0] ?? Buffer.alloc(0), session: r.result.session };
+  }
+
+  private endStream(s: Stream, reason: StreamEndReason, exitCode: number | null, unsubscribe: boolean): void {
+    s.client.streams.delete(s.sid);
+    this.paneStreams.get(s.paneSid)?.delete(s);
+    if (this.leaders.get(s.session) === s) this.leaders.delete(s.session);
+    if (unsubscribe) this.hostRequest('host.unsubscribe', { name: s.session, interactive: s.kind === 'attach' }).catch(() => {});
+    this.sendClient(s.client, { t: MsgType.StreamEnd, sid: s.sid, reason, exitCode });
+  }
+
+  private dropClient(c: Client, reason: StreamEndReason): void {
+    for (const s of [...c.streams.values()]) this.endStream(s, reason, null, true);
+    this.clients.delete(c.key);
+  }
+
+  /**
+   * Forgets clients silent for longer than the heartbeat timeout (a client
+   * with open streams pings; a killed one stops), so `clients=` and the
+   * size leader stay true.
+   */
+  tick(): void {
+    const limit = this.now() - TIMING.heartbeatTimeoutMs;
+    for (const c of [...this.clients.values()]) if (c.lastSeen < limit) this.dropClient(c, 'error');
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Front process entry: the CurveZMQ ROUTER clients talk to. Started in the
+ * background by the first command that needs a server (per ZMX_DIR); starts
+ * the pty host if none runs, and reconnects to one that survived it.
+ */
+import { fileURLToPath } from 'node:url';
+import { rmSync } from 'node:fs';
+import { runtimePaths, ensurePrivateDir } from '../common/paths.js';
+import { TIMING } from '../common/constants.js';
+import { ServerEndpoint, ClientLink, ZapHandler } from '../platform/zmq.js';
+import { KeyStore, fingerprint } from '../platform/keystore.js';
+import { acquireSingleton, isAlive, readPid, signalReady, spawnDaemon, writePidFile } from '../platform/daemon.js';
+import { fileLogger } from '../platform/log.js';
+import { AuthorizedKeys } from './authorized.js';
+import { Front } from './front.js';
+import { VERSION } from '../common/version.js';
+
+const PTYHOST_SCRIPT = fileURLToPath(new URL('../ptyhost/main.js', import.meta.url));
+/** How often the front checks client heartbeats and the pty host's pid. */
+const TICK_MS = 1_000;
+
+async function main(): Promise<void> {
+  const paths = runtimePaths();
+  ensurePrivateDir(paths.dir);
+  const lock = await acquireSingleton(paths.frontLock);
+  if (!lock) {
+    signalReady(); // another front serves this ZMX_DIR
+    process.exit(0);
+  }
+  const log = fileLogger('front', paths.frontLog);
+  const keys = new KeyStore();
+  const serverKeys = keys.loadOrCreate('server');
+  const ptyhostKeys = keys.loadOrCreate('ptyhost');
+  const clientKey = keys.loadOrCreate('client').publicKey;
+  const authorized = new AuthorizedKeys();
+  if (!authorized.find(clientKey)) {
+    // First start: the local user may use the local server.
+    authorized.add({ key: clientKey, name: 'local user', root: null, allow: ['fs.read', 'fs.write', 'exec', 'pty', 'admin'], readOnly: false });
+    log.info({ fingerprint: fingerprint(clientKey) }, 'authorized the local user key');
+  }
+
+  async function ensurePtyhost(): Promise<number> {
+    const pid = readPid(paths.ptyhostPid);
+    if (isAlive(pid)) return pid!;
+    log.info('starting the pty host');
+    await spawnDaemon(PTYHOST_SCRIPT, paths.ptyhostLog, TIMING.serverStartTimeoutMs);
+    return readPid(paths.ptyhostPid) ?? 0;
+  }
+  let ptyhostPid = await ensurePtyhost();
+
+  const zap = new ZapHandler((key) => authorized.find(key) !== null, (key, ok) => {
+    if (!ok) log.warn({ fingerprint: fingerprint(key) }, 'refused an unauthorized key');
+  });
+  await zap.start();
+
+  const host = new ClientLink({
+    endpoint: paths.ptyhostEndpoint,
+    curve: { serverKey: ptyhostKeys.publicKey, publicKey: serverKeys.publicKey, secretKey: serverKeys.secretKey },
+    onMessage: (frames) => front.onHostMessage(frames),
+  });
+  const endpoint = new ServerEndpoint({
+    endpoint: paths.frontEndpoint,
+    secretKey: serverKeys.secretKey,
+    onMessage: (peer, frames) => front.onClientMessage(peer, frames),
+  });
+  const front: Front = new Front({
+    sendToClient: (peer, frames) => endpoint.send(peer, frames),
+    sendToHost: (frames) => host.send(frames),
+    info: () => ({ version: VERSION, pid: process.pid, ptyhostPid }),
+    log: (msg, extra) => log.info(extra ?? {}, msg),
+    stop: () => void shutdown('server.stop'),
+    wakeHost: () => { if (!isAlive(ptyhostPid)) restartHost(); },
+  });
+
+  host.connect();
+  front.helloHost();
+  await endpoint.bind();
+  writePidFile(paths.frontPid);
+
+  let respawning = false;
+  function restartHost(): void {
+    if (respawning) return;
+    respawning = true;
+    front.hostLost();
+    ensurePtyhost().then((pid) => {
+      ptyhostPid = pid;
+      front.helloHost();
+    }).catch((err) => log.error({ err: String(err) }, 'could not restart the pty host')).finally(() => { respawning = false; });
+  }
+  const ticker = setInterval(() => {
+    front.tick();
+    if (respawning || isAlive(ptyhostPid)) return;
+    if (front.clientCount === 0) {
+      front.hostLost();
+      void shutdown('the pty host has ended and no client is connected');
+      return;
+    }
+    restartHost();
+  }, TICK_MS);
+
+  let stopping = false;
+  async function shutdown(why: string): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why }, 'front stopping');
+    clearInterval(ticker);
+    await endpoint.dispose();
+    await host.dispose();
+    await zap.dispose();
+    rmSync(paths.frontPid, { force: true });
+    lock!.close();
+    process.exit(0);
+  }
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGHUP', () => {});
+  process.on('uncaughtException', (err) => log.error({ err: String(err?.stack ?? err) }, 'uncaught exception'));
+  log.info({ pid: process.pid, ptyhostPid }, 'front ready');
+  signalReady();
+}
+
+main().catch((err) => {
+  process.stderr.write(`zmx server: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
