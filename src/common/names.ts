@@ -8,6 +8,7 @@ const NAME_RE = /^[^\s/\\\x00-\x1f\x7f]+$/;
 export function validateSessionName(name: string): string {
   if (name.length === 0) throw new ZmxError('EINVAL', 'session name must not be empty');
   if (name.length > LIMITS.maxSessionName) throw new ZmxError('EINVAL', `session name longer than ${LIMITS.maxSessionName} characters`);
+  if (name === '.' || name === '..') throw new ZmxError('EINVAL', `invalid session name ${JSON.stringify(name)}`);
   if (!NAME_RE.test(name)) throw new ZmxError('EINVAL', `invalid session name ${JSON.stringify(name)}: no spaces, slashes or control characters`);
   return name;
 }

@@ -191,8 +191,11 @@ const SCHEMAS: Record<MsgTypeCode, Record<string, FieldKind>> = {
 const REASONS: readonly StreamEndReason[] = ['detached', 'exited', 'killed', 'replaced', 'error'];
 const EVENTS: readonly EventName[] = ['session.exit', 'session.created', 'task.done'];
 
+/** A map as msgpack decodes one: not an array, buffer, Date, Set or other extension object. */
 function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }
 
 function checkField(kind: FieldKind, v: unknown): boolean {
@@ -236,7 +239,7 @@ export function decode(frames: readonly Buffer[]): Message {
   }
   if (!isPlainObject(raw)) throw new ZmxError('EPROTO', 'header is not a map');
   const t = raw['t'];
-  if (typeof t !== 'number' || !(t in SCHEMAS)) throw new ZmxError('EPROTO', `unknown message type ${String(t)}`);
+  if (typeof t !== 'number' || !Object.hasOwn(SCHEMAS, t)) throw new ZmxError('EPROTO', `unknown message type ${String(t)}`);
   const schema = SCHEMAS[t as MsgTypeCode];
   for (const [field, kind] of Object.entries(schema)) {
     if (!checkField(kind, raw[field])) throw new ZmxError('EPROTO', `field "${field}" of message 0x${t.toString(16)} must be ${kind}`);
@@ -307,7 +310,7 @@ function checkArg(kind: ArgKind, v: unknown): boolean {
 }
 
 function validateObject(schema: Record<string, ArgKind>, args: Record<string, unknown>): string | null {
-  for (const key of Object.keys(args)) if (!(key in schema)) return `unknown argument "${key}"`;
+  for (const key of Object.keys(args)) if (!Object.hasOwn(schema, key)) return `unknown argument "${key}"`;
   for (const [key, kind] of Object.entries(schema)) {
     if (!checkArg(kind, args[key])) return `argument "${key}" must be ${kind}`;
   }

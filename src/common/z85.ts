@@ -39,6 +39,10 @@ export function z85Decode(text: string): Buffer {
 /** A Curve public key in Z85 is 40 characters of the alphabet. */
 export function isZ85Key(text: string): boolean {
   if (text.length !== 40) return false;
-  for (const c of text) if (!DECODE.has(c)) return false;
-  return true;
+  try {
+    z85Decode(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -142,7 +142,8 @@ export class KeyStore {
       try {
         mkdirSync(path);
         return;
-      } catch {
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         try {
           if (Date.now() - statSync(path).mtimeMs > STALE_LOCK_MS) rmSync(path, { recursive: true, force: true });
         } catch {
