@@ -68,7 +68,7 @@ export class Connection {
       endpoint,
       curve,
       onMessage: (frames) => this.onMessage(frames),
-      onAuthFailure: () => this.fail(new ZmxError('EDENIED', `key not authorized on ${serverName} (fingerprint ${fingerprint(curve.publicKey)}); authorize it there with: zmx keys authorize ${curve.publicKey}`)),
+      onAuthFailure: () => this.fail(new ZmxError('EDENIED', `key not authorized on ${serverName} (fingerprint ${fingerprint(curve.publicKey)}); ask the server's owner to add it to authorized_keys.json`)),
     });
   }
 

@@ -30,10 +30,10 @@ test('validateSessionName refuses empty, too long, whitespace, separators and co
   for (const name of bad) assertEinval(name);
 });
 
-test('withPrefix adds ZMX_SESSION_PREFIX from the env argument, once', () => {
+test('withPrefix puts ZMX_SESSION_PREFIX from the env argument before every name, as zmx does', () => {
   const env = { ZMX_SESSION_PREFIX: 'ci-' };
   assert.equal(withPrefix('dev', env), 'ci-dev');
-  assert.equal(withPrefix('ci-dev', env), 'ci-dev');
+  assert.equal(withPrefix('ci-dev', env), 'ci-ci-dev');
   assert.equal(withPrefix('d.*', env), 'ci-d.*');
   assert.equal(withPrefix('dev', {}), 'dev');
   assert.equal(withPrefix('dev', { ZMX_SESSION_PREFIX: '' }), 'dev');
@@ -58,19 +58,19 @@ test('matchNames matches exact names and reports the missing ones', () => {
   assert.deepEqual(matchNames(['dev'], []), { matched: [], missing: ['dev'] });
 });
 
-test('matchNames: "d.*" matches every name starting with d', () => {
-  const names = ['d', 'd.1', 'dev', 'web', 'xd', 'D2'];
-  assert.deepEqual(matchNames(['d.*'], names), { matched: ['d', 'd.1', 'dev'], missing: [] });
-  assert.deepEqual(matchNames(['dev.*'], names), { matched: ['dev'], missing: [] });
-  assert.deepEqual(matchNames(['.*'], names), { matched: names, missing: [] });
+test('matchNames: a trailing "*" matches by prefix ("d.*" → names starting "d.")', () => {
+  const names = ['d', 'd.1', 'd.x', 'dev', 'web', 'xd', 'D2'];
+  assert.deepEqual(matchNames(['d.*'], names), { matched: ['d.1', 'd.x'], missing: [] });
+  assert.deepEqual(matchNames(['d*'], names), { matched: ['d', 'd.1', 'd.x', 'dev'], missing: [] });
+  assert.deepEqual(matchNames(['*'], names), { matched: names, missing: [] });
   assert.deepEqual(matchNames(['z.*'], names), { matched: [], missing: ['z.*'] });
-  // A pattern only counts when it ends in ".*"; "d*" and "d." are names.
-  assert.deepEqual(matchNames(['d*', 'd.'], names), { matched: [], missing: ['d*', 'd.'] });
+  // Without the "*" a name matches exactly.
+  assert.deepEqual(matchNames(['d.'], names), { matched: [], missing: ['d.'] });
 });
 
 test('matchNames reports each session once however many patterns hit it', () => {
   const names = ['dev', 'dev2', 'web'];
-  const { matched, missing } = matchNames(['dev', 'd.*', 'dev2', 'w.*', 'web'], names);
+  const { matched, missing } = matchNames(['dev', 'd*', 'dev2', 'w*', 'web'], names);
   assert.deepEqual(matched, ['dev', 'dev2', 'web']);
   assert.deepEqual(missing, []);
 });

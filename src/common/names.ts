@@ -13,22 +13,22 @@ export function validateSessionName(name: string): string {
   return name;
 }
 
-/** Puts ZMX_SESSION_PREFIX before a name the user typed (unless it already has it). */
+/** Puts ZMX_SESSION_PREFIX before a name the user typed, as zmx does (always). */
 export function withPrefix(name: string, env: NodeJS.ProcessEnv = process.env): string {
-  const prefix = env['ZMX_SESSION_PREFIX'] ?? '';
-  return prefix && !name.startsWith(prefix) ? prefix + name : name;
+  return (env['ZMX_SESSION_PREFIX'] ?? '') + name;
 }
 
 /**
- * `kill "d.*"`: a name ending in ".*" matches every session whose name starts
- * with what comes before it; otherwise names match exactly.
+ * `kill "d.*"`: a pattern ending in "*" matches every session whose name
+ * starts with what comes before the "*" ("d.*" → names starting "d.", "*" →
+ * all), as zmx does; otherwise names match exactly.
  */
 export function matchNames(patterns: readonly string[], names: readonly string[]): { matched: string[]; missing: string[] } {
   const matched = new Set<string>();
   const missing: string[] = [];
   for (const pattern of patterns) {
-    if (pattern.endsWith('.*')) {
-      const stem = pattern.slice(0, -2);
+    if (pattern.endsWith('*')) {
+      const stem = pattern.slice(0, -1);
       const hits = names.filter((n) => n.startsWith(stem));
       if (hits.length === 0) missing.push(pattern);
       hits.forEach((h) => matched.add(h));

@@ -110,7 +110,7 @@ export interface Ops {
   'session.run': { args: { name: string; script: string; wait: boolean }; result: { status: number | null } };
   'session.wait': { args: { names: string[] }; result: { results: { name: string; status: number }[] } };
   'session.detach': { args: { name: string }; result: { detached: number } };
-  /** Frame 1 holds the file's bytes; the path is relative to the session's root. */
+  /** Frame 1 holds the file's bytes; a relative path is taken from the shell's directory (OSC 7), else the root. */
   'session.write': { args: { name: string; path: string }; result: { path: string; bytes: number } };
   /**
    * Opens a pty stream. The reply's frame 1 is the current screen as VT;

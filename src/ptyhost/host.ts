@@ -51,6 +51,8 @@ interface Session {
   exitWaiters: (() => void)[];
   markerTail: string;
   ending: boolean;
+  /** Set when `kill` asked for the end, so clients hear "killed" rather than "exited". */
+  killed: boolean;
 }
 
 export interface HostOptions {
@@ -221,6 +223,7 @@ export class PtyHost {
       exitWaiters: [],
       markerTail: '',
       ending: false,
+      killed: false,
     };
     const pane = new Pane(
       {
@@ -250,7 +253,7 @@ export class PtyHost {
     this.sessions.delete(s.name);
     for (const w of s.taskWaiters.splice(0)) w(status);
     for (const w of s.exitWaiters.splice(0)) w();
-    this.send({ t: MsgType.Event, name: 'session.exit', data: { name: s.name, exitCode: exit.exitCode, signal: exit.signal, paneSids: s.panes.map((p) => p.id) } });
+    this.send({ t: MsgType.Event, name: 'session.exit', data: { name: s.name, exitCode: exit.exitCode, signal: exit.signal, killed: s.killed, paneSids: s.panes.map((p) => p.id) } });
     for (const p of s.panes) p.dispose();
     this.opts.log?.(`session ${s.name} ended (exit ${exit.exitCode}, signal ${exit.signal})`);
   }
@@ -260,6 +263,7 @@ export class PtyHost {
     await Promise.all(args.names.map(async (name) => {
       const s = this.sessions.get(name);
       if (!s) return;
+      s.killed = true;
       const gone = new Promise<void>((res) => s.exitWaiters.push(res));
       const pane = s.panes[0]!;
       pane.pty.signalGroup(args.force ? 'SIGKILL' : 'SIGHUP');

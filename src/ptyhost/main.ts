@@ -11,7 +11,7 @@ import { decode } from '../common/protocol.js';
 import { MsgType, encode } from '../common/protocol.js';
 import { toZmxError } from '../common/errors.js';
 import { ServerEndpoint, ZapHandler, type PeerId } from '../platform/zmq.js';
-import { KeyStore } from '../platform/keystore.js';
+import { KeyStore, fingerprint } from '../platform/keystore.js';
 import { acquireSingleton, signalReady, writePidFile } from '../platform/daemon.js';
 import { fileLogger } from '../platform/log.js';
 import { rmSync } from 'node:fs';
@@ -20,6 +20,8 @@ import { spawnPty } from './pty.js';
 
 /** After the last session ends, wait this long for a new one before exiting. */
 const EXIT_EMPTY_GRACE_MS = 1_000;
+/** A pty host started for a request that made no session exits after this long. */
+const EXIT_UNUSED_MS = 10_000;
 
 async function main(): Promise<void> {
   const paths = runtimePaths();
@@ -34,7 +36,7 @@ async function main(): Promise<void> {
   const own = keys.loadOrCreate('ptyhost');
   const frontKey = keys.loadOrCreate('server').publicKey;
 
-  const zap = new ZapHandler((key) => key === frontKey, (key, ok) => { if (!ok) log.warn({ key }, 'refused a key that is not the front'); });
+  const zap = new ZapHandler((key) => key === frontKey, (key, ok) => { if (!ok) log.warn({ fingerprint: fingerprint(key) }, 'refused a key that is not the front'); });
   await zap.start();
 
   let front: PeerId | null = null;
@@ -73,11 +75,11 @@ async function main(): Promise<void> {
       if (exitTimer) { clearTimeout(exitTimer); exitTimer = null; }
       return;
     }
-    if (hadSessions && !exitTimer) {
+    if (!exitTimer) {
       exitTimer = setTimeout(() => {
-        if (host.sessionCount === 0) void shutdown('no sessions left');
         exitTimer = null;
-      }, EXIT_EMPTY_GRACE_MS);
+        if (host.sessionCount === 0) void shutdown(hadSessions ? 'no sessions left' : 'no session was made');
+      }, hadSessions ? EXIT_EMPTY_GRACE_MS : EXIT_UNUSED_MS);
     }
   }
 
@@ -101,6 +103,7 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => { /* no terminal to lose: ignore */ });
   process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
   log.info({ pid: process.pid }, 'pty host ready');
+  checkEmpty();
   signalReady();
 }
 

@@ -51,6 +51,9 @@ export class Pane {
   /** Of those, clients with a real terminal that answers queries itself. */
   interactive = 0;
   private readonly dataListeners: ((data: Buffer) => void)[] = [];
+  /** Output read but not yet numbered and sent: coalesced per event-loop turn. */
+  private unsent: Buffer[] = [];
+  private flushScheduled = false;
 
   constructor(opts: PaneOptions, private readonly events: PaneEvents) {
     this.id = opts.id;
@@ -72,6 +75,7 @@ export class Pane {
     this.pty.onData((data) => this.emit(data));
     this.pty.onExit((exit) => {
       this.exited = exit;
+      this.flushOutput();
       this.events.exit(this, exit);
     });
   }
@@ -94,9 +98,24 @@ export class Pane {
   }
 
   private emit(data: Buffer): void {
-    this.seq += 1;
     this.term.write(data);
     for (const l of this.dataListeners) l(data);
+    // A pty delivers output in small reads; sending each as a message costs
+    // more than the bytes. Reads of one event-loop turn go out as one chunk.
+    this.unsent.push(data);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushOutput());
+    }
+  }
+
+  /** Numbers and sends the output read so far. */
+  private flushOutput(): void {
+    this.flushScheduled = false;
+    if (this.unsent.length === 0) return;
+    const data = this.unsent.length === 1 ? this.unsent[0]! : Buffer.concat(this.unsent);
+    this.unsent = [];
+    this.seq += 1;
     this.events.output(this, this.seq, data);
   }
 
@@ -127,6 +146,8 @@ export class Pane {
    * attached client saw.
    */
   async snapshot(): Promise<{ seq: number; vt: Buffer }> {
+    // Everything the emulator has been given must carry a number first.
+    this.flushOutput();
     const seq = this.seq;
     await this.flush();
     // The callback runs right after the chunks up to `seq` are parsed and

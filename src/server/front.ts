@@ -94,6 +94,10 @@ export class Front {
       p.reject(new ZmxError('EUNAVAIL', 'the pty host stopped'));
       this.hostPending.delete(id);
     }
+    // Its panes are gone, and a new pty host numbers panes afresh: end every stream.
+    for (const c of this.clients.values()) for (const s of [...c.streams.values()]) this.endStream(s, 'error', null, false);
+    this.paneStreams.clear();
+    this.leaders.clear();
   }
 
   private async hostRequest<K extends OpName>(op: K, args: OpArgs<K>, frames: Buffer[] = []): Promise<{ result: OpResult<K>; frames: Buffer[] }> {
@@ -138,9 +142,10 @@ export class Front {
       case MsgType.Event: {
         if (h.name === 'session.exit') {
           const exitCode = typeof h.data['exitCode'] === 'number' ? h.data['exitCode'] : null;
+          const reason: StreamEndReason = h.data['killed'] === true ? 'killed' : 'exited';
           const sids = Array.isArray(h.data['paneSids']) ? (h.data['paneSids'] as number[]) : [];
           for (const paneSid of sids) {
-            for (const s of [...(this.paneStreams.get(paneSid) ?? [])]) this.endStream(s, 'exited', exitCode, false);
+            for (const s of [...(this.paneStreams.get(paneSid) ?? [])]) this.endStream(s, reason, exitCode, false);
             this.paneStreams.delete(paneSid);
           }
           this.leaders.delete(String(h.data['name']));
@@ -303,6 +308,7 @@ export class Front {
 
   private async attach(client: Client, a: OpArgs<'session.attach'>): Promise<{ result: Record<string, unknown>; frames: Buffer[] }> {
     let created = false;
+    if (a.create && a.create.name !== a.name) throw new ZmxError('EINVAL', 'session.attach: create.name must equal name');
     if (a.create) {
       const r = await this.hostRequest('session.create', { ...a.create, ifMissing: true });
       created = r.result.created;
@@ -316,7 +322,7 @@ export class Front {
     const stream: Stream = { sid: this.nextSid++, client, session: name, kind, readOnly, paneSid: 0, pending: [], fromSeq: 0, cols, rows };
     if (kind === 'attach' && !readOnly && !this.leaders.has(name)) {
       // First interactive client: it leads, and the screen is drawn at its size.
-      await this.hostRequest('host.resize', { name, cols, rows });
+      if (cols > 0 && rows > 0) await this.hostRequest('host.resize', { name, cols, rows });
       this.leaders.set(name, stream);
     }
     let r;
@@ -337,11 +343,13 @@ export class Front {
     let set = this.paneStreams.get(stream.paneSid);
     if (!set) this.paneStreams.set(stream.paneSid, (set = new Set()));
     set.add(stream);
-    // Output that raced the snapshot: deliver what the snapshot does not contain,
-    // after the reply (the caller queues the reply before we flush).
-    const buffered = stream.pending ?? [];
-    stream.pending = null;
+    // Output that raced the snapshot: deliver what the snapshot does not
+    // contain, after the reply. The reply is queued in this turn of the event
+    // loop; until the next, output keeps collecting in `pending`, so order holds.
     setImmediate(() => {
+      const buffered = stream.pending ?? [];
+      stream.pending = null;
+      if (!client.streams.has(stream.sid)) return;
       for (const o of buffered) if (o.seq > stream.fromSeq) this.sendClient(client, { t: MsgType.Output, sid: stream.sid, seq: o.seq }, [o.data]);
     });
     return { stream, snapshot: r.frames[0] ?? Buffer.alloc(0), session: r.result.session };

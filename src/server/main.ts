@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     info: () => ({ version: VERSION, pid: process.pid, ptyhostPid }),
     log: (msg, extra) => log.info(extra ?? {}, msg),
     stop: () => void shutdown('server.stop'),
-    wakeHost: () => { if (!isAlive(ptyhostPid)) restartHost(); },
+    wakeHost: () => { if (!respawning && !isAlive(ptyhostPid)) restartHost(); },
   });
 
   host.connect();
@@ -87,15 +87,20 @@ async function main(): Promise<void> {
       front.helloHost();
     }).catch((err) => log.error({ err: String(err) }, 'could not restart the pty host')).finally(() => { respawning = false; });
   }
+  let hostDown = false;
   const ticker = setInterval(() => {
     front.tick();
-    if (respawning || isAlive(ptyhostPid)) return;
-    if (front.clientCount === 0) {
-      front.hostLost();
-      void shutdown('the pty host has ended and no client is connected');
+    if (respawning || isAlive(ptyhostPid)) {
+      hostDown = false;
       return;
     }
-    restartHost();
+    // The pty host ended (its last session did). A request will start a new
+    // one; with no client left, the front ends too.
+    if (!hostDown) {
+      hostDown = true;
+      front.hostLost();
+    }
+    if (front.clientCount === 0) void shutdown('the pty host has ended and no client is connected');
   }, TICK_MS);
 
   let stopping = false;

@@ -9,6 +9,7 @@ export async function attachSession(ctx: Context, name: string, create: boolean,
   if (!ctx.stdin.isTTY && !ctx.env['ZMX_ATTACH_ANY_STDIN']) {
     throw new UsageError('attach needs a terminal on stdin; use zmx run, send or tail from scripts');
   }
+  if (ctx.env['ZMX_SESSION'] === name) throw new UsageError(`cannot attach session "${name}" to itself; detach first (C-\\)`);
   const conn = (await ctx.connect(true))!;
   const end = await rawAttach(conn, {
     name,
