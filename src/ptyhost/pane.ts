@@ -14,6 +14,12 @@ const { SerializeAddon } = serializeAddon;
 type Terminal = InstanceType<typeof Terminal>;
 type SerializeAddon = InstanceType<typeof SerializeAddon>;
 
+/** The parts of xterm's private core that snapshots read (see stateTheSerializerMisses). */
+interface XtermCore {
+  coreService?: { isCursorHidden?: boolean; decPrivateModes?: { cursorStyle?: 'block' | 'underline' | 'bar'; cursorBlink?: boolean } };
+  coreMouseService?: { activeEncoding?: string };
+}
+
 /** OSC 7: the shell reports its working directory as file://host/path. */
 const OSC_CWD = 7;
 
@@ -152,9 +158,28 @@ export class Pane {
     await this.flush();
     // The callback runs right after the chunks up to `seq` are parsed and
     // before any later chunk is, so the state matches `seq` exactly.
-    let vt = this.serializer.serialize();
+    let vt = this.serializer.serialize() + this.stateTheSerializerMisses();
     if (this.title) vt += `\x1b]2;${this.title}\x07`;
     return { seq, vt: Buffer.from(vt, 'utf8') };
+  }
+
+  /**
+   * Terminal state the serialize addon leaves out but a program relies on:
+   * cursor visibility and shape (DECTCEM, DECSCUSR) and SGR mouse encoding.
+   * Read from xterm's core, which has no public API for them; absent fields
+   * are skipped, so a newer xterm degrades to what the addon gives.
+   */
+  private stateTheSerializerMisses(): string {
+    const core = (this.term as unknown as { _core?: XtermCore })._core;
+    let out = '';
+    if (core?.coreMouseService?.activeEncoding === 'SGR') out += '\x1b[?1006h';
+    const style = core?.coreService?.decPrivateModes?.cursorStyle;
+    if (style) {
+      const base = { block: 1, underline: 3, bar: 5 }[style];
+      if (base !== undefined) out += `\x1b[${base + (core?.coreService?.decPrivateModes?.cursorBlink ? 0 : 1)} q`;
+    }
+    if (core?.coreService?.isCursorHidden) out += '\x1b[?25l';
+    return out;
   }
 
   async history(format: HistoryFormat): Promise<Buffer> {

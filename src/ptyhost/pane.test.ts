@@ -1,0 +1,124 @@
+/**
+ * Pane logic above the pty boundary, with a fake pty: numbering and
+ * coalescing of output, snapshots that reproduce the screen, history, and
+ * query answers while no terminal is attached.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import xtermHeadless from '@xterm/headless';
+import serializeAddon from '@xterm/addon-serialize';
+import { Pane } from './pane.js';
+import type { PtyProcess, PtySpawnOptions } from './pty.js';
+
+class FakePty implements PtyProcess {
+  readonly pid = 4242;
+  written: string[] = [];
+  size: [number, number] = [0, 0];
+  private dataListener: (d: Buffer) => void = () => {};
+  private exitListener: (e: { exitCode: number; signal: number }) => void = () => {};
+  constructor(opts: PtySpawnOptions) { this.size = [opts.cols, opts.rows]; }
+  onData(l: (d: Buffer) => void): void { this.dataListener = l; }
+  onExit(l: (e: { exitCode: number; signal: number }) => void): void { this.exitListener = l; }
+  write(d: Buffer | string): void { this.written.push(d.toString()); }
+  resize(c: number, r: number): void { this.size = [c, r]; }
+  signalGroup(): void {}
+  dispose(): void {}
+  emit(text: string): void { this.dataListener(Buffer.from(text, 'utf8')); }
+  exit(code: number): void { this.exitListener({ exitCode: code, signal: 0 }); }
+}
+
+function makePane(cols = 40, rows = 10) {
+  let pty!: FakePty;
+  const outputs: { seq: number; data: string }[] = [];
+  const exits: number[] = [];
+  const pane = new Pane(
+    { id: 1, file: 'sh', args: [], cwd: '/', env: {}, cols, rows, scrollback: 100, spawn: (o) => (pty = new FakePty(o)) },
+    { output: (_p, seq, data) => outputs.push({ seq, data: data.toString() }), exit: (_p, e) => exits.push(e.exitCode) },
+  );
+  return { pane, pty, outputs, exits };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+test('output read in one event-loop turn goes out as one numbered chunk', async () => {
+  const { pty, outputs } = makePane();
+  pty.emit('a');
+  pty.emit('b');
+  await tick();
+  pty.emit('c');
+  await tick();
+  assert.deepEqual(outputs, [{ seq: 1, data: 'ab' }, { seq: 2, data: 'c' }]);
+});
+
+test('a snapshot numbers pending output first, so nothing is lost or shown twice', async () => {
+  const { pane, pty, outputs } = makePane();
+  pty.emit('first\r\n');
+  const snap = await pane.snapshot();
+  assert.equal(snap.seq, 1);
+  assert.deepEqual(outputs.map((o) => o.seq), [1]);
+  assert.match(snap.vt.toString(), /first/);
+  pty.emit('second');
+  await tick();
+  assert.deepEqual(outputs.map((o) => o.seq), [1, 2]);
+});
+
+test('a snapshot written to a fresh terminal reproduces screen, cursor, title and modes', async () => {
+  const { pane, pty } = makePane(30, 6);
+  pty.emit('\x1b[31mred\x1b[0m plain\r\nline two\r\n\x1b]2;my title\x07\x1b[?2004h\x1b[?1006h\x1b[?1000h\x1b[5 q\x1b[3;7H');
+  const snap = await pane.snapshot();
+  const vt = snap.vt.toString();
+  assert.match(vt, /\x1b\]2;my title\x07/);
+  assert.match(vt, /\x1b\[\?1006h/);
+  assert.match(vt, /\x1b\[\?2004h/);
+  assert.match(vt, /\x1b\[5 q/);
+  const fresh = new xtermHeadless.Terminal({ cols: 30, rows: 6, allowProposedApi: true });
+  const ser = new serializeAddon.SerializeAddon();
+  fresh.loadAddon(ser);
+  await new Promise<void>((r) => fresh.write(vt, r));
+  assert.equal(ser.serialize(), (await pane.history('vt')).toString());
+  assert.equal(fresh.buffer.active.cursorX, 6);
+  assert.equal(fresh.buffer.active.cursorY, 2);
+  assert.equal(fresh.modes.bracketedPasteMode, true);
+});
+
+test('hidden cursor survives a snapshot', async () => {
+  const { pane, pty } = makePane();
+  pty.emit('x\x1b[?25l');
+  assert.match((await pane.snapshot()).vt.toString(), /\x1b\[\?25l/);
+});
+
+test('history: plain text joins wrapped lines and drops trailing blank lines', async () => {
+  const { pane, pty } = makePane(10, 5);
+  pty.emit('0123456789abcdef\r\nshort\r\n\r\n');
+  assert.equal((await pane.history('text')).toString(), '0123456789abcdef\nshort\n');
+  assert.match((await pane.history('html')).toString(), /<html>|<div|<pre/i);
+});
+
+test('the emulator answers queries only while no terminal is attached', async () => {
+  const { pane, pty } = makePane();
+  pty.emit('\x1b[c');
+  await pane.history('text');
+  assert.ok(pty.written.some((w) => w.startsWith('\x1b[?')), 'DA1 answered by the server');
+  pty.written = [];
+  pane.interactive = 1;
+  pty.emit('\x1b[c');
+  await pane.history('text');
+  assert.deepEqual(pty.written, [], 'an attached terminal answers for itself');
+});
+
+test('print shows text on the screen without writing to the program', async () => {
+  const { pane, pty, outputs } = makePane();
+  pane.print(Buffer.from('notice\r\n'));
+  await tick();
+  assert.deepEqual(pty.written, []);
+  assert.equal(outputs[0]?.data, 'notice\r\n');
+  assert.match((await pane.history('text')).toString(), /notice/);
+});
+
+test('exit flushes pending output before reporting the exit', () => {
+  const { pty, outputs, exits } = makePane();
+  pty.emit('last words');
+  pty.exit(3);
+  assert.deepEqual(outputs, [{ seq: 1, data: 'last words' }]);
+  assert.deepEqual(exits, [3]);
+});
