@@ -7,7 +7,7 @@
 import xtermHeadless from '@xterm/headless';
 import serializeAddon from '@xterm/addon-serialize';
 import type { HistoryFormat, PaneInfo } from '../common/protocol.js';
-import type { PtyProcess, PtySpawner } from './pty.js';
+import type { PtyProcess, PtySpawnOptions, PtySpawner } from './pty.js';
 
 const { Terminal } = xtermHeadless;
 const { SerializeAddon } = serializeAddon;
@@ -23,14 +23,8 @@ interface XtermCore {
 /** OSC 7: the shell reports its working directory as file://host/path. */
 const OSC_CWD = 7;
 
-export interface PaneOptions {
+export interface PaneOptions extends PtySpawnOptions {
   id: number;
-  file: string;
-  args: string[];
-  cwd: string;
-  env: Record<string, string>;
-  cols: number;
-  rows: number;
   scrollback: number;
   spawn: PtySpawner;
 }

@@ -27,7 +27,9 @@ test('README quick start is two commands, the second being the CI test command',
 
 test('README quick start: on a fresh clone the first command installs zmx and opens a session', { timeout: 600_000 }, async (t) => {
   if (!existsSync(join(ROOT, '.git'))) return t.skip('not a git checkout');
-  const sb = new Sandbox();
+  // The user's own HOME: npm's settings and cache live there (on these
+  // machines ~/.npmrc points node-gyp at the local Node headers).
+  const sb = new Sandbox({ HOME: process.env['HOME'] });
   t.after(() => sb.cleanup());
   const clone = join(sb.base, 'clone');
   const r = spawnSync('git', ['clone', '--quiet', ROOT, clone], { encoding: 'utf8' });
@@ -36,11 +38,15 @@ test('README quick start: on a fresh clone the first command installs zmx and op
   // Run it in a real terminal, from the clone, as a user would.
   sb.tmuxStart(`sh -c 'cd ${clone} && ${first}'`, 100, 30);
   const zmx = join(clone, 'bin', 'zmx');
+  let npmFailure = '';
   await until(() => {
+    const screen = sb.capture();
+    if (/npm (error|ERR!)/.test(screen)) return (npmFailure = screen);
     if (!existsSync(zmx) || !existsSync(join(clone, 'dist'))) return false;
     const ls = spawnSync(zmx, ['ls', '--short'], { env: sb.env, encoding: 'utf8' });
     return ls.stdout.split('\n').includes('demo');
   }, 'the quick start to create session "demo"', 540_000, 500);
+  assert.equal(npmFailure, '', 'npm install failed');
   sb.notePids();
   sb.tmux('send-keys', '-t', 'main', 'echo quick-$((6*7))', 'Enter');
   await sb.waitForScreen('quick-42');
