@@ -44,7 +44,11 @@ export function topLevelHelp(commands: readonly CommandSpec[]): string {
 }
 
 function roff(text: string): string {
-  return text.replace(/\\/g, '\\e').replace(/^([.'])/gm, '\\&$1').replace(/-/g, '\\-');
+  return text
+    .replace(/\\/g, '\\e')
+    .replace(/^([.'])/gm, '\\&$1')
+    .replace(/-/g, '\\-')
+    .replace(/[^\x00-\x7f]/gu, (c) => `\\[u${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}]`);
 }
 
 function manEntry(spec: CommandSpec, parent?: string): string[] {

@@ -81,7 +81,7 @@ export class Connection {
     const serverKey = keys.publicKey('server');
     if (!serverKey) throw new ZmxError('ENOENT', `no server key in ${keys.dir}; is the server running with another ZMX_CONFIG_DIR?`);
     const conn = new Connection(paths.frontEndpoint, { serverKey, publicKey: client.publicKey, secretKey: client.secretKey }, 'the local server');
-    await conn.start();
+    await conn.start().catch(async (err: unknown) => { await conn.close(); throw err; });
     return conn;
   }
 

@@ -6,6 +6,8 @@
 
 /** The typed marker as the shell echoes it (not yet expanded). */
 const MARKER_ECHO = /ZMX_TASK_COMPLETED:[0-9a-f]{4}:\$\?/;
+/** The marker as the shell prints it: the command has finished. */
+const MARKER_DONE = /ZMX_TASK_COMPLETED:[0-9a-f]{4}:\d+/;
 /** Characters of the script's first line looked for in the echo (short enough not to wrap). */
 const ECHO_KEY_CHARS = 40;
 
@@ -22,6 +24,8 @@ export function stripAnsi(text: string): string {
 export class RunOutputFilter {
   private pending = '';
   private echoSeen: boolean;
+  /** After the marker line only the next prompt follows: print nothing more. */
+  private done = false;
   private readonly echoKey: string;
 
   constructor(script: string) {
@@ -62,6 +66,11 @@ export class RunOutputFilter {
   }
 
   private keep(line: string): boolean {
+    if (this.done) return false;
+    if (MARKER_DONE.test(line)) {
+      this.done = true;
+      return true; // printed, as zmx does: scripts grep it
+    }
     if (MARKER_ECHO.test(line)) {
       if (line.includes(this.echoKey)) this.echoSeen = true;
       return false;

@@ -5,7 +5,10 @@
  */
 
 export const LIMITS = {
-  /** Largest message a socket accepts (ZMQ_MAXMSGSIZE); bigger ones drop the peer. */
+  /**
+   * Largest message: libzmq drops a peer that sends a bigger frame
+   * (ZMQ_MAXMSGSIZE is per frame); decode refuses a bigger total (ETOOBIG).
+   */
   maxMessageBytes: 64 * 1024 * 1024,
   /** A header is a small map; anything larger is hostile or a bug. */
   maxHeaderBytes: 64 * 1024,
@@ -13,6 +16,8 @@ export const LIMITS = {
   maxFrames: 16,
   /** Longest string field in a header (error messages, agent names). */
   maxHeaderString: 16 * 1024,
+  /** Error messages are cut to this many characters (they may quote input). */
+  maxErrorMessage: 1024,
   /** Longest string argument (scripts typed by `run` included). */
   maxArgString: 1024 * 1024,
   /** Longest list or map in arguments. */

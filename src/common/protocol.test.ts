@@ -240,7 +240,7 @@ test('decode accepts the edges of each field kind', () => {
     { ...SAMPLES.StreamEnd, exitCode: null },
     { ...SAMPLES.StreamEnd, exitCode: 255 },
     { ...SAMPLES.Output, seq: Number.MAX_SAFE_INTEGER },
-    { ...SAMPLES.Error, message: 'x'.repeat(LIMITS.maxHeaderString) },
+    { ...SAMPLES.Error, message: 'x'.repeat(LIMITS.maxErrorMessage) },
     { ...SAMPLES.Hello, caps: new Array<string>(LIMITS.maxListLength).fill('c') },
     { ...SAMPLES.Reply, result: {} },
   ];
@@ -400,4 +400,16 @@ test('negotiateVersion fails with EVERSION naming both ranges', () => {
   const older = [0, MIN_PROTOCOL_VERSION - 1] as const;
   assertZmxError(() => negotiateVersion(...older), 'EVERSION', `${older[0]}..${older[1]}`, 'older peer');
   assertZmxError(() => negotiateVersion(...older), 'EVERSION', ours, 'older peer');
+});
+
+test('encode cuts an Error message that quotes hostile input to the limit', () => {
+  const long = { ...SAMPLES.Error, message: 'y'.repeat(LIMITS.maxHeaderString * 2) };
+  const decoded = decode(encode(long)).header as { message: string };
+  assert.ok(decoded.message.length <= LIMITS.maxErrorMessage + 1);
+  assert.ok(decoded.message.startsWith('yyyy'));
+});
+
+test('decode refuses a message whose frames together exceed the limit', () => {
+  const half = Buffer.alloc(LIMITS.maxMessageBytes / 2 + 1);
+  assertZmxError(() => decode(encode(SAMPLES.Input, [half, half])), 'ETOOBIG');
 });

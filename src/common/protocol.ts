@@ -218,6 +218,10 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: '
 
 /** Encodes a message into the frames to hand to a ZeroMQ socket. */
 export function encode(header: Header, frames: readonly Buffer[] = []): Buffer[] {
+  // Error messages may quote hostile input: keep them within the limit a peer accepts.
+  if (header.t === MsgType.Error && header.message.length > LIMITS.maxErrorMessage) {
+    header = { ...header, message: header.message.slice(0, LIMITS.maxErrorMessage) + '…' };
+  }
   return [packr.pack(header), ...frames];
 }
 
@@ -229,6 +233,10 @@ export function encode(header: Header, frames: readonly Buffer[] = []): Buffer[]
 export function decode(frames: readonly Buffer[]): Message {
   if (frames.length === 0) throw new ZmxError('EPROTO', 'empty message');
   if (frames.length > LIMITS.maxFrames) throw new ZmxError('EPROTO', `too many frames (${frames.length})`);
+  // libzmq's ZMQ_MAXMSGSIZE bounds each frame; the whole message is bounded here.
+  let total = 0;
+  for (const f of frames) total += f.length;
+  if (total > LIMITS.maxMessageBytes) throw new ZmxError('ETOOBIG', `message of ${total} bytes exceeds ${LIMITS.maxMessageBytes}`);
   const head = frames[0]!;
   if (head.length > LIMITS.maxHeaderBytes) throw new ZmxError('ETOOBIG', `header of ${head.length} bytes exceeds ${LIMITS.maxHeaderBytes}`);
   let raw: unknown;
@@ -245,6 +253,22 @@ export function decode(frames: readonly Buffer[]): Message {
     if (!checkField(kind, raw[field])) throw new ZmxError('EPROTO', `field "${field}" of message 0x${t.toString(16)} must be ${kind}`);
   }
   return { header: raw as unknown as Header, frames: frames.slice(1).map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)) };
+}
+
+/**
+ * The request id of a message that failed to decode, when its header still
+ * names one (too big, bad arguments...), so the error can answer it; else 0.
+ */
+export function requestIdOf(frames: readonly Buffer[]): number {
+  try {
+    const head = frames[0];
+    if (!head || head.length > LIMITS.maxHeaderBytes) return 0;
+    const raw: unknown = packr.unpack(head);
+    if (isPlainObject(raw) && raw['t'] === MsgType.Request && Number.isSafeInteger(raw['id']) && (raw['id'] as number) >= 0) return raw['id'] as number;
+  } catch {
+    /* not even a header */
+  }
+  return 0;
 }
 
 /** Narrowing helper: `is(msg, MsgType.Output)`. */

@@ -145,6 +145,8 @@ export class ServerEndpoint implements Disposable {
       heartbeatTimeout: TIMING.heartbeatTimeoutMs,
       linger: TIMING.lingerMs,
       zapDomain: 'zmx',
+      // Without a ZAP handler libzmq would admit any Curve client; refuse instead.
+      zapEnforceDomain: true,
     });
     this.queue = new SendQueue(this.socket, () => {
       /* a peer that went away: ROUTER drops, nothing to do */

@@ -92,14 +92,13 @@ export class Pane {
     return this.term.rows;
   }
 
-  /** Called for every chunk of output, before it is numbered and sent. */
+  /** Called for every chunk of output, right after it is numbered and sent. */
   onData(listener: (data: Buffer) => void): void {
     this.dataListeners.push(listener);
   }
 
   private emit(data: Buffer): void {
     this.term.write(data);
-    for (const l of this.dataListeners) l(data);
     // A pty delivers output in small reads; sending each as a message costs
     // more than the bytes. Reads of one event-loop turn go out as one chunk.
     this.unsent.push(data);
@@ -117,6 +116,9 @@ export class Pane {
     this.unsent = [];
     this.seq += 1;
     this.events.output(this, this.seq, data);
+    // Listeners (the run-marker scan) see output after it is sent, so a reply
+    // they trigger never overtakes the output it is about.
+    for (const l of this.dataListeners) l(data);
   }
 
   /** Input for the program, as if typed. */

@@ -10,7 +10,7 @@
 import { ZmxError, toZmxError } from '../common/errors.js';
 import { TIMING } from '../common/constants.js';
 import {
-  MsgType, CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode, negotiateVersion, validateArgs,
+  MsgType, CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode, negotiateVersion, requestIdOf, validateArgs,
   type Header, type Message, type OpArgs, type OpName, type OpResult, type SessionInfo, type StreamEndReason,
 } from '../common/protocol.js';
 
@@ -64,6 +64,13 @@ export class Front {
   private readonly hostPending = new Map<number, { resolve(r: HostReply): void; reject(e: ZmxError): void }>();
   private nextHostId = 1;
   private nextSid = 1;
+  /**
+   * While a host.subscribe is in flight, every Output from the host is kept
+   * here: output can be sent just before or just after the subscribe reply,
+   * and the new stream must get whatever its snapshot does not contain.
+   */
+  private subscribing = 0;
+  private recentOutput: { paneSid: number; seq: number; data: Buffer }[] = [];
   /** Resolved when the pty host has answered our hello; renewed when it is lost. */
   private hostReady!: Promise<void>;
   private markHostReady!: () => void;
@@ -133,6 +140,7 @@ export class Front {
       }
       case MsgType.Output: {
         const data = msg.frames[0] ?? Buffer.alloc(0);
+        if (this.subscribing > 0) this.recentOutput.push({ paneSid: h.sid, seq: h.seq, data });
         for (const s of this.paneStreams.get(h.sid) ?? []) {
           if (s.pending) s.pending.push({ seq: h.seq, data });
           else if (h.seq > s.fromSeq) this.sendClient(s.client, { t: MsgType.Output, sid: s.sid, seq: h.seq }, [data]);
@@ -178,7 +186,7 @@ export class Front {
     try {
       msg = decode(frames);
     } catch (err) {
-      this.sendError(peer, 0, err);
+      this.sendError(peer, requestIdOf(frames), err);
       return;
     }
     const key = peer.toString('hex');
@@ -325,24 +333,33 @@ export class Front {
       if (cols > 0 && rows > 0) await this.hostRequest('host.resize', { name, cols, rows });
       this.leaders.set(name, stream);
     }
+    // A read-only viewer does not answer the program's terminal queries, so
+    // it does not count as interactive: the server's emulator keeps answering.
+    const interactive = kind === 'attach' && !readOnly;
     let r;
+    this.subscribing += 1;
     try {
-      r = await this.hostRequest('host.subscribe', { name, interactive: kind === 'attach' });
+      r = await this.hostRequest('host.subscribe', { name, interactive });
+      stream.paneSid = r.result.paneSid;
+      stream.fromSeq = r.result.seq;
+      if (this.clients.get(client.key) !== client) {
+        // The client went away while we waited.
+        this.hostRequest('host.unsubscribe', { name, interactive }).catch(() => {});
+        throw new ZmxError('EUNAVAIL', 'client gone');
+      }
+      // Join the pane's fan-out with everything sent since the snapshot.
+      stream.pending = this.recentOutput.filter((o) => o.paneSid === stream.paneSid && o.seq > stream.fromSeq).map(({ seq, data }) => ({ seq, data }));
+      client.streams.set(stream.sid, stream);
+      let set = this.paneStreams.get(stream.paneSid);
+      if (!set) this.paneStreams.set(stream.paneSid, (set = new Set()));
+      set.add(stream);
     } catch (err) {
       if (this.leaders.get(name) === stream) this.leaders.delete(name);
       throw err;
+    } finally {
+      this.subscribing -= 1;
+      if (this.subscribing === 0) this.recentOutput = [];
     }
-    stream.paneSid = r.result.paneSid;
-    stream.fromSeq = r.result.seq;
-    if (!this.clients.has(client.key) || this.clients.get(client.key) !== client) {
-      // The client went away while we waited.
-      this.hostRequest('host.unsubscribe', { name, interactive: kind === 'attach' }).catch(() => {});
-      throw new ZmxError('EUNAVAIL', 'client gone');
-    }
-    client.streams.set(stream.sid, stream);
-    let set = this.paneStreams.get(stream.paneSid);
-    if (!set) this.paneStreams.set(stream.paneSid, (set = new Set()));
-    set.add(stream);
     // Output that raced the snapshot: deliver what the snapshot does not
     // contain, after the reply. The reply is queued in this turn of the event
     // loop; until the next, output keeps collecting in `pending`, so order holds.
@@ -359,7 +376,7 @@ export class Front {
     s.client.streams.delete(s.sid);
     this.paneStreams.get(s.paneSid)?.delete(s);
     if (this.leaders.get(s.session) === s) this.leaders.delete(s.session);
-    if (unsubscribe) this.hostRequest('host.unsubscribe', { name: s.session, interactive: s.kind === 'attach' }).catch(() => {});
+    if (unsubscribe) this.hostRequest('host.unsubscribe', { name: s.session, interactive: s.kind === 'attach' && !s.readOnly }).catch(() => {});
     this.sendClient(s.client, { t: MsgType.StreamEnd, sid: s.sid, reason, exitCode });
   }
 

@@ -44,7 +44,7 @@ function pidOf(path: string): number | null {
   }
 }
 
-function alive(pid: number | null): boolean {
+export function alive(pid: number | null): boolean {
   if (!pid) return false;
   try {
     process.kill(pid, 0);
@@ -85,9 +85,9 @@ export class Sandbox {
   }
 
   /** Runs zmx to completion. */
-  zmx(args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  zmx(args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
     return new Promise((resolvePromise, reject) => {
-      const child = spawn(ZMX_BIN, args, { env: { ...this.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(ZMX_BIN, args, { env: { ...this.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], ...(opts.cwd ? { cwd: opts.cwd } : {}) });
       this.children.add(child);
       let stdout = '';
       let stderr = '';
@@ -132,11 +132,30 @@ export class Sandbox {
 
   /** A private tmux server; returns the target of a window running `command`. */
   tmuxStart(command: string, cols = 100, rows = 30): string {
+    return this.tmuxNew('main', command, cols, rows);
+  }
+
+  /**
+   * Another tmux session (a separate terminal of its own size) on the same
+   * private tmux server, running `command` with the sandbox's environment.
+   */
+  tmuxNew(session: string, command: string, cols = 100, rows = 30): string {
     this.tmuxSocket ??= join(this.base, 'tmux.sock');
     const envArgs = Object.entries(this.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${shellQuote(v!)}`).join(' ');
-    const r = spawnSync('tmux', ['-S', this.tmuxSocket, '-f', '/dev/null', 'new-session', '-d', '-s', 'main', '-x', String(cols), '-y', String(rows), `env ${envArgs} ${command}; sleep 600`], { encoding: 'utf8' });
+    const r = spawnSync('tmux', ['-S', this.tmuxSocket, '-f', '/dev/null', 'new-session', '-d', '-s', session, '-x', String(cols), '-y', String(rows), `env ${envArgs} ${command}; sleep 600`], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`tmux failed: ${r.stderr}`);
-    return 'main';
+    return session;
+  }
+
+  /** The pid of the zmx client running in a tmux pane (a child of the pane's shell), or null once it has exited. */
+  paneClientPid(target = 'main'): number | null {
+    const r = spawnSync('pgrep', ['-P', String(this.panePid(target))], { encoding: 'utf8' });
+    for (const pid of r.stdout.split('\n').map(Number).filter((p) => p > 0)) {
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(ZMX_BIN)) return pid;
+      } catch { /* exited meanwhile */ }
+    }
+    return null;
   }
 
   tmux(...args: string[]): string {
@@ -181,6 +200,18 @@ export class Sandbox {
     });
     rmSync(this.base, { recursive: true, force: true });
   }
+}
+
+/** `zmx list` lines as maps of their tab-separated key=value fields (the "→ " mark dropped). */
+export function parseList(stdout: string): Record<string, string>[] {
+  return stdout.split('\n').filter((l) => l.trim() !== '').map((line) => {
+    const fields: Record<string, string> = {};
+    for (const field of line.replace(/^(→ |  )/, '').split('\t')) {
+      const eq = field.indexOf('=');
+      if (eq > 0) fields[field.slice(0, eq)] = field.slice(eq + 1);
+    }
+    return fields;
+  });
 }
 
 export function shellQuote(s: string): string {

@@ -32,6 +32,7 @@ export const run: CommandSpec = {
     if (rest.length === 1) {
       // One argument is a script as written: zmx run dev "make && make test".
       script = rest[0]!;
+      if (script.trim() === '') throw new UsageError('run needs a command, or a script on stdin');
     } else if (rest.length > 1) {
       script = shellJoin(rest);
     } else {

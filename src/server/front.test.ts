@@ -1,0 +1,541 @@
+/**
+ * Front without a transport: fake sendToClient/sendToHost, a fake clock, and
+ * the test playing the pty host. Every message the front sends is decoded
+ * with the protocol module, so an invalid one fails the test.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Front } from './front.js';
+import { TIMING } from '../common/constants.js';
+import {
+  MsgType, CAPABILITIES, PROTOCOL_VERSION, decode, encode,
+  type Header, type Message, type RequestMsg, type SessionInfo,
+} from '../common/protocol.js';
+
+const SESSION: SessionInfo = {
+  name: 'a',
+  created: 1_700_000_000_000,
+  root: '/tmp',
+  labels: {},
+  panes: [{ id: 7, pid: 4242, cmd: ['bash'], cols: 80, rows: 24, title: '', cwdUri: '', exited: null }],
+  clients: 0,
+  task: null,
+};
+const PANE = 7;
+
+/** Lets promise chains and setImmediate callbacks run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+}
+
+class Rig {
+  now = 1_000_000;
+  readonly toClient: { peer: string; msg: Message }[] = [];
+  readonly toHost: Message[] = [];
+  readonly logs: string[] = [];
+  stops = 0;
+  wakes = 0;
+  readonly front: Front;
+  /** Host requests already handled by the test. */
+  private readonly taken = new Set<Message>();
+
+  constructor() {
+    this.front = new Front({
+      sendToClient: (peer, frames) => this.toClient.push({ peer: peer.toString(), msg: decode(frames) }),
+      sendToHost: (frames) => this.toHost.push(decode(frames)),
+      info: () => ({ version: '9.9.9', pid: 11, ptyhostPid: 22 }),
+      log: (m) => { this.logs.push(m); },
+      stop: () => { this.stops++; },
+      wakeHost: () => { this.wakes++; },
+      now: () => this.now,
+    });
+  }
+
+  /** The pty host answers the front's hello. */
+  hostUp(): void {
+    this.front.helloHost();
+    const hello = this.toHost.at(-1)!;
+    assert.equal(hello.header.t, MsgType.Hello);
+    this.taken.add(hello);
+    this.fromHost({ t: MsgType.Welcome, version: PROTOCOL_VERSION, caps: [...CAPABILITIES], agent: 'fake-host' });
+  }
+
+  fromClient(peer: string, header: Header, frames: Buffer[] = []): void {
+    this.front.onClientMessage(Buffer.from(peer), encode(header, frames));
+  }
+
+  fromHost(header: Header, frames: Buffer[] = []): void {
+    this.front.onHostMessage(encode(header, frames));
+  }
+
+  hello(peer: string): void {
+    this.fromClient(peer, { t: MsgType.Hello, min: 1, max: PROTOCOL_VERSION, caps: [...CAPABILITIES], agent: 'test' });
+    const w = this.to(peer).at(-1);
+    assert.equal(w?.header.t, MsgType.Welcome, `${peer} should be welcome`);
+  }
+
+  request(peer: string, id: number, op: string, args: Record<string, unknown>, frames: Buffer[] = []): void {
+    this.fromClient(peer, { t: MsgType.Request, id, op: op as RequestMsg['op'], args }, frames);
+  }
+
+  /** Messages sent to one client, in order. */
+  to(peer: string): Message[] {
+    return this.toClient.filter((m) => m.peer === peer).map((m) => m.msg);
+  }
+
+  /** Host requests not yet taken by the test, optionally of one op. */
+  hostRequests(op?: string): Message<RequestMsg>[] {
+    return this.toHost.filter((m): m is Message<RequestMsg> => m.header.t === MsgType.Request && !this.taken.has(m) && (!op || m.header.op === op));
+  }
+
+  /** Takes the one pending host request of `op` (after letting the front run). */
+  async take(op: string): Promise<Message<RequestMsg>> {
+    await settle();
+    const reqs = this.hostRequests(op);
+    assert.equal(reqs.length, 1, `expected one ${op} request to the host, got ${reqs.length}; all: ${this.toHost.map((m) => JSON.stringify(m.header)).join(' | ')}`);
+    this.taken.add(reqs[0]!);
+    return reqs[0]!;
+  }
+
+  reply(req: Message<RequestMsg>, result: Record<string, unknown>, frames: Buffer[] = []): void {
+    this.fromHost({ t: MsgType.Reply, id: req.header.id, result }, frames);
+  }
+
+  output(seq: number, text: string, pane = PANE): void {
+    this.fromHost({ t: MsgType.Output, sid: pane, seq }, [Buffer.from(text)]);
+  }
+
+  /**
+   * Attaches `peer` to session "a" as request `id`, playing the host; returns
+   * the stream id. `leads` says whether the front must first resize the pane.
+   */
+  async attach(peer: string, id: number, cols: number, rows: number, opts: { leads: boolean; seq?: number; readOnly?: boolean }): Promise<number> {
+    this.request(peer, id, 'session.attach', { name: 'a', cols, rows, create: null, readOnly: opts.readOnly ?? false });
+    if (opts.leads) {
+      const resize = await this.take('host.resize');
+      assert.deepEqual(resize.header.args, { name: 'a', cols, rows });
+      this.reply(resize, {});
+    }
+    const sub = await this.take('host.subscribe');
+    assert.equal(sub.header.args['name'], 'a');
+    this.reply(sub, { paneSid: PANE, seq: opts.seq ?? 0, session: SESSION }, [Buffer.from('SNAPSHOT')]);
+    await settle();
+    const r = this.to(peer).find((m) => m.header.t === MsgType.Reply && m.header.id === id);
+    assert.ok(r && r.header.t === MsgType.Reply, `attach #${id} of ${peer} should be answered: ${JSON.stringify(this.to(peer).map((m) => m.header))}`);
+    return r.header.result['sid'] as number;
+  }
+}
+
+/** A field of a Reply's result (the test knows the shape). */
+function resultOf<T = Record<string, unknown>>(m: Message | undefined): T {
+  assert.ok(m && m.header.t === MsgType.Reply, `expected a Reply, got ${JSON.stringify(m?.header)}`);
+  return m.header.result as T;
+}
+
+function errorsOf(msgs: Message[]): { id: number; code: string; message: string }[] {
+  return msgs.flatMap((m) => (m.header.t === MsgType.Error ? [{ id: m.header.id, code: m.header.code, message: m.header.message }] : []));
+}
+
+// ---------------------------------------------------------------------------
+
+test('hello gets Welcome with the negotiated version; nothing is served before hello', async () => {
+  const rig = new Rig();
+  rig.fromClient('c1', { t: MsgType.Hello, min: 1, max: 99, caps: ['pty', 'future-cap'], agent: 'test' });
+  const w = rig.to('c1')[0]!;
+  assert.equal(w.header.t, MsgType.Welcome);
+  if (w.header.t === MsgType.Welcome) {
+    assert.equal(w.header.version, PROTOCOL_VERSION);
+    assert.deepEqual(w.header.caps, [...CAPABILITIES]);
+    assert.match(w.header.agent, /9\.9\.9/);
+  }
+  assert.equal(rig.front.clientCount, 1);
+
+  rig.request('c2', 5, 'server.info', {});
+  rig.fromClient('c2', { t: MsgType.Input, sid: 1 }, [Buffer.from('x')]);
+  await settle();
+  assert.deepEqual(errorsOf(rig.to('c2')).map((e) => [e.id, e.code]), [[5, 'EPROTO'], [0, 'EPROTO']]);
+  assert.match(errorsOf(rig.to('c2'))[0]!.message, /hello/);
+
+  rig.fromClient('c3', { t: MsgType.Hello, min: PROTOCOL_VERSION + 1, max: PROTOCOL_VERSION + 5, caps: [], agent: 'future' });
+  const e = errorsOf(rig.to('c3'))[0]!;
+  assert.equal(e.code, 'EVERSION');
+  assert.equal(e.id, 0);
+  assert.equal(rig.front.clientCount, 1, 'a client refused on version is not registered');
+  assert.equal(rig.toHost.length, 0, 'nothing reached the host');
+});
+
+test('server.info is answered by the front itself', async () => {
+  const rig = new Rig();
+  rig.hello('c1');
+  rig.request('c1', 3, 'server.info', {});
+  await settle();
+  const r = rig.to('c1').find((m) => m.header.t === MsgType.Reply)!;
+  assert.deepEqual(r.header.t === MsgType.Reply && r.header.result, { version: '9.9.9', pid: 11, ptyhostPid: 22, protocol: PROTOCOL_VERSION });
+  assert.equal(rig.hostRequests().length, 0);
+});
+
+test('requests wait for the pty host to say Welcome, then go with fresh ids; replies reach the right client with its own id', async () => {
+  const rig = new Rig();
+  rig.hello('c1');
+  rig.hello('c2');
+  rig.request('c1', 1, 'session.send', { name: 'a' }, [Buffer.from('typed by c1')]);
+  rig.request('c2', 1, 'session.history', { name: 'a', format: 'text' });
+  await settle();
+  assert.equal(rig.hostRequests().length, 0, 'nothing is sent before the host has welcomed the front');
+  assert.ok(rig.wakes > 0, 'the front asks for the host to be started');
+  rig.hostUp();
+  await settle();
+
+  const send = await rig.take('session.send');
+  const history = await rig.take('session.history');
+  assert.notEqual(send.header.id, history.header.id, 'each host request has its own id');
+  assert.deepEqual(send.header.args, { name: 'a' });
+  assert.deepEqual(send.frames.map(String), ['typed by c1'], 'payload frames are forwarded as they are');
+  assert.deepEqual(history.header.args, { name: 'a', format: 'text' });
+
+  // Answered in the other order.
+  rig.reply(history, { bytes: 3 }, [Buffer.from('abc')]);
+  rig.reply(send, {});
+  await settle();
+  const r1 = rig.to('c1').filter((m) => m.header.t === MsgType.Reply);
+  const r2 = rig.to('c2').filter((m) => m.header.t === MsgType.Reply);
+  assert.equal(r1.length, 1);
+  assert.equal(r2.length, 1);
+  assert.deepEqual(r1[0]!.header, { t: MsgType.Reply, id: 1, result: {} });
+  assert.deepEqual(r2[0]!.header, { t: MsgType.Reply, id: 1, result: { bytes: 3 } });
+  assert.deepEqual(r2[0]!.frames.map(String), ['abc']);
+
+  // A host error goes back with the client's id and code.
+  rig.request('c1', 42, 'session.get', { name: 'zz' });
+  const get = await rig.take('session.get');
+  rig.fromHost({ t: MsgType.Error, id: get.header.id, code: 'ENOSESSION', message: 'session "zz" does not exist' });
+  await settle();
+  assert.deepEqual(errorsOf(rig.to('c1')), [{ id: 42, code: 'ENOSESSION', message: 'session "zz" does not exist' }]);
+  assert.equal(errorsOf(rig.to('c2')).length, 0, 'the other client hears nothing of it');
+
+  // Answers to ids the front never used are ignored.
+  rig.fromHost({ t: MsgType.Reply, id: 999_999, result: {} });
+  rig.fromHost({ t: MsgType.Error, id: 999_998, code: 'EINTERNAL', message: 'stray' });
+  await settle();
+  assert.equal(rig.to('c1').length + rig.to('c2').length, 2 + 2 + 1, 'no stray message reaches a client');
+});
+
+test('pipelining: three requests in flight answered out of order reach the right ids', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  rig.hello('c1');
+  for (const id of [7, 8, 9]) rig.request('c1', id, 'session.history', { name: 'a', format: 'text' });
+  await settle();
+  const reqs = rig.hostRequests('session.history');
+  assert.equal(reqs.length, 3);
+  assert.equal(new Set(reqs.map((r) => r.header.id)).size, 3);
+  // The front sends them in the order received: client id 7 → reqs[0], etc.
+  const byClientId = new Map([[7, reqs[0]!], [8, reqs[1]!], [9, reqs[2]!]]);
+  for (const clientId of [9, 7, 8]) rig.reply(byClientId.get(clientId)!, { bytes: clientId }, [Buffer.from(`history for ${clientId}`)]);
+  await settle();
+  const replies = rig.to('c1').filter((m) => m.header.t === MsgType.Reply);
+  assert.deepEqual(replies.map((m) => m.header.t === MsgType.Reply && m.header.id), [9, 7, 8]);
+  for (const m of replies) {
+    if (m.header.t !== MsgType.Reply) continue;
+    assert.equal(m.header.result['bytes'], m.header.id);
+    assert.deepEqual(m.frames.map(String), [`history for ${m.header.id}`]);
+  }
+});
+
+/** Output messages a client received on stream sid: [seq, text]. */
+function outputs(rig: Rig, peer: string, sid: number): [number, string][] {
+  return rig.to(peer).flatMap((m) => (m.header.t === MsgType.Output && m.header.sid === sid ? [[m.header.seq, m.frames[0]!.toString()] as [number, string]] : []));
+}
+
+/** Index of the attach reply in what the client received. */
+function replyIndex(rig: Rig, peer: string, id: number): number {
+  return rig.to(peer).findIndex((m) => m.header.t === MsgType.Reply && m.header.id === id);
+}
+
+test('attach: the reply carries the snapshot and its seq; later output follows on the stream', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  rig.hello('c1');
+  const sid = await rig.attach('c1', 1, 100, 30, { leads: true, seq: 6 });
+  const reply = rig.to('c1')[replyIndex(rig, 'c1', 1)]!;
+  assert.equal(reply.header.t === MsgType.Reply && reply.header.result['seq'], 6);
+  assert.deepEqual(reply.frames.map(String), ['SNAPSHOT']);
+  rig.output(7, 'seven');
+  rig.output(8, 'eight');
+  await settle();
+  assert.deepEqual(outputs(rig, 'c1', sid), [[7, 'seven'], [8, 'eight']]);
+});
+
+test('attach: output arriving with the snapshot reply is delivered after the reply, only past the snapshot seq, in order, once', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  rig.hello('c1');
+  rig.request('c1', 1, 'session.attach', { name: 'a', cols: 100, rows: 30, create: null, readOnly: false });
+  rig.reply(await rig.take('host.resize'), {});
+  const sub = await rig.take('host.subscribe');
+  // The host's reply, then — before the front has had a chance to run — more
+  // output: seq 6 is inside the snapshot, 7 and 8 are not.
+  rig.reply(sub, { paneSid: PANE, seq: 6, session: SESSION }, [Buffer.from('SNAPSHOT')]);
+  rig.output(6, 'six');
+  rig.output(7, 'seven');
+  rig.output(8, 'eight');
+  await settle();
+  rig.output(9, 'nine');
+  await settle();
+  const at = replyIndex(rig, 'c1', 1);
+  assert.ok(at >= 0, 'the attach is answered');
+  const sid = resultOf<{ sid: number }>(rig.to('c1')[at]).sid;
+  const outIdx = rig.to('c1').findIndex((m) => m.header.t === MsgType.Output);
+  assert.ok(outIdx === -1 || outIdx > at, 'no output before the reply');
+  assert.deepEqual(outputs(rig, 'c1', sid), [[7, 'seven'], [8, 'eight'], [9, 'nine']], 'output past the snapshot, in order, no duplicates, none lost');
+});
+
+test('attach: output the host sent while the snapshot was pending is delivered after the reply only if seq > snapshot seq', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  rig.hello('c1');
+  rig.request('c1', 1, 'session.attach', { name: 'a', cols: 100, rows: 30, create: null, readOnly: false });
+  rig.reply(await rig.take('host.resize'), {});
+  const sub = await rig.take('host.subscribe');
+  // The pty host numbers output as it reads it; while it serializes the
+  // snapshot (taken at seq 6) it may already send seq 7, before the reply.
+  rig.output(5, 'five');
+  rig.output(6, 'six');
+  rig.output(7, 'seven');
+  await settle();
+  rig.reply(sub, { paneSid: PANE, seq: 6, session: SESSION }, [Buffer.from('SNAPSHOT')]);
+  await settle();
+  rig.output(8, 'eight');
+  await settle();
+  const at = replyIndex(rig, 'c1', 1);
+  assert.ok(at >= 0, 'the attach is answered');
+  const sid = resultOf<{ sid: number }>(rig.to('c1')[at]).sid;
+  const outIdx = rig.to('c1').findIndex((m) => m.header.t === MsgType.Output);
+  assert.ok(outIdx === -1 || outIdx > at, 'no output before the reply');
+  assert.deepEqual(outputs(rig, 'c1', sid), [[7, 'seven'], [8, 'eight']], 'seq 7 reached the front before the reply but is past the snapshot: it must not be lost');
+});
+
+test('attach: a second client joining a pane others watch gets only output past its own snapshot', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  rig.hello('c1');
+  rig.hello('c2');
+  const sid1 = await rig.attach('c1', 1, 100, 30, { leads: true, seq: 0 });
+  rig.output(1, 'one');
+  rig.request('c2', 1, 'session.attach', { name: 'a', cols: 90, rows: 20, create: null, readOnly: false });
+  const sub = await rig.take('host.subscribe');
+  rig.output(2, 'two');
+  rig.output(3, 'three');
+  await settle();
+  rig.reply(sub, { paneSid: PANE, seq: 2, session: SESSION }, [Buffer.from('SNAPSHOT@2')]);
+  await settle();
+  rig.output(4, 'four');
+  await settle();
+  const reply = rig.to('c2')[replyIndex(rig, 'c2', 1)]!;
+  const sid2 = resultOf<{ sid: number }>(reply).sid;
+  assert.notEqual(sid1, sid2);
+  assert.deepEqual(outputs(rig, 'c1', sid1), [[1, 'one'], [2, 'two'], [3, 'three'], [4, 'four']], 'the first client sees everything once');
+  assert.deepEqual(outputs(rig, 'c2', sid2), [[3, 'three'], [4, 'four']], 'the second sees what its snapshot lacks, once');
+  assert.equal(rig.hostRequests('host.resize').length, 0, 'the second attach does not resize: the first client leads');
+});
+
+test('leader policy: first attach leads; input from another client takes the lead and resizes to its size; resize from a non-leader is ignored', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  rig.hello('c1');
+  rig.hello('c2');
+  rig.hello('c3');
+  const s1 = await rig.attach('c1', 1, 100, 30, { leads: true });
+  const s2 = await rig.attach('c2', 1, 120, 40, { leads: false });
+  const s3 = await rig.attach('c3', 1, 60, 10, { leads: false, readOnly: true });
+
+  const taken = new Set<Message>();
+  const newResizes = async () => {
+    await settle();
+    const rs = rig.hostRequests('host.resize').filter((r) => !taken.has(r));
+    rs.forEach((r) => taken.add(r));
+    return rs.map((r) => [r.header.args['name'], r.header.args['cols'], r.header.args['rows']]);
+  };
+
+  // The leader's resize is applied.
+  rig.fromClient('c1', { t: MsgType.Resize, sid: s1, cols: 90, rows: 25 });
+  assert.deepEqual(await newResizes(), [['a', 90, 25]], 'the leader resizes the pane');
+  // A non-leader's is remembered, not applied.
+  rig.fromClient('c2', { t: MsgType.Resize, sid: s2, cols: 130, rows: 50 });
+  assert.deepEqual(await newResizes(), [], 'a non-leader does not resize the pane');
+  // Input from c2: it leads now, the pane takes its size, and the input is sent.
+  rig.fromClient('c2', { t: MsgType.Input, sid: s2 }, [Buffer.from('ls\r')]);
+  assert.deepEqual(await newResizes(), [['a', 130, 50]], 'typing takes the lead at the typist\'s size');
+  const sends = rig.hostRequests('session.send');
+  assert.equal(sends.length, 1);
+  assert.deepEqual(sends[0]!.frames.map(String), ['ls\r']);
+  const order = rig.toHost.filter((m) => m.header.t === MsgType.Request).map((m) => (m.header as RequestMsg).op).slice(-2);
+  assert.deepEqual(order, ['host.resize', 'session.send'], 'the size changes before the input arrives');
+  // More input from the leader does not resize again.
+  rig.fromClient('c2', { t: MsgType.Input, sid: s2 }, [Buffer.from('x')]);
+  assert.deepEqual(await newResizes(), []);
+  // c1 is no longer the leader: its resize is ignored...
+  rig.fromClient('c1', { t: MsgType.Resize, sid: s1, cols: 80, rows: 20 });
+  assert.deepEqual(await newResizes(), []);
+  // ...until it types, at the size it last reported.
+  rig.fromClient('c1', { t: MsgType.Input, sid: s1 }, [Buffer.from('y')]);
+  assert.deepEqual(await newResizes(), [['a', 80, 20]]);
+  // A read-only client neither types nor leads.
+  rig.fromClient('c3', { t: MsgType.Input, sid: s3 }, [Buffer.from('rm -rf /\r')]);
+  rig.fromClient('c3', { t: MsgType.Resize, sid: s3, cols: 50, rows: 5 });
+  assert.deepEqual(await newResizes(), []);
+  assert.ok(!rig.hostRequests('session.send').some((r) => r.frames[0]?.toString().includes('rm -rf')), 'read-only input is dropped');
+});
+
+test('host.subscribe is interactive only for a client that may type (attach, not read-only, not tail)', async () => {
+  // The pane's emulator answers terminal queries (DA, DSR) only while no
+  // interactive client is attached; a read-only client's terminal answers
+  // are never forwarded (its Input is dropped), so it must not count.
+  const rig = new Rig();
+  rig.hostUp();
+  rig.hello('c1');
+  rig.hello('c2');
+  rig.hello('c3');
+  const interactive = async (peer: string, op: string, args: Record<string, unknown>) => {
+    rig.request(peer, 1, op, args);
+    await settle();
+    for (const r of rig.hostRequests('host.resize')) rig.reply(r, {});
+    const sub = await rig.take('host.subscribe');
+    rig.reply(sub, { paneSid: PANE, seq: 0, session: SESSION }, [Buffer.from('')]);
+    await settle();
+    return sub.header.args['interactive'];
+  };
+  assert.equal(await interactive('c1', 'session.attach', { name: 'a', cols: 80, rows: 24, create: null, readOnly: false }), true, 'attach');
+  assert.equal(await interactive('c2', 'session.tail', { name: 'a' }), false, 'tail');
+  assert.equal(await interactive('c3', 'session.attach', { name: 'a', cols: 80, rows: 24, create: null, readOnly: true }), false, 'read-only attach');
+});
+
+test('session.exit ends every stream of the pane with StreamEnd exited and its exit code', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  rig.hello('c1');
+  rig.hello('c2');
+  const s1 = await rig.attach('c1', 1, 100, 30, { leads: true });
+  rig.request('c2', 1, 'session.tail', { name: 'a' });
+  const sub = await rig.take('host.subscribe');
+  assert.deepEqual(sub.header.args, { name: 'a', interactive: false });
+  rig.reply(sub, { paneSid: PANE, seq: 0, session: SESSION }, [Buffer.from('')]);
+  await settle();
+  const tail = rig.to('c2').find((m) => m.header.t === MsgType.Reply)!;
+  const s2 = resultOf<{ sid: number }>(tail).sid;
+
+  rig.fromHost({ t: MsgType.Event, name: 'session.exit', data: { name: 'a', exitCode: 3, signal: 0, paneSids: [PANE] } });
+  await settle();
+  const ends = (peer: string) => rig.to(peer).flatMap((m) => (m.header.t === MsgType.StreamEnd ? [m.header] : []));
+  assert.deepEqual(ends('c1'), [{ t: MsgType.StreamEnd, sid: s1, reason: 'exited', exitCode: 3 }]);
+  assert.deepEqual(ends('c2'), [{ t: MsgType.StreamEnd, sid: s2, reason: 'exited', exitCode: 3 }]);
+  // Nothing more arrives on the ended streams.
+  rig.output(1, 'late');
+  await settle();
+  assert.deepEqual(outputs(rig, 'c1', s1), []);
+  assert.deepEqual(outputs(rig, 'c2', s2), []);
+  // The stream is gone: input on it is refused.
+  rig.fromClient('c1', { t: MsgType.Input, sid: s1 }, [Buffer.from('x')]);
+  assert.equal(errorsOf(rig.to('c1')).at(-1)?.code, 'EPROTO');
+  // A session of that name made later starts without a leader: the first attach leads again.
+  await rig.attach('c1', 2, 70, 20, { leads: true });
+});
+
+test('tick() drops clients silent for longer than the heartbeat timeout, ending their streams', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  const t0 = rig.now;
+  rig.hello('quiet');
+  rig.hello('chatty');
+  const sid = await rig.attach('quiet', 1, 100, 30, { leads: true });
+  assert.equal(rig.front.clientCount, 2);
+
+  rig.now = t0 + TIMING.heartbeatTimeoutMs / 2;
+  rig.fromClient('chatty', { t: MsgType.Ping, ts: 5 });
+  assert.deepEqual(rig.to('chatty').at(-1)?.header, { t: MsgType.Pong, ts: 5 });
+
+  rig.now = t0 + TIMING.heartbeatTimeoutMs;
+  rig.front.tick();
+  assert.equal(rig.front.clientCount, 2, 'exactly the timeout is not yet too long');
+
+  rig.now = t0 + TIMING.heartbeatTimeoutMs + 1;
+  rig.front.tick();
+  assert.equal(rig.front.clientCount, 1, 'the silent client is dropped, the one that pinged stays');
+  const end = rig.to('quiet').find((m) => m.header.t === MsgType.StreamEnd);
+  assert.deepEqual(end?.header, { t: MsgType.StreamEnd, sid, reason: 'error', exitCode: null });
+  const unsub = await rig.take('host.unsubscribe');
+  assert.deepEqual(unsub.header.args, { name: 'a', interactive: true });
+
+  // The dropped client must say hello again.
+  rig.request('quiet', 9, 'server.info', {});
+  await settle();
+  assert.deepEqual(errorsOf(rig.to('quiet')).map((e) => [e.id, e.code]), [[9, 'EPROTO']]);
+  // Its lead is gone: the next attach leads.
+  await rig.attach('chatty', 2, 90, 20, { leads: true });
+});
+
+test('a client may not use host.* ops: EPROTO, and nothing reaches the host', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  rig.hello('c1');
+  rig.request('c1', 1, 'host.resize', { name: 'a', cols: 10, rows: 10 });
+  rig.request('c1', 2, 'host.subscribe', { name: 'a', interactive: true });
+  rig.request('c1', 3, 'host.unsubscribe', { name: 'a', interactive: true });
+  await settle();
+  const errs = errorsOf(rig.to('c1'));
+  assert.deepEqual(errs.map((e) => [e.id, e.code]), [[1, 'EPROTO'], [2, 'EPROTO'], [3, 'EPROTO']]);
+  assert.equal(rig.hostRequests().length, 0, 'no host.* request was forwarded');
+});
+
+test('bad requests: unknown op EPROTO, bad arguments EINVAL, with the request id', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  rig.hello('c1');
+  rig.request('c1', 1, 'nope', {});
+  rig.request('c1', 2, 'session.get', { name: 5 });
+  rig.request('c1', 3, 'session.list', { extra: true });
+  rig.fromClient('c1', { t: MsgType.Output, sid: 1, seq: 1 }, [Buffer.from('x')]);
+  await settle();
+  const errs = errorsOf(rig.to('c1')).map((e) => [e.id, e.code]).sort((x, y) => Number(x[0]) - Number(y[0]));
+  assert.deepEqual(errs, [[0, 'EPROTO'], [1, 'EPROTO'], [2, 'EINVAL'], [3, 'EINVAL']]);
+  assert.equal(rig.hostRequests().length, 0);
+});
+
+test('when the pty host is lost, requests waiting on it fail with EUNAVAIL and streams end', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  rig.hello('c1');
+  const sid = await rig.attach('c1', 1, 100, 30, { leads: true });
+  rig.request('c1', 2, 'session.history', { name: 'a', format: 'text' });
+  await rig.take('session.history');
+  rig.front.hostLost();
+  await settle();
+  assert.deepEqual(errorsOf(rig.to('c1')).map((e) => [e.id, e.code]), [[2, 'EUNAVAIL']]);
+  assert.ok(rig.to('c1').some((m) => m.header.t === MsgType.StreamEnd && m.header.sid === sid), 'the stream ends');
+});
+
+test('session.list and session.get count the clients attached through the front', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  rig.hello('c1');
+  rig.hello('c2');
+  await rig.attach('c1', 1, 100, 30, { leads: true });
+  rig.request('c2', 1, 'session.list', {});
+  rig.reply(await rig.take('session.list'), { sessions: [SESSION, { ...SESSION, name: 'b' }] });
+  await settle();
+  const r = rig.to('c2').find((m) => m.header.t === MsgType.Reply)!;
+  const sessions = resultOf<{ sessions: SessionInfo[] }>(r).sessions;
+  assert.deepEqual(sessions.map((s) => [s.name, s.clients]), [['a', 1], ['b', 0]]);
+});
+
+test('a malformed message from the host is logged, not fatal', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  rig.front.onHostMessage([Buffer.from([0xc1])]);
+  rig.front.onHostMessage([]);
+  assert.ok(rig.logs.length >= 2);
+  rig.hello('c1');
+  rig.request('c1', 1, 'server.info', {});
+  await settle();
+  assert.ok(rig.to('c1').some((m) => m.header.t === MsgType.Reply));
+});

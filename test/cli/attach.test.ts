@@ -1,0 +1,134 @@
+/**
+ * `zmx attach` in a real terminal (tmux): typing, C-\ detach, reattach after
+ * the client is killed (screen, colours, cursor and title come back exactly),
+ * several clients at once, and the size policy (the client that typed last
+ * sets the size). Each test has its own sandbox and tmux server.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Sandbox, ZMX_BIN, alive, parseList, until } from '../helpers/harness.js';
+
+function sandbox(t: { after(fn: () => Promise<void>): void }): Sandbox {
+  const sb = new Sandbox();
+  t.after(() => sb.cleanup());
+  return sb;
+}
+
+async function clients(sb: Sandbox, name: string): Promise<number> {
+  const r = await sb.zmx(['ls']);
+  const line = parseList(r.stdout).find((l) => l['name'] === name);
+  return line ? Number(line['clients']) : -1;
+}
+
+/** Waits until `n` clients follow the session and the shell has drawn a prompt in `target`. */
+async function attached(sb: Sandbox, name: string, n: number, target: string): Promise<void> {
+  await until(async () => (await clients(sb, name)) === n, `${n} client(s) on ${name}`, 15_000);
+  await sb.waitForScreen(/[$#] *$/m, target, 15_000);
+}
+
+/** Types a command into a tmux pane and waits for the line `expect` in its output. */
+async function type(sb: Sandbox, target: string, command: string, expect: string): Promise<string> {
+  sb.tmux('send-keys', '-t', target, '-l', command);
+  sb.tmux('send-keys', '-t', target, 'Enter');
+  return sb.waitForScreen(new RegExp(`^${expect.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`, 'm'), target, 15_000);
+}
+
+function screenLines(screen: string): string[] {
+  return screen.split('\n').map((l) => l.replace(/\s+$/, ''));
+}
+
+describe('attach', { concurrency: 3 }, () => {
+  test('attach in a terminal: type, see output; C-\\ detaches and the session keeps running', async (t) => {
+    const sb = sandbox(t);
+    sb.tmuxStart(`${ZMX_BIN} attach dev`);
+    await attached(sb, 'dev', 1, 'main');
+    await type(sb, 'main', 'echo typed-$((6*7))', 'typed-42');
+    const client = sb.paneClientPid('main');
+    assert.ok(client && alive(client), 'the attach client runs in the pane');
+    const shell = Number(parseList((await sb.zmx(['ls'])).stdout)[0]!['pid']);
+
+    sb.tmux('send-keys', '-t', 'main', 'C-\\');
+    await sb.waitForScreen('[detached from session dev]');
+    await until(() => !alive(client), 'the attach client to exit');
+    await until(async () => (await clients(sb, 'dev')) === 0, 'the client to be gone from ls');
+    assert.ok(alive(shell), 'the shell still runs');
+    // The session went on without us: what it does now shows in history.
+    assert.equal((await sb.zmx(['run', 'dev', 'echo still-$((1+1))'])).status, 0);
+    assert.match(
+      (await sb.zmx(['history', 'dev'])).stdout,
+      /^typed-42$[\s\S]*^still-2$/m,
+    );
+  });
+
+  test('reattach after the client is SIGKILLed restores the screen, colours, cursor and title exactly', async (t) => {
+    const sb = sandbox(t);
+    sb.tmuxStart(`${ZMX_BIN} attach keep`, 100, 30);
+    await attached(sb, 'keep', 1, 'main');
+    await type(sb, 'main', "printf '\\e]2;mytitle\\a'; echo title-set", 'title-set');
+    await type(sb, 'main', "printf '\\e[31mred\\e[0m \\e[1;44mbold-on-blue\\e[0m \\e[38;5;208morange\\e[0m\\n'; seq 1 12; echo done-$((2*3))", 'done-6');
+    await type(sb, 'main', "printf 'a\\tb\\tc  trailing   \\n'; printf 'no newline at end'; echo", 'no newline at end');
+    // Leave a half-typed command line, so the cursor is not at a line start.
+    sb.tmux('send-keys', '-t', 'main', '-l', 'echo half-typed');
+    await sb.waitForScreen(/echo half-typed$/m);
+    await until(() => sb.tmux('display', '-p', '-t', 'main', '#{pane_title}').trim() === 'mytitle', 'the title to be set');
+
+    const before = sb.capture('main');
+    const beforeEsc = sb.capture('main', true);
+    assert.match(beforeEsc, /\x1b\[[0-9;]*31[0-9;]*mred/, 'the terminal shows red text (so the comparison covers colours)');
+    const beforeCursor = sb.tmux('display', '-p', '-t', 'main', '#{cursor_x},#{cursor_y}').trim();
+    const historyBefore = (await sb.zmx(['history', 'keep', '--vt'])).stdout;
+    assert.match(historyBefore, /\x1b\[[0-9;]*31[0-9;]*mred/, 'history --vt has the colours');
+
+    const client = sb.paneClientPid('main');
+    assert.ok(client, 'found the attach client');
+    process.kill(client, 'SIGKILL');
+    await until(() => !alive(client), 'the client to die');
+
+    // A fresh terminal of the same size.
+    sb.tmuxNew('again', `${ZMX_BIN} attach keep`, 100, 30);
+    await sb.waitForScreen(/echo half-typed$/m, 'again', 15_000);
+    await until(() => sb.tmux('display', '-p', '-t', 'again', '#{pane_title}').trim() === 'mytitle', 'the title to come back', 5_000);
+    // The screen, cell by cell (text, then colours and attributes).
+    await until(() => sb.capture('again') === before, 'the screen to be redrawn', 5_000).catch(() => {});
+    const after = sb.capture('again');
+    assert.deepEqual(screenLines(after), screenLines(before), 'text of every line');
+    assert.deepEqual(screenLines(sb.capture('again', true)), screenLines(beforeEsc), 'colours and attributes of every cell');
+    assert.equal(sb.tmux('display', '-p', '-t', 'again', '#{cursor_x},#{cursor_y}').trim(), beforeCursor, 'cursor position');
+    assert.equal((await sb.zmx(['history', 'keep', '--vt'])).stdout, historyBefore, 'the server\'s screen is unchanged by the reattach');
+
+    // And the session is usable from the new client: the half-typed line is still there.
+    sb.tmux('send-keys', '-t', 'again', '-l', ' $((5*5))');
+    sb.tmux('send-keys', '-t', 'again', 'Enter');
+    await sb.waitForScreen(/^half-typed 25$/m, 'again');
+  });
+
+  test('two clients attached at once both see the output', async (t) => {
+    const sb = sandbox(t);
+    sb.tmuxStart(`${ZMX_BIN} attach both`, 100, 30);
+    await attached(sb, 'both', 1, 'main');
+    sb.tmuxNew('second', `${ZMX_BIN} attach both`, 100, 30);
+    await attached(sb, 'both', 2, 'second');
+    await type(sb, 'main', 'echo from-first-$((10+1))', 'from-first-11');
+    await sb.waitForScreen(/^from-first-11$/m, 'second');
+    await type(sb, 'second', 'echo from-second-$((10+2))', 'from-second-12');
+    await sb.waitForScreen(/^from-second-12$/m, 'main');
+    // Output made without any client typing (run) reaches both as well.
+    assert.equal((await sb.zmx(['run', 'both', 'echo from-run-$((10+3))'])).status, 0);
+    await sb.waitForScreen(/^from-run-13$/m, 'main');
+    await sb.waitForScreen(/^from-run-13$/m, 'second');
+  });
+
+  test('the client that typed last sets the size', async (t) => {
+    const sb = sandbox(t);
+    sb.tmuxStart(`${ZMX_BIN} attach sized`, 100, 30);
+    await attached(sb, 'sized', 1, 'main');
+    sb.tmuxNew('small', `${ZMX_BIN} attach sized`, 60, 20);
+    await attached(sb, 'sized', 2, 'small');
+    await type(sb, 'small', 'echo "size=$(stty size)"', 'size=20 60');
+    await type(sb, 'main', 'echo "size=$(stty size)" now', 'size=30 100 now');
+    await type(sb, 'small', 'echo "size=$(stty size)" again', 'size=20 60 again');
+    // ls follows too: the pane's size is the last typist's.
+    const json = JSON.parse((await sb.zmx(['ls', '--json'])).stdout) as { panes: { cols: number; rows: number }[] }[];
+    assert.deepEqual([json[0]!.panes[0]!.cols, json[0]!.panes[0]!.rows], [60, 20]);
+  });
+});

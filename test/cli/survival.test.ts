@@ -1,0 +1,96 @@
+/**
+ * The server's two processes: sessions live in the pty host, so SIGKILL of
+ * the front loses nothing and the next command brings a new front; and once
+ * the last session is gone both processes exit by themselves.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Sandbox, alive, parseList, until, type RunResult } from '../helpers/harness.js';
+
+function sandbox(t: { after(fn: () => Promise<void>): void }): Sandbox {
+  const sb = new Sandbox();
+  t.after(() => sb.cleanup());
+  return sb;
+}
+
+function assertOk(r: RunResult, what: string): void {
+  assert.equal(r.status, 0, `${what} failed: status=${r.status} stdout=${JSON.stringify(r.stdout)} stderr=${JSON.stringify(r.stderr)}`);
+}
+
+describe('server survival', { concurrency: 2 }, () => {
+  test('SIGKILL of the front: every session survives with its screen; the next command brings a new front', async (t) => {
+    const sb = sandbox(t);
+    const names = ['s1', 's2', 's3'];
+    for (const [i, name] of names.entries()) {
+      assertOk(await sb.zmx(['run', name, `printf '\\e[3${i + 1}mcolour-${i}\\e[0m\\n'; seq ${i} ${i + 5}`]), `run ${name}`);
+    }
+    assertOk(await sb.zmx(['set', 's2', 'keep=me']), 'set label');
+    const lsBefore = parseList((await sb.zmx(['ls'])).stdout);
+    const historyBefore = new Map<string, string>();
+    for (const name of names) historyBefore.set(name, (await sb.zmx(['history', name, '--vt'])).stdout);
+    const front = sb.frontPid();
+    const ptyhost = sb.ptyhostPid();
+    assert.ok(front && alive(front) && ptyhost && alive(ptyhost), 'both server processes run');
+    const shells = lsBefore.map((l) => Number(l['pid']));
+
+    process.kill(front, 'SIGKILL');
+    await until(() => !alive(front), 'the front to die');
+    assert.ok(alive(ptyhost), 'the pty host outlives the front');
+    for (const pid of shells) assert.ok(alive(pid), `shell ${pid} outlives the front`);
+
+    const ls = await sb.zmx(['ls']);
+    assertOk(ls, 'ls after the front died');
+    const newFront = sb.frontPid();
+    assert.ok(newFront && alive(newFront), 'ls started a new front');
+    assert.notEqual(newFront, front);
+    assert.equal(sb.ptyhostPid(), ptyhost, 'the same pty host serves');
+    const lsAfter = parseList(ls.stdout);
+    assert.deepEqual(lsAfter.map((l) => l['name']), names, 'every session is listed');
+    for (const name of names) {
+      const b = lsBefore.find((l) => l['name'] === name)!;
+      const a = lsAfter.find((l) => l['name'] === name)!;
+      assert.equal(a['pid'], b['pid'], `${name}: same shell`);
+      assert.equal(a['created'], b['created'], `${name}: same creation time`);
+    }
+    assert.equal(lsAfter.find((l) => l['name'] === 's2')!['keep'], 'me', 'labels survive');
+    for (const name of names) {
+      assert.equal((await sb.zmx(['history', name, '--vt'])).stdout, historyBefore.get(name), `${name}: the screen is unchanged`);
+    }
+    // The sessions still work.
+    const r = await sb.zmx(['run', 's1', 'echo after-$((4+4))']);
+    assertOk(r, 'run after the restart');
+    assert.match(r.stdout, /^after-8$/m);
+    assert.equal(sb.ptyhostPid(), ptyhost);
+  });
+
+  test('after the last session is killed the servers exit by themselves', async (t) => {
+    const sb = sandbox(t);
+    assertOk(await sb.zmx(['new', '-s', 'only', '-d']), 'new');
+    assertOk(await sb.zmx(['run', 'only', 'true']), 'run');
+    const front = sb.frontPid()!;
+    const ptyhost = sb.ptyhostPid()!;
+    assert.ok(alive(front) && alive(ptyhost));
+    assertOk(await sb.zmx(['kill', 'only']), 'kill');
+    await until(() => !alive(ptyhost), 'the pty host to exit', 5_000);
+    // The front waits for its clients to time out, then goes too — without
+    // starting another pty host.
+    await until(() => !alive(front), 'the front to exit', 20_000, 100);
+    const host = sb.ptyhostPid();
+    assert.ok(!alive(host), `no pty host is left running (pid ${host})`);
+    const ls = await sb.zmx(['ls']);
+    assert.deepEqual([ls.status, ls.stdout, ls.stderr], [0, '', `no sessions found in ${sb.dir}\n`]);
+    assert.equal(sb.frontPid(), null, 'ls does not start a server again');
+  });
+
+  test('a session that exits by itself also lets the servers exit', async (t) => {
+    const sb = sandbox(t);
+    assertOk(await sb.zmx(['run', 'brief', 'true']), 'run');
+    const front = sb.frontPid()!;
+    const ptyhost = sb.ptyhostPid()!;
+    // The shell exits: the session ends with it.
+    assertOk(await sb.zmx(['send', 'brief', 'exit\r']), 'send exit');
+    await until(async () => (await sb.zmx(['ls', '--short'])).stdout === '', 'the session to end');
+    await until(() => !alive(ptyhost), 'the pty host to exit', 5_000);
+    await until(() => !alive(front) && !alive(sb.ptyhostPid()), 'the front to exit', 20_000, 100);
+  });
+});
