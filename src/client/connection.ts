@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { ZmxError, toZmxError } from '../common/errors.js';
 import { TIMING } from '../common/constants.js';
-import { runtimePaths, ensurePrivateDir, type RuntimePaths } from '../common/paths.js';
+import { runtimePaths, ensurePrivateDir, checkSocketDir, type RuntimePaths } from '../common/paths.js';
 import {
   MsgType, CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode,
   type Header, type Message, type OpArgs, type OpName, type OpResult, type StreamEndReason,
@@ -42,6 +42,7 @@ interface Pending {
 export async function ensureServer(paths: RuntimePaths, spawn: boolean): Promise<boolean> {
   if (isAlive(readPid(paths.frontPid))) return true;
   if (!spawn && !isAlive(readPid(paths.ptyhostPid))) return false;
+  checkSocketDir(paths.dir);
   ensurePrivateDir(paths.dir);
   await spawnDaemon(SERVER_SCRIPT, paths.frontLog, TIMING.serverStartTimeoutMs);
   return true;

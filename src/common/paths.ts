@@ -6,6 +6,7 @@
 import { mkdirSync, chmodSync, statSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ZmxError } from './errors.js';
 
 function uid(): number {
   return typeof process.getuid === 'function' ? process.getuid() : userInfo().uid;
@@ -43,6 +44,19 @@ export interface RuntimePaths {
   ptyhostLock: string;
   frontLog: string;
   ptyhostLog: string;
+}
+
+/** sun_path holds 108 bytes on Linux, the last for a NUL. */
+const MAX_SOCKET_PATH = 107;
+/** The longest socket file name zmx puts in the run-time directory. */
+const LONGEST_SOCKET_NAME = 'ptyhost.lock';
+
+/** Throws a clear EINVAL when ZMX_DIR is too long to hold unix sockets. */
+export function checkSocketDir(dir: string): void {
+  const longest = Buffer.byteLength(join(dir, LONGEST_SOCKET_NAME));
+  if (longest > MAX_SOCKET_PATH) {
+    throw new ZmxError('EINVAL', `run-time directory path is too long for sockets (${longest} bytes, max ${MAX_SOCKET_PATH}): ${dir}; set ZMX_DIR to a shorter path`);
+  }
 }
 
 export function runtimePaths(dir = runtimeDir()): RuntimePaths {

@@ -280,4 +280,18 @@ describe('sessions', { concurrency: 4 }, () => {
     assert.equal((await sb.zmx(['get', 'here', 'status'])).stdout, 'ok');
     assertOneLineError(await sb.zmx(['get', '.']), 'get . outside a session', /ZMX_SESSION/);
   });
+
+  test('a ZMX_DIR too long for unix sockets is a one-line error naming the limit; nothing starts', async (t) => {
+    const sb = sandbox(t);
+    const long = join(sb.base, 'x'.repeat(120));
+    const r = await sb.zmx(['new', '-s', 'a', '-d'], { env: { ZMX_DIR: long } });
+    assertOneLineError(r, 'new with a long ZMX_DIR', /too long for sockets .*max 107/);
+    assert.ok(!existsSync(long), 'no run-time directory was made');
+  });
+
+  test('new without -d and without a terminal says to add -d, and creates nothing', async (t) => {
+    const sb = sandbox(t);
+    assertOneLineError(await sb.zmx(['new', '-s', 'tty']), 'new with no terminal', /-d/);
+    assert.equal(sb.frontPid(), null, 'no server was started');
+  });
 });
