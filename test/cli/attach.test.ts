@@ -7,12 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox, ZMX_BIN, alive, parseList, until } from '../helpers/harness.js';
-
-function sandbox(t: { after(fn: () => Promise<void>): void }): Sandbox {
-  const sb = new Sandbox();
-  t.after(() => sb.cleanup());
-  return sb;
-}
+import { sandbox } from '../helpers/assert.js';
 
 async function clients(sb: Sandbox, name: string): Promise<number> {
   const r = await sb.zmx(['ls']);

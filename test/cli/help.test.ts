@@ -14,23 +14,7 @@ import type { CommandSpec } from '../../src/cli/command.js';
 import { VERSION } from '../../src/common/version.js';
 import { z85Decode } from '../../src/common/z85.js';
 import { Sandbox, ZMX_BIN, type RunResult } from '../helpers/harness.js';
-
-function sandbox(t: { after(fn: () => Promise<void>): void }, env: NodeJS.ProcessEnv = {}): Sandbox {
-  const sb = new Sandbox(env);
-  t.after(() => sb.cleanup());
-  return sb;
-}
-
-function assertOk(r: RunResult, what: string): void {
-  assert.equal(r.status, 0, `${what} failed: status=${r.status} stdout=${JSON.stringify(r.stdout)} stderr=${JSON.stringify(r.stderr)}`);
-}
-
-/** A failure: non-zero status, nothing on stdout, exactly one line on stderr. */
-function assertOneLineError(r: RunResult, what: string): void {
-  assert.notEqual(r.status, 0, `${what}: expected a non-zero status; stdout=${JSON.stringify(r.stdout)} stderr=${JSON.stringify(r.stderr)}`);
-  assert.match(r.stderr, /^[^\n]+\n$/, `${what}: expected one line on stderr, got ${JSON.stringify(r.stderr)}`);
-  assert.equal(r.stdout, '', `${what}: nothing on stdout`);
-}
+import { sandbox, assertOk, assertOneLineError } from '../helpers/assert.js';
 
 /** Every way to name a command on the command line: `list`, `ls`, `l`, `keys`, `keys show`... */
 function invocationsOf(spec: CommandSpec): { words: string[]; spec: CommandSpec }[] {
@@ -137,16 +121,16 @@ describe('help, version, completions, errors, keys', { concurrency: 4 }, () => {
     }
     assert.match((await sb.zmx(['completions', 'zsh'])).stdout, /compdef zmx/);
     assert.match((await sb.zmx(['completions', 'fish'])).stdout, /complete -c zmx/);
-    assertOneLineError(await sb.zmx(['completions', 'tcsh']), 'completions tcsh');
-    assertOneLineError(await sb.zmx(['completions']), 'completions without a shell');
+    assertOneLineError(await sb.zmx(['completions', 'tcsh']), 'completions tcsh', undefined, true);
+    assertOneLineError(await sb.zmx(['completions']), 'completions without a shell', undefined, true);
   });
 
   test('an unknown command is one line on stderr and a non-zero status', async (t) => {
     const sb = sandbox(t);
     const r = await sb.zmx(['frobnicate']);
-    assertOneLineError(r, 'zmx frobnicate');
+    assertOneLineError(r, 'zmx frobnicate', undefined, true);
     assert.match(r.stderr, /frobnicate/);
-    assertOneLineError(await sb.zmx(['help', 'frobnicate']), 'zmx help frobnicate');
+    assertOneLineError(await sb.zmx(['help', 'frobnicate']), 'zmx help frobnicate', undefined, true);
     assert.equal(existsSync(join(sb.dir, 'front.pid')), false);
   });
 
@@ -163,7 +147,7 @@ describe('help, version, completions, errors, keys', { concurrency: 4 }, () => {
     ];
     for (const args of noServer) {
       const r = await sb.zmx(args, { input: '' });
-      assertOneLineError(r, `zmx ${args.join(' ')} (no server)`);
+      assertOneLineError(r, `zmx ${args.join(' ')} (no server)`, undefined, true);
     }
     // With a server and a session.
     assertOk(await sb.zmx(['new', '-s', 'dev', '-d']), 'new');
@@ -175,7 +159,7 @@ describe('help, version, completions, errors, keys', { concurrency: 4 }, () => {
     ];
     for (const args of withServer) {
       const r = await sb.zmx(args, { input: '' });
-      assertOneLineError(r, `zmx ${args.join(' ')}`);
+      assertOneLineError(r, `zmx ${args.join(' ')}`, undefined, true);
     }
   });
 

@@ -9,25 +9,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Sandbox, parseList, until, type RunResult } from '../helpers/harness.js';
-
-function sandbox(t: { after(fn: () => Promise<void>): void }): Sandbox {
-  const sb = new Sandbox();
-  t.after(() => sb.cleanup());
-  return sb;
-}
-
-function assertOk(r: RunResult, what: string): void {
-  assert.equal(r.status, 0, `${what} failed: status=${r.status} stdout=${JSON.stringify(r.stdout)} stderr=${JSON.stringify(r.stderr)}`);
-}
-
-/** The lines a `run` printed for its command: after `session "x" created`, before the completion marker. */
-function runLines(stdout: string): string[] {
-  const lines = stdout.split('\n');
-  const end = lines.findIndex((l) => /ZMX_TASK_COMPLETED:/.test(l));
-  const out = (end < 0 ? lines : lines.slice(0, end)).filter((l) => !/^session ".*" created$/.test(l));
-  while (out.length > 0 && out[out.length - 1] === '') out.pop();
-  return out;
-}
+import { sandbox, assertOk, runLines } from '../helpers/assert.js';
 
 async function history(sb: Sandbox, name: string, ...flags: string[]): Promise<string> {
   const r = await sb.zmx(['history', name, ...flags]);

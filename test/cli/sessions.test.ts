@@ -9,23 +9,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Sandbox, alive, parseList, until, type RunResult } from '../helpers/harness.js';
-
-function sandbox(t: { after(fn: () => Promise<void>): void }, env: NodeJS.ProcessEnv = {}): Sandbox {
-  const sb = new Sandbox(env);
-  t.after(() => sb.cleanup());
-  return sb;
-}
-
-/** A failure: non-zero status, nothing on stdout, exactly one line on stderr. */
-function assertOneLineError(r: RunResult, what: string, pattern?: RegExp): void {
-  assert.notEqual(r.status, 0, `${what}: expected a non-zero status; stdout=${JSON.stringify(r.stdout)}`);
-  assert.match(r.stderr, /^[^\n]+\n$/, `${what}: expected one line on stderr, got ${JSON.stringify(r.stderr)}`);
-  if (pattern) assert.match(r.stderr, pattern, what);
-}
-
-function assertOk(r: RunResult, what: string): void {
-  assert.equal(r.status, 0, `${what} failed: status=${r.status} stdout=${JSON.stringify(r.stdout)} stderr=${JSON.stringify(r.stderr)}`);
-}
+import { sandbox, assertOneLineError, assertOk, runLines } from '../helpers/assert.js';
 
 async function newDetached(sb: Sandbox, name: string, extra: string[] = []): Promise<void> {
   const r = await sb.zmx(['new', '-s', name, '-d', ...extra]);
@@ -43,15 +27,6 @@ async function shortList(sb: Sandbox): Promise<string[]> {
   const r = await sb.zmx(['ls', '--short']);
   assertOk(r, 'ls --short');
   return r.stdout.split('\n').filter(Boolean);
-}
-
-/** The lines a `run` printed before its completion marker. */
-function runLines(stdout: string): string[] {
-  const lines = stdout.split('\n');
-  const end = lines.findIndex((l) => /ZMX_TASK_COMPLETED:/.test(l));
-  const out = (end < 0 ? lines : lines.slice(0, end)).filter((l) => !/^session ".*" created$/.test(l));
-  while (out.length > 0 && out[out.length - 1] === '') out.pop();
-  return out;
 }
 
 // Independent sandboxes: a few tests at a time keep the file fast.

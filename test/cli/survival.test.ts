@@ -6,16 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox, alive, parseList, until, type RunResult } from '../helpers/harness.js';
-
-function sandbox(t: { after(fn: () => Promise<void>): void }): Sandbox {
-  const sb = new Sandbox();
-  t.after(() => sb.cleanup());
-  return sb;
-}
-
-function assertOk(r: RunResult, what: string): void {
-  assert.equal(r.status, 0, `${what} failed: status=${r.status} stdout=${JSON.stringify(r.stdout)} stderr=${JSON.stringify(r.stderr)}`);
-}
+import { sandbox, assertOk } from '../helpers/assert.js';
 
 describe('server survival', { concurrency: 2 }, () => {
   test('SIGKILL of the front: every session survives with its screen; the next command brings a new front', async (t) => {

@@ -20,10 +20,10 @@ export const newSession: CommandSpec = {
     const name = ctx.sessionName(opts['session'] as string);
     const cwd = opts['cwd'] as string | undefined;
     if (!opts['detach']) {
+      const running = await ctx.connect(false);
+      const exists = running ? (await running.request('session.list', {})).result.sessions.some((s) => s.name === name) : false;
+      if (exists) throw new UsageError(`session "${name}" already exists; attach with: zmx attach ${name}`);
       if (!ctx.stdin.isTTY && !ctx.env['ZMX_ATTACH_ANY_STDIN']) throw new UsageError('new needs a terminal on stdin to attach; add -d to create the session without attaching');
-      const conn = (await ctx.connect(true))!;
-      const exists = await conn.request('session.list', {});
-      if (exists.result.sessions.some((s) => s.name === name)) throw new UsageError(`session "${name}" already exists; attach with: zmx attach ${name}`);
       return attachSession(ctx, name, true, args, cwd);
     }
     const conn = (await ctx.connect(true))!;
