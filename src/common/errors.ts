@@ -43,6 +43,8 @@ export function toZmxError(err: unknown): ZmxError {
     if (sys.code === 'ENOENT') return new ZmxError('ENOENT', sys.message);
     if (sys.code === 'EEXIST') return new ZmxError('EEXIST', sys.message);
     if (sys.code === 'EACCES' || sys.code === 'EPERM') return new ZmxError('EACCES', sys.message);
+    if (sys.code === 'ENOTDIR') return new ZmxError('ENOENT', sys.message);
+    if (sys.code === 'EISDIR') return new ZmxError('EINVAL', sys.message);
   }
   const message = err instanceof Error ? err.message : String(err);
   return new ZmxError('EINTERNAL', message.split('\n')[0] ?? 'internal error');

@@ -11,7 +11,7 @@ import os from 'node:os';
 import { syncBuiltinESMExports } from 'node:module';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PtyHost, TASK_MARKER, READ_ONLY_FIELDS } from './host.js';
+import { PtyHost, TASK_MARKER, READ_ONLY_FIELDS, typedCommand } from './host.js';
 import { LIMITS, TERMINAL, TIMING } from '../common/constants.js';
 import {
   MsgType, CAPABILITIES, PROTOCOL_VERSION, decode, encode,
@@ -574,6 +574,11 @@ test('run types the script followed by the marker; wait:false answers status nul
   const third = await rig.run('a', 'echo hi\r\n', false);
   assert.equal(third.typed, `echo hi; echo ${TASK_MARKER}:${third.id}:$?\r`);
   assert.deepEqual((await rig.get('a')).task, { status: null, command: 'echo hi' }, 'a new run replaces the task');
+  // Trailing blank lines too: "ls\n; echo ..." would be a syntax error, and the marker never printed.
+  for (const script of ['ls\n\n', 'ls\r\n\r\n', 'ls\n\n\n']) {
+    const r = await rig.run('a', script, false);
+    assert.equal(r.typed, `ls; echo ${TASK_MARKER}:${r.id}:$?\r`, JSON.stringify(script));
+  }
 });
 
 test('run with a heredoc puts the marker on its own line after it', async (t) => {
@@ -997,4 +1002,54 @@ test('write: ETOOBIG over LIMITS.maxWriteBytes, ENOENT for a missing directory, 
   assert.deepEqual(await rig.ok('session.write', { name: 'a', path: 'max' }, [max]), { path: join(root, 'max'), bytes: LIMITS.maxWriteBytes });
   assert.deepEqual(readdirSync(root), ['max']);
   assert.ok(existsSync(join(root, 'max')));
+});
+
+test('typedCommand: the marker goes on its own line after a heredoc, a trailing & or a comment', () => {
+  const m = (id: string) => `echo ${TASK_MARKER}:${id}:$?`;
+  assert.equal(typedCommand('make', 'ab12'), `make; ${m('ab12')}\r`);
+  assert.equal(typedCommand('a && b', 'ab12'), `a && b; ${m('ab12')}\r`);
+  assert.equal(typedCommand('sleep 1 &', 'ab12'), `sleep 1 &\r${m('ab12')}\r`);
+  assert.equal(typedCommand('make # build it', 'ab12'), `make # build it\r${m('ab12')}\r`);
+  assert.equal(typedCommand('# only a comment', 'ab12'), `# only a comment\r${m('ab12')}\r`);
+  assert.equal(typedCommand('echo a#b', 'ab12'), `echo a#b; ${m('ab12')}\r`, 'a # inside a word is not a comment');
+  assert.equal(typedCommand('cat <<EOF\nx\nEOF', 'ab12'), `cat <<EOF\nx\nEOF\r${m('ab12')}\r`);
+});
+
+test('two runs in flight each get their own status; the latest is what list shows', async (t) => {
+  const rig = new Rig(t);
+  rig.hello();
+  await rig.create('a');
+  const first = await rig.run('a', 'sleep 1; false', true);
+  const second = await rig.run('a', 'true', true);
+  rig.pty('a').emit(`${TASK_MARKER}:${first.id}:1\r\n`);
+  assert.deepEqual((await rig.replied(first.req)).result, { status: 1 });
+  assert.equal(rig.answer(second.req), undefined, 'the second run is still going');
+  assert.deepEqual((await rig.get('a')).task, { status: null, command: 'true' });
+  rig.pty('a').emit(`${TASK_MARKER}:${second.id}:0\r\n`);
+  assert.deepEqual((await rig.replied(second.req)).result, { status: 0 });
+  assert.deepEqual((await rig.get('a')).task, { status: 0, command: 'true' });
+});
+
+test('kill does not hang on a pty that never reports its end', async (t) => {
+  const rig = new Rig(t);
+  rig.hello();
+  await rig.create('stuck');
+  const pty = rig.pty('stuck');
+  pty.signalGroup = (signal) => { pty.signals.push(signal); }; // deaf to every signal
+  // The rig's clean-up uses real timers: reset the mock before it runs.
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    const req = rig.request('session.kill', { names: ['stuck'], force: false });
+    for (let i = 0; i < 10; i++) await tick();
+    assert.equal(rig.answer(req), undefined);
+    mock.timers.tick(TIMING.killGraceMs);
+    assert.deepEqual(pty.signals, ['SIGHUP', 'SIGKILL']);
+    mock.timers.tick(TIMING.killGraceMs);
+    for (let i = 0; i < 10 && !rig.answer(req); i++) await tick();
+    const m = rig.answer(req);
+    assert.deepEqual((m!.header as ReplyMsg).result, { killed: ['stuck'] });
+    assert.equal(rig.host.sessionCount, 0, 'the session is gone');
+  } finally {
+    mock.timers.reset();
+  }
 });

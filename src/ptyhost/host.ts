@@ -23,6 +23,24 @@ import type { PtySpawner } from './pty.js';
 
 /** Marker typed after a `run` command; the shell prints it with the status. */
 export const TASK_MARKER = 'ZMX_TASK_COMPLETED';
+/** The marker as the shell prints it: task id and exit status. */
+const MARKER_RE = new RegExp(`${TASK_MARKER}:([0-9a-f]{4}):(\\d{1,3})[\\r\\n]`, 'g');
+const SIGKILL_NUMBER = 9;
+
+/**
+ * The text typed for a `run`: the command, then the marker that reports its
+ * status. On the same line (`cmd; echo ...`), as zmx does, so a command that
+ * reads stdin cannot swallow it; on a line of its own when the same line
+ * would not run it: after a heredoc (its terminator must stand alone), a
+ * trailing `&` (`&;` is a syntax error) or a comment (it would hide it).
+ */
+export function typedCommand(command: string, id: string): string {
+  const marker = `echo ${TASK_MARKER}:${id}:$?`;
+  const last = command.slice(command.lastIndexOf('\n') + 1).trimEnd();
+  const ownLine = command.includes('<<') || (/&$/.test(last) && !/&&$/.test(last)) || /(^|\s)#/.test(last);
+  return ownLine ? `${command}\r${marker}\r` : `${command}; ${marker}\r`;
+}
+
 /** Bytes of output kept between chunks so a marker split across reads is still found. */
 const MARKER_TAIL_BYTES = 64;
 /** Makes bash report its working directory as OSC 7 before each prompt. */
@@ -45,8 +63,11 @@ interface Session {
   root: string;
   labels: Map<string, string>;
   panes: Pane[];
+  /** The latest `run` task: what `list` shows and `wait` waits for. */
   task: Task | null;
-  /** Callbacks waiting for the current task (or the session) to end. */
+  /** Tasks typed and not finished yet, by id, with the callbacks waiting for each. */
+  running: Map<string, ((status: number) => void)[]>;
+  /** Callbacks waiting for the latest task (or the session) to end. */
   taskWaiters: ((status: number) => void)[];
   exitWaiters: (() => void)[];
   markerTail: string;
@@ -219,6 +240,7 @@ export class PtyHost {
       labels: new Map(),
       panes: [],
       task: null,
+      running: new Map(),
       taskWaiters: [],
       exitWaiters: [],
       markerTail: '',
@@ -248,7 +270,7 @@ export class PtyHost {
   private onPaneExit(s: Session, exit: { exitCode: number; signal: number }): void {
     // One pane per session for now: the session ends with it.
     const status = exit.signal ? 128 + exit.signal : exit.exitCode;
-    if (s.task && s.task.status === null) this.finishTask(s, status);
+    for (const id of [...s.running.keys()]) this.finishTask(s, id, status);
     s.ending = true;
     this.sessions.delete(s.name);
     for (const w of s.taskWaiters.splice(0)) w(status);
@@ -268,8 +290,13 @@ export class PtyHost {
       const pane = s.panes[0]!;
       pane.pty.signalGroup(args.force ? 'SIGKILL' : 'SIGHUP');
       const timer = setTimeout(() => pane.pty.signalGroup('SIGKILL'), TIMING.killGraceMs);
+      // A pty that never reports its end even after SIGKILL must not hang kill.
+      const giveUp = setTimeout(() => {
+        if (this.sessions.get(name) === s) this.onPaneExit(s, { exitCode: 0, signal: SIGKILL_NUMBER });
+      }, TIMING.killGraceMs * 2);
       await gone;
       clearTimeout(timer);
+      clearTimeout(giveUp);
       killed.push(name);
     }));
     return { killed: killed.sort() };
@@ -297,35 +324,36 @@ export class PtyHost {
   private async run(args: OpArgs<'session.run'>): Promise<OpResult<'session.run'>> {
     const s = this.get(args.name);
     const id = randomBytes(2).toString('hex');
-    const command = args.script.replace(/\r?\n$/, '').replace(/\r$/, '');
+    const command = args.script.replace(/[\r\n]+$/, '');
     if (command.trim() === '') throw new ZmxError('EINVAL', 'run needs a command');
-    // A new task replaces the previous one, as in zmx: run is sequential.
+    // The shell runs what is typed in order; each task keeps its own waiters,
+    // and the latest is the one `list` and `wait` report.
     s.task = { id, command, status: null, ended: null };
-    s.markerTail = '';
-    const marker = `echo ${TASK_MARKER}:${id}:$?`;
-    // A heredoc's terminator must stand alone on its line: put the marker after it.
-    const text = command.includes("<<") ? `${command}\r${marker}\r` : `${command}; ${marker}\r`;
-    const done = args.wait ? new Promise<number>((res) => s.taskWaiters.push(res)) : null;
-    s.panes[0]!.input(Buffer.from(text, 'utf8'));
+    const waiters: ((status: number) => void)[] = [];
+    s.running.set(id, waiters);
+    const done = args.wait ? new Promise<number>((res) => waiters.push(res)) : null;
+    s.panes[0]!.input(Buffer.from(typedCommand(command, id), 'utf8'));
     return { status: done ? await done : null };
   }
 
   private scanForMarker(s: Session, data: Buffer): void {
-    const task = s.task;
-    if (!task || task.status !== null) return;
+    if (s.running.size === 0) return;
     const text = s.markerTail + data.toString('latin1');
-    const re = new RegExp(`${TASK_MARKER}:${task.id}:(\\d{1,3})[\\r\\n]`);
-    const m = re.exec(text);
-    if (m) {
-      this.finishTask(s, Number(m[1]) & 0xff);
-      s.markerTail = '';
-    } else {
-      s.markerTail = text.slice(-MARKER_TAIL_BYTES);
+    let end = 0;
+    for (const m of text.matchAll(MARKER_RE)) {
+      if (!s.running.has(m[1]!)) continue; // another task's, or the echo of one
+      this.finishTask(s, m[1]!, Number(m[2]) & 0xff);
+      end = m.index! + m[0].length;
     }
+    s.markerTail = text.slice(Math.max(end, text.length - MARKER_TAIL_BYTES));
   }
 
-  private finishTask(s: Session, status: number): void {
-    if (!s.task) return;
+  private finishTask(s: Session, id: string, status: number): void {
+    const waiters = s.running.get(id);
+    if (!waiters) return;
+    s.running.delete(id);
+    for (const w of waiters) w(status);
+    if (s.task?.id !== id) return;
     s.task.status = status;
     s.task.ended = Date.now();
     for (const w of s.taskWaiters.splice(0)) w(status);
@@ -348,7 +376,7 @@ export class PtyHost {
     if (uri.startsWith('file://')) {
       try {
         const url = new URL(uri);
-        if (url.hostname === '' || url.hostname === 'localhost' || url.hostname === hostname()) return fileURLToPath(`file://${url.pathname}`);
+        if (url.hostname === '' || url.hostname === 'localhost' || url.hostname === hostname().toLowerCase()) return fileURLToPath(`file://${url.pathname}`);
       } catch {
         /* not a URI we can use */
       }
