@@ -61,6 +61,14 @@ export class Connection {
   private failure: ZmxError | null = null;
   /** Round-trip time of the last ping, in ms. */
   rttMs: number | null = null;
+  /** Whether the server has answered our hello on the current connection. */
+  private welcomed = false;
+  /** Set while the link to the server is down (after a first welcome). */
+  lostSince: number | null = null;
+  private readonly linkListeners: ((state: 'lost' | 'restored') => void)[] = [];
+  /** Called when the link drops: brings a server back if sessions exist. */
+  private recover: (() => Promise<unknown>) | null = null;
+  private recoveryTimer: NodeJS.Timeout | null = null;
 
   private constructor(endpoint: string, curve: { serverKey: string; publicKey: string; secretKey: string }, private readonly serverName: string) {
     this.welcome = new Promise((res, rej) => { this.resolveWelcome = res; this.rejectWelcome = rej; });
@@ -69,6 +77,7 @@ export class Connection {
       endpoint,
       curve,
       onMessage: (frames) => this.onMessage(frames),
+      onConnectionChange: (connected) => this.onConnectionChange(connected),
       onAuthFailure: () => this.fail(new ZmxError('EDENIED', `key not authorized on ${serverName} (fingerprint ${fingerprint(curve.publicKey)}); ask the server's owner to add it to authorized_keys.json`)),
     });
   }
@@ -82,13 +91,69 @@ export class Connection {
     const serverKey = keys.publicKey('server');
     if (!serverKey) throw new ZmxError('ENOENT', `no server key in ${keys.dir}; is the server running with another ZMX_CONFIG_DIR?`);
     const conn = new Connection(paths.frontEndpoint, { serverKey, publicKey: client.publicKey, secretKey: client.secretKey }, 'the local server');
+    // If the front dies (even by SIGKILL) while sessions live, start another;
+    // the link reconnects to it by itself.
+    conn.recover = () => ensureServer(paths, false);
     await conn.start().catch(async (err: unknown) => { await conn.close(); throw err; });
     return conn;
   }
 
+  private hello(): void {
+    this.send({ t: MsgType.Hello, min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION, caps: [...CAPABILITIES], agent: `zmx-cli/${VERSION}` });
+  }
+
+  /**
+   * The link went down or came back. A new front knows nothing of us: say
+   * hello again, and tell listeners (an attached client re-attaches). Requests
+   * in flight when the link dropped fail with EUNAVAIL.
+   */
+  private onConnectionChange(connected: boolean): void {
+    if (this.closed || this.failure) return;
+    if (!connected) {
+      if (!this.welcomed || this.lostSince !== null) return;
+      this.welcomed = false;
+      this.lostSince = Date.now();
+      const err = new ZmxError('EUNAVAIL', `lost the connection to ${this.serverName}`);
+      for (const p of this.pending.values()) {
+        if (p.timer) clearTimeout(p.timer);
+        p.reject(err);
+      }
+      this.pending.clear();
+      for (const l of this.linkListeners) l('lost');
+      this.startRecovery();
+      return;
+    }
+    if (this.lostSince !== null) this.hello();
+  }
+
+  /** Until the link is back, keeps making sure a server runs for it to reach. */
+  private startRecovery(): void {
+    if (!this.recover || this.recoveryTimer) return;
+    const attempt = () => {
+      if (this.closed || this.lostSince === null) {
+        if (this.recoveryTimer) clearInterval(this.recoveryTimer);
+        this.recoveryTimer = null;
+        return;
+      }
+      this.recover?.().catch(() => {});
+    };
+    this.recoveryTimer = setInterval(attempt, TIMING.recoverRetryMs);
+    attempt();
+  }
+
+  /** Listens for the link going down ('lost') and coming back ('restored'). */
+  onLink(listener: (state: 'lost' | 'restored') => void): void {
+    this.linkListeners.push(listener);
+  }
+
+  /** Forgets a stream's handlers (it ended, or it was replaced after a reconnect). */
+  dropStream(sid: number): void {
+    this.streams.delete(sid);
+  }
+
   private async start(): Promise<void> {
     this.link.connect();
-    this.send({ t: MsgType.Hello, min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION, caps: [...CAPABILITIES], agent: `zmx-cli/${VERSION}` });
+    this.hello();
     const timer = setTimeout(() => this.fail(new ZmxError('ETIMEDOUT', `${this.serverName} did not answer within ${TIMING.requestTimeoutMs / 1000} s`)), TIMING.requestTimeoutMs);
     try {
       await this.welcome;
@@ -128,6 +193,11 @@ export class Connection {
     const h = msg.header;
     switch (h.t) {
       case MsgType.Welcome:
+        this.welcomed = true;
+        if (this.lostSince !== null) {
+          this.lostSince = null;
+          for (const l of this.linkListeners) l('restored');
+        }
         this.resolveWelcome();
         return;
       case MsgType.Pong:
@@ -205,6 +275,7 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.recoveryTimer) clearInterval(this.recoveryTimer);
     for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
     await this.link.dispose();
   }

@@ -35,7 +35,7 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
   const rows = stdout.rows || TERMINAL.defaultRows;
   const { result, frames } = await conn.request('session.attach', { name: opts.name, cols, rows, create: opts.create, readOnly: opts.readOnly }, [], { timeoutMs: 0 });
   if (result.created) opts.onCreated?.();
-  const sid = result.sid;
+  let sid = result.sid;
   const wasRaw = stdin.isTTY ? stdin.isRaw : false;
   if (stdin.isTTY) stdin.setRawMode(true);
   // Clear, then draw the server's copy of the screen: scrollback, screen, cursor, modes, title.
@@ -45,12 +45,15 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
   return await new Promise((resolve) => {
     let finished = false;
     const onResize = () => conn.resize(sid, stdout.columns || cols, stdout.rows || rows);
+    let linkDown = false;
     const onData = (data: Buffer) => {
       if (opts.detachKey && isDetachKey(data)) {
-        conn.detach(sid);
+        if (linkDown) finish('detached', null);
+        else conn.detach(sid);
         return;
       }
-      if (!opts.readOnly) conn.input(sid, data);
+      // Keys typed while the link is down are dropped, not queued for a server that would refuse them.
+      if (!opts.readOnly && !linkDown) conn.input(sid, data);
     };
     const onEnd = () => conn.detach(sid);
     const finish = (reason: StreamEndReason, exitCode: number | null) => {
@@ -66,9 +69,29 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
       stdout.write('\x1bc');
       resolve({ reason, exitCode });
     };
-    conn.stream(sid, {
-      output: (_seq, data) => { stdout.write(data); },
+    const handlers = {
+      output: (_seq: number, data: Buffer) => { stdout.write(data); },
       end: finish,
+    };
+    conn.stream(sid, handlers);
+    // The front went away (it was killed or restarted): when a new one
+    // answers, attach again and redraw from its snapshot.
+    conn.onLink((state) => {
+      if (state === 'lost') {
+        linkDown = true;
+        return;
+      }
+      conn.request('session.attach', { name: opts.name, cols: stdout.columns || cols, rows: stdout.rows || rows, create: null, readOnly: opts.readOnly }, [], { timeoutMs: 0 })
+        .then(({ result: again, frames: screen }) => {
+          if (finished) return;
+          conn.dropStream(sid);
+          sid = again.sid;
+          conn.stream(sid, handlers);
+          linkDown = false;
+          stdout.write('\x1b[H\x1b[2J');
+          if (screen[0]?.length) stdout.write(screen[0]);
+        })
+        .catch(() => finish('error', null));
     });
     stdin.on('data', onData);
     stdin.on('end', onEnd);

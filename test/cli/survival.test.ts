@@ -5,7 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sandbox, alive, parseList, until, type RunResult } from '../helpers/harness.js';
+import { Sandbox, ZMX_BIN, alive, parseList, until, type RunResult } from '../helpers/harness.js';
 import { sandbox, assertOk } from '../helpers/assert.js';
 
 describe('server survival', { concurrency: 2 }, () => {
@@ -52,6 +52,25 @@ describe('server survival', { concurrency: 2 }, () => {
     assertOk(r, 'run after the restart');
     assert.match(r.stdout, /^after-8$/m);
     assert.equal(sb.ptyhostPid(), ptyhost);
+  });
+
+  test('an attached client rides out a SIGKILL of the front: it reattaches to a new one and keeps working', async (t) => {
+    const sb = sandbox(t);
+    sb.tmuxStart(`${ZMX_BIN} attach live`, 90, 25);
+    await until(async () => parseList((await sb.zmx(['ls'])).stdout)[0]?.['clients'] === '1', 'the client to attach', 15_000);
+    sb.tmux('send-keys', '-t', 'main', '-l', 'echo before-$((2+2))');
+    sb.tmux('send-keys', '-t', 'main', 'Enter');
+    await sb.waitForScreen(/^before-4\s*$/m);
+    const front = sb.frontPid()!;
+    process.kill(front, 'SIGKILL');
+    await until(() => !alive(front), 'the front to die');
+    // The client notices, starts a new front itself and attaches again.
+    await until(() => { const p = sb.frontPid(); return p !== null && p !== front && alive(p); }, 'a new front', 15_000);
+    await until(async () => parseList((await sb.zmx(['ls'])).stdout)[0]?.['clients'] === '1', 'the client to be attached to the new front', 15_000);
+    sb.tmux('send-keys', '-t', 'main', '-l', 'echo after-$((3+3))');
+    sb.tmux('send-keys', '-t', 'main', 'Enter');
+    const screen = await sb.waitForScreen(/^after-6\s*$/m);
+    assert.match(screen, /^before-4\s*$/m, 'the screen from before is redrawn');
   });
 
   test('after the last session is killed the servers exit by themselves', async (t) => {
