@@ -122,3 +122,18 @@ test('exit flushes pending output before reporting the exit', () => {
   assert.deepEqual(outputs, [{ seq: 1, data: 'last words' }]);
   assert.deepEqual(exits, [3]);
 });
+
+test('a snapshot never includes output that arrives after it was asked for (that output follows as seq+1)', async () => {
+  const { pane, pty, outputs } = makePane();
+  pty.emit('first ');
+  const pending = pane.snapshot();
+  // Read before the emulator has parsed anything: it parses 'first ', then
+  // the snapshot's marker, then this, all in one go.
+  pty.emit('second');
+  const snap = await pending;
+  await tick();
+  assert.equal(snap.seq, 1);
+  assert.match(snap.vt.toString(), /first/);
+  assert.doesNotMatch(snap.vt.toString(), /second/, 'the snapshot is exactly the state at its seq');
+  assert.deepEqual(outputs, [{ seq: 1, data: 'first ' }, { seq: 2, data: 'second' }]);
+});

@@ -147,16 +147,21 @@ export class Pane {
    * writes it to a terminal and then every chunk after `seq` sees what an
    * attached client saw.
    */
-  async snapshot(): Promise<{ seq: number; vt: Buffer }> {
+  snapshot(): Promise<{ seq: number; vt: Buffer }> {
     // Everything the emulator has been given must carry a number first.
     this.flushOutput();
     const seq = this.seq;
-    await this.flush();
-    // The callback runs right after the chunks up to `seq` are parsed and
-    // before any later chunk is, so the state matches `seq` exactly.
-    let vt = this.serializer.serialize() + this.stateTheSerializerMisses();
-    if (this.title) vt += `\x1b]2;${this.title}\x07`;
-    return { seq, vt: Buffer.from(vt, 'utf8') };
+    return new Promise((resolve) => {
+      this.term.write('', () => {
+        // Serialize here, inside the callback: xterm calls it right after the
+        // chunks up to `seq` are parsed and goes on parsing later chunks as
+        // soon as it returns. After an `await` the state could be ahead of `seq`,
+        // and a client would see that output twice.
+        let vt = this.serializer.serialize() + this.stateTheSerializerMisses();
+        if (this.title) vt += `\x1b]2;${this.title}\x07`;
+        resolve({ seq, vt: Buffer.from(vt, 'utf8') });
+      });
+    });
   }
 
   /**
