@@ -17,6 +17,9 @@ import { isAlive, readPid, spawnDaemon } from '../platform/daemon.js';
 import { VERSION } from '../common/version.js';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../server/main.js', import.meta.url));
+/** Streams whose early output is kept, and messages kept for each, before handlers register. */
+const EARLY_STREAMS_MAX = 16;
+const EARLY_OUTPUT_MAX = 1024;
 
 export interface StreamHandlers {
   output(seq: number, data: Buffer): void;
@@ -52,6 +55,13 @@ export class Connection {
   private readonly link: ClientLink;
   private readonly pending = new Map<number, Pending>();
   private readonly streams = new Map<number, StreamHandlers>();
+  /**
+   * Output for a stream whose handlers are not registered yet: the server
+   * may send it right behind the reply that opened the stream.
+   */
+  private readonly early = new Map<number, { seq: number; data: Buffer }[]>();
+  /** A stream that ended before its handlers were registered. */
+  private readonly earlyEnd = new Map<number, { reason: StreamEndReason; exitCode: number | null }>();
   private nextId = 1;
   private welcome: Promise<void>;
   private resolveWelcome!: () => void;
@@ -149,6 +159,8 @@ export class Connection {
   /** Forgets a stream's handlers (it ended, or it was replaced after a reconnect). */
   dropStream(sid: number): void {
     this.streams.delete(sid);
+    this.early.delete(sid);
+    this.earlyEnd.delete(sid);
   }
 
   private async start(): Promise<void> {
@@ -224,13 +236,18 @@ export class Connection {
         p.reject(err);
         return;
       }
-      case MsgType.Output:
-        this.streams.get(h.sid)?.output(h.seq, msg.frames[0] ?? Buffer.alloc(0));
+      case MsgType.Output: {
+        const data = msg.frames[0] ?? Buffer.alloc(0);
+        const s = this.streams.get(h.sid);
+        if (s) s.output(h.seq, data);
+        else this.keepEarly(h.sid, h.seq, data);
         return;
+      }
       case MsgType.StreamEnd: {
         const s = this.streams.get(h.sid);
         this.streams.delete(h.sid);
-        s?.end(h.reason, h.exitCode);
+        if (s) s.end(h.reason, h.exitCode);
+        else if (this.early.has(h.sid) || this.earlyEnd.size < EARLY_STREAMS_MAX) this.earlyEnd.set(h.sid, { reason: h.reason, exitCode: h.exitCode });
         return;
       }
       default:
@@ -254,9 +271,27 @@ export class Connection {
     });
   }
 
-  /** Routes Output and StreamEnd of stream `sid` to handlers. */
+  private keepEarly(sid: number, seq: number, data: Buffer): void {
+    let list = this.early.get(sid);
+    if (!list) {
+      if (this.early.size >= EARLY_STREAMS_MAX) return; // not a stream we opened
+      this.early.set(sid, (list = []));
+    }
+    if (list.length < EARLY_OUTPUT_MAX) list.push({ seq, data });
+  }
+
+  /** Routes Output and StreamEnd of stream `sid` to handlers, first any output that came early. */
   stream(sid: number, handlers: StreamHandlers): void {
     this.streams.set(sid, handlers);
+    const early = this.early.get(sid);
+    this.early.delete(sid);
+    for (const o of early ?? []) handlers.output(o.seq, o.data);
+    const ended = this.earlyEnd.get(sid);
+    if (ended) {
+      this.earlyEnd.delete(sid);
+      this.streams.delete(sid);
+      handlers.end(ended.reason, ended.exitCode);
+    }
   }
 
   input(sid: number, data: Buffer): void {

@@ -73,6 +73,11 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
       output: (_seq: number, data: Buffer) => { stdout.write(data); },
       end: finish,
     };
+    stdin.on('data', onData);
+    stdin.on('end', onEnd);
+    stdout.on('resize', onResize);
+    stdin.resume();
+    // Last: this may deliver output (and even the end) that came right behind the reply.
     conn.stream(sid, handlers);
     // The front went away (it was killed or restarted): when a new one
     // answers, attach again and redraw from its snapshot.
@@ -86,16 +91,12 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
           if (finished) return;
           conn.dropStream(sid);
           sid = again.sid;
-          conn.stream(sid, handlers);
-          linkDown = false;
           stdout.write('\x1b[H\x1b[2J');
           if (screen[0]?.length) stdout.write(screen[0]);
+          linkDown = false;
+          conn.stream(sid, handlers);
         })
         .catch(() => finish('error', null));
     });
-    stdin.on('data', onData);
-    stdin.on('end', onEnd);
-    stdout.on('resize', onResize);
-    stdin.resume();
   });
 }
