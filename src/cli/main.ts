@@ -7,7 +7,6 @@ import { ZmxError } from '../common/errors.js';
 import { COMMANDS } from './table.js';
 import { Context } from './context.js';
 import { UsageError, type CommandSpec } from './command.js';
-import { topLevelHelp } from './help.js';
 
 function argSyntax(a: CommandSpec['args'][number]): string {
   const inner = a.variadic ? `${a.name}...` : a.name;
@@ -88,7 +87,6 @@ function report(err: unknown): number {
   return 1;
 }
 
-export { topLevelHelp };
 
 const status = await main(process.argv.slice(2));
 process.exitCode = status;

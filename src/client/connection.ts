@@ -4,7 +4,7 @@
  * CLI, the raw attach client and (later) the TUI.
  */
 import { fileURLToPath } from 'node:url';
-import { ZmxError, toZmxError } from '../common/errors.js';
+import { ZmxError } from '../common/errors.js';
 import { TIMING } from '../common/constants.js';
 import { runtimePaths, ensurePrivateDir, checkSocketDir, type RuntimePaths } from '../common/paths.js';
 import {
@@ -316,4 +316,3 @@ export class Connection {
   }
 }
 
-export { toZmxError };

@@ -15,7 +15,7 @@ import { ZmxError, toZmxError } from '../common/errors.js';
 import { LIMITS, TERMINAL, TIMING } from '../common/constants.js';
 import { validateSessionName } from '../common/names.js';
 import {
-  MsgType, PROTOCOL_VERSION, CAPABILITIES, encode, negotiateVersion, validateArgs,
+  MsgType, CAPABILITIES, encode, negotiateVersion, validateArgs,
   type CreateArgs, type Header, type Message, type OpArgs, type OpName, type OpResult, type SessionInfo,
 } from '../common/protocol.js';
 import { Pane } from './pane.js';
@@ -82,6 +82,8 @@ export interface HostOptions {
   /** Sends a message to the front. */
   send(frames: Buffer[]): void;
   log?(msg: string): void;
+  /** Called when a session is created or has ended (the host exits when none is left). */
+  onSessionsChanged?(): void;
 }
 
 type Reply = { result: Record<string, unknown>; frames?: Buffer[] };
@@ -264,6 +266,7 @@ export class PtyHost {
     session.panes.push(pane);
     this.sessions.set(args.name, session);
     this.opts.log?.(`session ${args.name} created (pid ${pane.pid})`);
+    this.opts.onSessionsChanged?.();
     return session;
   }
 
@@ -278,6 +281,7 @@ export class PtyHost {
     this.send({ t: MsgType.Event, name: 'session.exit', data: { name: s.name, exitCode: exit.exitCode, signal: exit.signal, killed: s.killed, paneSids: s.panes.map((p) => p.id) } });
     for (const p of s.panes) p.dispose();
     this.opts.log?.(`session ${s.name} ended (exit ${exit.exitCode}, signal ${exit.signal})`);
+    this.opts.onSessionsChanged?.();
   }
 
   private async kill(args: OpArgs<'session.kill'>): Promise<OpResult<'session.kill'>> {
@@ -417,4 +421,3 @@ function clampRows(rows: number): number {
   return Math.min(Math.max(rows, 1), LIMITS.maxRows);
 }
 
-export { PROTOCOL_VERSION };

@@ -60,13 +60,13 @@ async function main(): Promise<void> {
         return;
       }
       host.handle(msg);
-      checkEmpty();
     },
   });
   const host = new PtyHost({
     spawn: spawnPty,
     send: (frames) => { if (front) endpoint.send(front, frames); },
-    log: (m) => { log.info(m); setImmediate(checkEmpty); },
+    log: (m) => log.info(m),
+    onSessionsChanged: () => checkEmpty(),
   });
 
   function checkEmpty(): void {

@@ -13,7 +13,7 @@ import { COMMANDS } from '../../src/cli/table.js';
 import type { CommandSpec } from '../../src/cli/command.js';
 import { VERSION } from '../../src/common/version.js';
 import { z85Decode } from '../../src/common/z85.js';
-import { Sandbox, ZMX_BIN, type RunResult } from '../helpers/harness.js';
+import { ZMX_BIN, type RunResult } from '../helpers/harness.js';
 import { sandbox, assertOk, assertOneLineError } from '../helpers/assert.js';
 
 /** Every way to name a command on the command line: `list`, `ls`, `l`, `keys`, `keys show`... */

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Sandbox, parseList, until, type RunResult } from '../helpers/harness.js';
+import { Sandbox, parseList, until } from '../helpers/harness.js';
 import { sandbox, assertOk, runLines } from '../helpers/assert.js';
 
 async function history(sb: Sandbox, name: string, ...flags: string[]): Promise<string> {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Sandbox, alive, parseList, until, type RunResult } from '../helpers/harness.js';
+import { Sandbox, alive, parseList, until } from '../helpers/harness.js';
 import { sandbox, assertOneLineError, assertOk, runLines } from '../helpers/assert.js';
 
 async function newDetached(sb: Sandbox, name: string, extra: string[] = []): Promise<void> {

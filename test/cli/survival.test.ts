@@ -5,7 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sandbox, ZMX_BIN, alive, parseList, until, type RunResult } from '../helpers/harness.js';
+import { ZMX_BIN, alive, parseList, until } from '../helpers/harness.js';
 import { sandbox, assertOk } from '../helpers/assert.js';
 
 describe('server survival', { concurrency: 2 }, () => {

@@ -1,7 +1,6 @@
 import type { CommandSpec } from '../command.js';
 import { VERSION } from '../../common/version.js';
 import { PROTOCOL_VERSION } from '../../common/protocol.js';
-import { join } from 'node:path';
 
 export const version: CommandSpec = {
   name: 'version',
@@ -10,7 +9,7 @@ export const version: CommandSpec = {
   args: [],
   options: [],
   async run(ctx) {
-    ctx.out(`zmx\t\t${VERSION}\nprotocol\t${PROTOCOL_VERSION}\nnode\t\t${process.versions.node}\nsocket_dir\t${ctx.paths.dir}\nlog_dir\t\t${join(ctx.paths.dir)}\n`);
+    ctx.out(`zmx\t\t${VERSION}\nprotocol\t${PROTOCOL_VERSION}\nnode\t\t${process.versions.node}\nsocket_dir\t${ctx.paths.dir}\nlog_dir\t\t${ctx.paths.dir}\n`);
     return 0;
   },
 };
