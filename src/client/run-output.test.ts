@@ -28,3 +28,19 @@ test('heredoc scripts keep their output, drop the first echoed line', () => {
 test('stripAnsi removes CSI, OSC and other escapes but keeps text, tabs and newlines', () => {
   assert.equal(stripAnsi('\x1b[1;31mred\x1b[0m\tx\n\x1b]2;t\x07y\x1b(Bz'), 'red\tx\nyz');
 });
+
+test('a pasted script: everything before readline accepts the line is echo', () => {
+  // As bash 5.2 draws a bracketed paste: highlighted, then redrawn, then \e[?2004l.
+  const f = new RunOutputFilter("cat <<'EOF'\n\tx\nEOF");
+  const stream = [
+    "\x1b[?2004hroot@vm:/tmp# \x1b[7mcat <<'EOF'\x1b[27m\r\n\r\x1b[7m        x\x1b[27m\r\n\r\x1b[7mEOF\x1b[27m\r\n\r\x1b[7mecho ZMX_TASK_COMPLETED:abcd:$?\x1b[27m",
+    "\x1b[A\x1b[A\x1b[A\r\x1b[C\x1b[Ccat <<'EOF'\r\n\r        x\r\n\rEOF\r\n\recho ZMX_TASK_COMPLETED:abcd:$?\r\n\x1b[?2004l\r",
+    "\tx\r\nZMX_TASK_COMPLETED:abcd:0\r\n\x1b]7;file://vm/tmp\x1b\\\x1b[?2004hroot@vm:/tmp# ",
+  ];
+  assert.equal(feed(f, stream), '\tx\nZMX_TASK_COMPLETED:abcd:0\n');
+});
+
+test('without readline (no \\e[?2004l) lines are judged by their text', () => {
+  const f = new RunOutputFilter('echo hi');
+  assert.equal(feed(f, ['$ echo hi; echo ZMX_TASK_COMPLETED:ab12:$?\r\n', 'hi\r\nZMX_TASK_COMPLETED:ab12:0\r\n$ ']), 'hi\nZMX_TASK_COMPLETED:ab12:0\n');
+});

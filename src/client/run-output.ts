@@ -10,6 +10,13 @@ const MARKER_ECHO = /ZMX_TASK_COMPLETED:[0-9a-f]{4}:\$\?/;
 const MARKER_DONE = /ZMX_TASK_COMPLETED:[0-9a-f]{4}:\d+/;
 /** Characters of the script's first line looked for in the echo (short enough not to wrap). */
 const ECHO_KEY_CHARS = 40;
+/**
+ * Readline turns bracketed paste off (DECRST 2004) as it accepts a line:
+ * everything before is the shell drawing what was typed or pasted.
+ */
+const ACCEPT_LINE = '\x1b[?2004l';
+/** Output held back while waiting for ACCEPT_LINE; past this the shell has no readline. */
+const HOLD_MAX = 64 * 1024;
 
 /** Strips terminal escapes, keeping printable text, LF, TAB and BS. */
 export function stripAnsi(text: string): string {
@@ -22,6 +29,8 @@ export function stripAnsi(text: string): string {
 }
 
 export class RunOutputFilter {
+  /** Raw output held until readline accepts the line (null once it has, or given up). */
+  private held: string | null = '';
   private pending = '';
   private echoSeen: boolean;
   /** After the marker line only the next prompt follows: print nothing more. */
@@ -35,6 +44,26 @@ export class RunOutputFilter {
 
   /** Feeds output; returns the text to print now (whole lines only). */
   push(data: string): string {
+    if (this.held !== null) {
+      this.held += data;
+      const at = this.held.indexOf(ACCEPT_LINE);
+      if (at >= 0) {
+        // The echo is over; what follows is the command's output.
+        const rest = this.held.slice(at + ACCEPT_LINE.length);
+        this.held = null;
+        this.echoSeen = true;
+        return this.lines(rest);
+      }
+      if (this.held.length <= HOLD_MAX) return '';
+      // No readline: judge lines by their text instead.
+      const all = this.held;
+      this.held = null;
+      return this.lines(all);
+    }
+    return this.lines(data);
+  }
+
+  private lines(data: string): string {
     this.pending += data;
     const cut = this.pending.lastIndexOf('\n') + 1;
     if (cut === 0) return '';
@@ -45,9 +74,15 @@ export class RunOutputFilter {
 
   /** The rest, at the end. */
   end(): string {
+    let out = '';
+    if (this.held !== null) {
+      const all = this.held;
+      this.held = null;
+      out = this.lines(all);
+    }
     const rest = this.pending;
     this.pending = '';
-    return rest ? this.filter(rest) : '';
+    return out + (rest ? this.filter(rest) : '');
   }
 
   private filter(text: string): string {

@@ -44,6 +44,8 @@ export const TIMING = {
   heartbeatTimeoutMs: 6_000,
   /** Grace after SIGTERM before `kill --force` style SIGKILL. */
   killGraceMs: 2_000,
+  /** How long `run` waits for a new session's shell to show its first prompt. */
+  shellReadyMs: 3_000,
   /** While the link to a local server is down, how often to check that one runs (and start it). */
   recoverRetryMs: 500,
   /** Lingering on close: 0 so exiting processes never hang on unsent messages. */

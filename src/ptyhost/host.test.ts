@@ -11,7 +11,7 @@ import os from 'node:os';
 import { syncBuiltinESMExports } from 'node:module';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PtyHost, TASK_MARKER, READ_ONLY_FIELDS, typedCommand } from './host.js';
+import { PtyHost, TASK_MARKER, READ_ONLY_FIELDS, typedCommand, pastedCommand } from './host.js';
 import { LIMITS, TERMINAL, TIMING } from '../common/constants.js';
 import {
   MsgType, CAPABILITIES, PROTOCOL_VERSION, decode, encode,
@@ -139,6 +139,8 @@ class Rig {
         return p;
       },
       scrollback: 100,
+      // Fake shells draw no prompt: type scripts at once (paste mode has its own test).
+      shellReadyMs: 0,
       send: (frames) => { this.sent.push(decode(frames)); },
       log: (m) => { this.logs.push(m); },
     });
@@ -1052,4 +1054,21 @@ test('kill does not hang on a pty that never reports its end', async (t) => {
   } finally {
     mock.timers.reset();
   }
+});
+
+test('run pastes the script (bracketed) once the shell takes paste, with the marker on its own line', async (t) => {
+  const rig = new Rig(t);
+  rig.hello();
+  await rig.create('a');
+  const pty = rig.pty('a');
+  pty.emit('\x1b[?2004h$ '); // readline at its prompt
+  await rig.ok('session.history', { name: 'a', format: 'text' }); // let the emulator parse it
+  const script = "cat <<'EOF'\n\tindented\nEOF\nfalse # comment &";
+  const req = rig.request('session.run', { name: 'a', script, wait: true });
+  const typed = await waitFor(() => pty.typed, 'the paste');
+  const id = /ZMX_TASK_COMPLETED:([0-9a-f]{4})/.exec(typed)![1]!;
+  assert.equal(typed, `\x1b[200~${script}\necho ${TASK_MARKER}:${id}:$?\x1b[201~\r`);
+  pty.emit(`${TASK_MARKER}:${id}:1\r\n`);
+  assert.deepEqual((await rig.replied(req)).result, { status: 1 });
+  assert.equal(pastedCommand('a\x1b[201~b', 'ab12'), `\x1b[200~ab\necho ${TASK_MARKER}:ab12:$?\x1b[201~\r`, 'a script cannot end the paste early');
 });

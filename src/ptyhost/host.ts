@@ -35,10 +35,29 @@ const SIGKILL_NUMBER = 9;
  * trailing `&` (`&;` is a syntax error) or a comment (it would hide it).
  */
 export function typedCommand(command: string, id: string): string {
-  const marker = `echo ${TASK_MARKER}:${id}:$?`;
+  const marker = markerCommand(id);
   const last = command.slice(command.lastIndexOf('\n') + 1).trimEnd();
   const ownLine = command.includes('<<') || (/&$/.test(last) && !/&&$/.test(last)) || /(^|\s)#/.test(last);
   return ownLine ? `${command}\r${marker}\r` : `${command}; ${marker}\r`;
+}
+
+/** Bracketed paste: what a terminal sends around pasted text. */
+const PASTE_START = '\x1b[200~';
+const PASTE_END = '\x1b[201~';
+
+/**
+ * The text sent for a `run` to a shell that takes bracketed paste: the
+ * script and the marker on a line of its own, pasted, then Enter. The shell
+ * reads the whole paste before running any of it, so heredocs, comments and
+ * a trailing `&` need no special care, and tabs are not completions.
+ */
+export function pastedCommand(command: string, id: string): string {
+  const body = command.split(PASTE_END).join('').split(PASTE_START).join('');
+  return `${PASTE_START}${body}\n${markerCommand(id)}${PASTE_END}\r`;
+}
+
+function markerCommand(id: string): string {
+  return `echo ${TASK_MARKER}:${id}:$?`;
 }
 
 /** Bytes of output kept between chunks so a marker split across reads is still found. */
@@ -84,6 +103,8 @@ export interface HostOptions {
   log?(msg: string): void;
   /** Called when a session is created or has ended (the host exits when none is left). */
   onSessionsChanged?(): void;
+  /** How long `run` waits for a new shell's first prompt (default TIMING.shellReadyMs). */
+  shellReadyMs?: number;
 }
 
 type Reply = { result: Record<string, unknown>; frames?: Buffer[] };
@@ -336,7 +357,14 @@ export class PtyHost {
     const waiters: ((status: number) => void)[] = [];
     s.running.set(id, waiters);
     const done = args.wait ? new Promise<number>((res) => waiters.push(res)) : null;
-    s.panes[0]!.input(Buffer.from(typedCommand(command, id), 'utf8'));
+    const pane = s.panes[0]!;
+    // A readline shell takes the script as a paste: tabs stay tabs (no
+    // completion), and every line reaches the parser as written. A shell
+    // just started gets a moment to draw its first prompt.
+    const readyMs = this.opts.shellReadyMs ?? TIMING.shellReadyMs;
+    const age = Date.now() - s.created;
+    const paste = pane.pasteCapable || (age < readyMs && (await pane.whenPasteCapable(readyMs - age)));
+    pane.input(Buffer.from(paste ? pastedCommand(command, id) : typedCommand(command, id), 'utf8'));
     return { status: done ? await done : null };
   }
 

@@ -22,6 +22,8 @@ interface XtermCore {
 
 /** OSC 7: the shell reports its working directory as file://host/path. */
 const OSC_CWD = 7;
+/** DECSET 2004: the program (readline) takes bracketed paste, i.e. pasted text literally. */
+const BRACKETED_PASTE_MODE = 2004;
 
 export interface PaneOptions extends PtySpawnOptions {
   id: number;
@@ -51,6 +53,9 @@ export class Pane {
   /** Of those, clients with a real terminal that answers queries itself. */
   interactive = 0;
   private readonly dataListeners: ((data: Buffer) => void)[] = [];
+  /** Set once the program has turned bracketed paste on (a readline shell at its prompt). */
+  pasteCapable = false;
+  private pasteWaiters: (() => void)[] = [];
   /** Output read but not yet numbered and sent: coalesced per event-loop turn. */
   private unsent: Buffer[] = [];
   private flushScheduled = false;
@@ -65,6 +70,13 @@ export class Pane {
     this.term.parser.registerOscHandler(OSC_CWD, (data) => {
       this.cwdUri = data;
       return false; // let xterm see it too
+    });
+    this.term.parser.registerCsiHandler({ prefix: '?', final: 'h' }, (params) => {
+      if (!this.pasteCapable && params.some((p) => p === BRACKETED_PASTE_MODE || (Array.isArray(p) && p.includes(BRACKETED_PASTE_MODE)))) {
+        this.pasteCapable = true;
+        for (const w of this.pasteWaiters.splice(0)) w();
+      }
+      return false; // xterm tracks the mode itself
     });
     // Until a real terminal is attached, the emulator answers the program's
     // queries (DA, DSR, cursor position) so programs that ask do not hang.
@@ -119,6 +131,26 @@ export class Pane {
     // Listeners (the run-marker scan) see output after it is sent, so a reply
     // they trigger never overtakes the output it is about.
     for (const l of this.dataListeners) l(data);
+  }
+
+  /**
+   * Resolves true once the program takes bracketed paste, false if it has
+   * not within `timeoutMs` (a shell still starting, or one without readline).
+   */
+  whenPasteCapable(timeoutMs: number): Promise<boolean> {
+    if (this.pasteCapable) return Promise.resolve(true);
+    if (this.exited) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pasteWaiters = this.pasteWaiters.filter((w) => w !== done);
+        resolve(false);
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.pasteWaiters.push(done);
+    });
   }
 
   /** Input for the program, as if typed. */

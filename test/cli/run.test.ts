@@ -98,6 +98,18 @@ describe('run, send, print, write, history, tail', { concurrency: 4 }, () => {
     assert.ok(multi.indexOf('one') >= 0 && multi.indexOf('two') > multi.indexOf('one'), JSON.stringify(multi));
   });
 
+  test('stdin scripts keep tabs (no completion), comments and a trailing & intact; the output has no echo', async (t) => {
+    const sb = sandbox(t);
+    const file = join(sb.base, 'tabs.txt');
+    const script = `cat > ${file} <<'EOF'\n\tone\ttab\n\t\ttwo tabs\nEOF\nprintf 'x\\ty\\n' # a comment\n`;
+    const r = await sb.zmx(['run', 'tabs'], { input: script });
+    assertOk(r, 'run with tabs');
+    assert.equal(readFileSync(file, 'utf8'), '\tone\ttab\n\t\ttwo tabs\n', 'the file has its tabs');
+    assert.deepEqual(runLines(r.stdout), ['x\ty'], 'only the output, none of the typed script');
+    const bg = await sb.zmx(['run', 'tabs', 'sleep 0.1 &']);
+    assertOk(bg, 'a trailing & still finishes');
+  });
+
   test('run with an empty command is a one-line error and creates no session', async (t) => {
     const sb = sandbox(t);
     for (const args of [['run', 'empty', ''], ['run', 'empty', '   '], ['run', 'empty']]) {
