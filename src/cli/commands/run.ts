@@ -17,7 +17,7 @@ export const run: CommandSpec = {
   ],
   options: [{ flags: '-d, --detach', description: 'do not wait: print "command sent!" and exit (see zmx wait)' }],
   passThrough: true,
-  details: 'The command is typed into the pane\'s shell followed by a completion marker; its output (escapes stripped) is printed until the marker, and zmx exits with the command\'s status. Arguments are passed as-is: do not wrap them in quotes. A script on stdin (quotes, $VARS, heredocs) is typed unchanged.',
+  details: 'The command goes to the pane\'s shell followed by a completion marker (pasted, when the shell takes bracketed paste, so tabs and heredocs arrive intact); its output (escapes stripped) is printed until the marker, and zmx exits with the command\'s status. One argument is a script as written; several are joined and quoted. A script on stdin (quotes, $VARS, heredocs, tabs) is passed unchanged.',
   examples: ['zmx run dev make test', 'zmx run dev -d sleep 10 && zmx wait dev', "printf 'cat <<EOF\\nhello $USER\\nEOF\\n' | zmx run dev"],
   async run(ctx, args, opts) {
     const [rawName, ...rest] = args;
