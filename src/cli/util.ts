@@ -36,7 +36,7 @@ export function listLine(s: SessionInfo, current: string | undefined): string {
   const fields = [`name=${s.name}`, `pid=${pane?.pid ?? 0}`, `clients=${s.clients}`, `created=${Math.floor(s.created / 1000)}`];
   fields.push(`cwd=${pane?.cwdUri || s.root}`);
   if (pane && pane.cmd.length > 0 && !isDefaultShell(pane.cmd)) fields.push(`cmd=${truncate(shellJoin(pane.cmd), 256)}`);
-  if (s.task && s.task.status !== null) fields.push(`exit_code=${s.task.status}`);
+  if (s.task && s.task.status !== null && s.task.ended !== null) fields.push(`ended=${Math.floor(s.task.ended / 1000)}`, `exit_code=${s.task.status}`);
   for (const [k, v] of Object.entries(s.labels)) fields.push(`${k}=${v}`);
   return `${s.name === current ? '→ ' : '  '}${fields.join('\t')}\n`;
 }

@@ -57,7 +57,7 @@ const SESSION: SessionInfo = {
   labels: { role: 'agent', 'ünï': 'cødé' },
   panes: [{ id: 0, pid: 4242, cmd: ['bash', '-l'], cols: 80, rows: 24, title: 'bash', cwdUri: 'file:///home/u', exited: null }],
   clients: 1,
-  task: { status: null, command: 'make test' },
+  task: { status: null, command: 'make test', ended: null },
 };
 
 const SAMPLES: { [K in MsgTypeName]: HeaderOf<K> } = {

@@ -67,8 +67,8 @@ export interface SessionInfo {
   panes: PaneInfo[];
   /** Clients attached through the front; the pty host reports 0. */
   clients: number;
-  /** Status of the last `run` task: null if none, 'running', or its exit status. */
-  task: { status: number | null; command: string } | null;
+  /** The last `run` task: its command, exit status and end time (ms), null while it runs. */
+  task: { status: number | null; command: string; ended: number | null } | null;
 }
 
 export interface CreateArgs {

@@ -569,13 +569,13 @@ test('run types the script followed by the marker; wait:false answers status nul
   const { id, req, typed } = await rig.run('a', 'make test', false);
   assert.equal(typed, `make test; echo ${TASK_MARKER}:${id}:$?\r`);
   assert.deepEqual((await rig.replied(req)).result, { status: null });
-  assert.deepEqual((await rig.get('a')).task, { status: null, command: 'make test' });
+  assert.deepEqual((await rig.get('a')).task, { status: null, command: 'make test', ended: null });
   // A trailing newline (or CRLF) is not typed twice.
   const second = await rig.run('a', 'echo hi\n', false);
   assert.equal(second.typed, `echo hi; echo ${TASK_MARKER}:${second.id}:$?\r`);
   const third = await rig.run('a', 'echo hi\r\n', false);
   assert.equal(third.typed, `echo hi; echo ${TASK_MARKER}:${third.id}:$?\r`);
-  assert.deepEqual((await rig.get('a')).task, { status: null, command: 'echo hi' }, 'a new run replaces the task');
+  assert.deepEqual((await rig.get('a')).task, { status: null, command: 'echo hi', ended: null }, 'a new run replaces the task');
   // Trailing blank lines too: "ls\n; echo ..." would be a syntax error, and the marker never printed.
   for (const script of ['ls\n\n', 'ls\r\n\r\n', 'ls\n\n\n']) {
     const r = await rig.run('a', script, false);
@@ -618,10 +618,12 @@ for (const status of [0, 3, 255]) {
     pty.emit('building...\r\n');
     await settle();
     assert.equal(rig.answer(req), undefined, 'no reply before the marker');
-    assert.deepEqual((await rig.get('a')).task, { status: null, command: 'make' });
+    assert.deepEqual((await rig.get('a')).task, { status: null, command: 'make', ended: null });
     pty.emit(`${TASK_MARKER}:${id}:${status}\r\n$ `);
     assert.deepEqual((await rig.replied(req)).result, { status });
-    assert.deepEqual((await rig.get('a')).task, { status, command: 'make' });
+    const { ended, ...rest } = (await rig.get('a')).task!;
+    assert.deepEqual(rest, { status, command: 'make' });
+    assert.equal(typeof ended, 'number');
     const done = rig.events('task.done');
     assert.equal(done.length, 1);
     assert.equal(done[0]!.data['name'], 'a');
@@ -1026,10 +1028,12 @@ test('two runs in flight each get their own status; the latest is what list show
   rig.pty('a').emit(`${TASK_MARKER}:${first.id}:1\r\n`);
   assert.deepEqual((await rig.replied(first.req)).result, { status: 1 });
   assert.equal(rig.answer(second.req), undefined, 'the second run is still going');
-  assert.deepEqual((await rig.get('a')).task, { status: null, command: 'true' });
+  assert.deepEqual((await rig.get('a')).task, { status: null, command: 'true', ended: null });
   rig.pty('a').emit(`${TASK_MARKER}:${second.id}:0\r\n`);
   assert.deepEqual((await rig.replied(second.req)).result, { status: 0 });
-  assert.deepEqual((await rig.get('a')).task, { status: 0, command: 'true' });
+  const task = (await rig.get('a')).task!;
+  assert.equal(task.status, 0);
+  assert.ok(task.ended !== null && Math.abs(task.ended - Date.now()) < 60_000, 'the end time is recorded');
 });
 
 test('kill does not hang on a pty that never reports its end', async (t) => {

@@ -227,7 +227,7 @@ export class PtyHost {
       labels: Object.fromEntries([...s.labels.entries()].sort(([x], [y]) => (x < y ? -1 : 1))),
       panes: s.panes.map((p) => p.info()),
       clients: 0,
-      task: s.task ? { status: s.task.status, command: s.task.command } : null,
+      task: s.task ? { status: s.task.status, command: s.task.command, ended: s.task.ended } : null,
     };
   }
 

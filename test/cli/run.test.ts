@@ -142,6 +142,7 @@ describe('run, send, print, write, history, tail', { concurrency: 4 }, () => {
     // The status of the last task shows in ls.
     const lines = parseList((await sb.zmx(['ls'])).stdout);
     assert.equal(lines.find((l) => l['name'] === 'w.b')!['exit_code'], '5');
+    assert.ok(Math.abs(Number(lines.find((l) => l['name'] === 'w.b')!['ended']) - Date.now() / 1000) < 120, 'ended= is the task\'s end, in Unix seconds');
     assert.equal(lines.find((l) => l['name'] === 'w.a')!['exit_code'], '0');
 
     const ok = await sb.zmx(['wait', 'w.a', 'w.c']);
