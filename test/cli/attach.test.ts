@@ -126,4 +126,38 @@ describe('attach', { concurrency: 3 }, () => {
     const json = JSON.parse((await sb.zmx(['ls', '--json'])).stdout) as { panes: { cols: number; rows: number }[] }[];
     assert.deepEqual([json[0]!.panes[0]!.cols, json[0]!.panes[0]!.rows], [60, 20]);
   });
+
+  test('a full-screen program (vim, alternate screen) comes back exactly after a reattach, and the shell screen after it exits', async (t) => {
+    const sb = sandbox(t);
+    const file = `${sb.base}/notes.txt`;
+    const lines = Array.from({ length: 40 }, (_, i) => `line ${i + 1}\tend`).join('\n');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(file, lines + '\n');
+    sb.tmuxStart(`${ZMX_BIN} attach full`, 90, 25);
+    await attached(sb, 'full', 1, 'main');
+    await type(sb, 'main', 'echo shell-screen-$((7*6))', 'shell-screen-42');
+    sb.tmux('send-keys', '-t', 'main', '-l', `vim -u NONE -N ${file}`);
+    sb.tmux('send-keys', '-t', 'main', 'Enter');
+    await sb.waitForScreen(/^line 1\s+end/m);
+    sb.tmux('send-keys', '-t', 'main', '-l', ':set number');
+    sb.tmux('send-keys', '-t', 'main', 'Enter');
+    sb.tmux('send-keys', '-t', 'main', '-l', '5G');
+    const before = await sb.waitForScreen(/^\s+1 line 1/m);
+    await until(() => sb.tmux('display', '-p', '-t', 'main', '#{alternate_on}').trim() === '1', 'vim on the alternate screen');
+    const beforeCursor = sb.tmux('display', '-p', '-t', 'main', '#{cursor_x},#{cursor_y}').trim();
+    const client = sb.paneClientPid('main')!;
+    process.kill(client, 'SIGKILL');
+    await until(() => !alive(client), 'the client to die');
+
+    sb.tmuxNew('again', `${ZMX_BIN} attach full`, 90, 25);
+    await until(() => sb.capture('again') === before, 'vim to be redrawn as it was', 15_000).catch(() => {});
+    assert.deepEqual(screenLines(sb.capture('again')), screenLines(before), 'every line of vim\'s screen');
+    assert.equal(sb.tmux('display', '-p', '-t', 'again', '#{alternate_on}').trim(), '1', 'still on the alternate screen');
+    assert.equal(sb.tmux('display', '-p', '-t', 'again', '#{cursor_x},#{cursor_y}').trim(), beforeCursor, 'cursor where vim left it');
+    // Quitting vim brings back the shell's screen, as a plain terminal would.
+    sb.tmux('send-keys', '-t', 'again', '-l', ':q');
+    sb.tmux('send-keys', '-t', 'again', 'Enter');
+    await sb.waitForScreen(/^shell-screen-42$/m, 'again');
+    assert.equal(sb.tmux('display', '-p', '-t', 'again', '#{alternate_on}').trim(), '0');
+  });
 });
