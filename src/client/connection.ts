@@ -76,6 +76,7 @@ export class Connection {
   /** Set while the link to the server is down (after a first welcome). */
   lostSince: number | null = null;
   private readonly linkListeners: ((state: 'lost' | 'restored') => void)[] = [];
+  private readonly eventListeners: ((name: string, data: Record<string, unknown>) => void)[] = [];
   /** Called when the link drops: brings a server back if sessions exist. */
   private recover: (() => Promise<unknown>) | null = null;
   private recoveryTimer: NodeJS.Timeout | null = null;
@@ -149,6 +150,11 @@ export class Connection {
     };
     this.recoveryTimer = setInterval(attempt, TIMING.recoverRetryMs);
     attempt();
+  }
+
+  /** Listens for events the server sends this client (e.g. session.switch). */
+  onEvent(listener: (name: string, data: Record<string, unknown>) => void): void {
+    this.eventListeners.push(listener);
   }
 
   /** Listens for the link going down ('lost') and coming back ('restored'). */
@@ -236,6 +242,9 @@ export class Connection {
         p.reject(err);
         return;
       }
+      case MsgType.Event:
+        for (const l of this.eventListeners) l(h.name, h.data);
+        return;
       case MsgType.Output: {
         const data = msg.frames[0] ?? Buffer.alloc(0);
         const s = this.streams.get(h.sid);

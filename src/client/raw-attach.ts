@@ -2,14 +2,20 @@
  * `zmx attach --raw`: one pane passed straight through to the user's
  * terminal (native scrollback, every feature of the terminal), as zmx does.
  * On attach the server's snapshot redraws the screen, cursor, title and
- * modes exactly; C-\ detaches.
+ * modes exactly; C-\ detaches. The client re-attaches by itself when the
+ * front is replaced, and follows zmx's switch (`zmx attach B` typed inside
+ * the session moves this client to B).
  */
 import { TERMINAL } from '../common/constants.js';
 import type { CreateArgs, StreamEndReason } from '../common/protocol.js';
-import type { Connection } from './connection.js';
+import type { Connection, StreamHandlers } from './connection.js';
 
 /** C-\ as the kitty keyboard protocol (CSI-u) and xterm's modifyOtherKeys send it. */
 const DETACH_SEQUENCES = [/^\x1b\[92;5(:\d+)?u/, /^\x1b\[27;5;92~/];
+/** Home and clear: the screen a snapshot is drawn on. */
+const CLEAR = '\x1b[H\x1b[2J';
+/** Full reset: modes the pane's program set (alternate screen, mouse...) must not outlive the client. */
+const RESET = '\x1bc';
 
 export function isDetachKey(data: Buffer): boolean {
   if (data.length > 0 && data[0] === TERMINAL.detachByte) return true;
@@ -29,31 +35,42 @@ export interface RawAttachOptions {
   onCreated?(): void;
 }
 
-export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promise<{ reason: StreamEndReason; exitCode: number | null }> {
+export interface RawAttachEnd {
+  reason: StreamEndReason;
+  exitCode: number | null;
+  /** The session attached last (it changes when the client is switched). */
+  name: string;
+}
+
+export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promise<RawAttachEnd> {
   const { stdin, stdout } = opts;
-  const cols = stdout.columns || TERMINAL.defaultCols;
-  const rows = stdout.rows || TERMINAL.defaultRows;
-  const { result, frames } = await conn.request('session.attach', { name: opts.name, cols, rows, create: opts.create, readOnly: opts.readOnly }, [], { timeoutMs: 0 });
-  if (result.created) opts.onCreated?.();
-  let sid = result.sid;
+  const size = () => ({ cols: stdout.columns || TERMINAL.defaultCols, rows: stdout.rows || TERMINAL.defaultRows });
+  const first = await conn.request('session.attach', { name: opts.name, ...size(), create: opts.create, readOnly: opts.readOnly }, [], { timeoutMs: 0 });
+  if (first.result.created) opts.onCreated?.();
+  let name = opts.name;
+  let sid = first.result.sid;
   const wasRaw = stdin.isTTY ? stdin.isRaw : false;
   if (stdin.isTTY) stdin.setRawMode(true);
   // Clear, then draw the server's copy of the screen: scrollback, screen, cursor, modes, title.
-  stdout.write('\x1b[H\x1b[2J');
-  if (frames[0]?.length) stdout.write(frames[0]);
+  stdout.write(CLEAR);
+  if (first.frames[0]?.length) stdout.write(first.frames[0]);
 
-  return await new Promise((resolve) => {
+  return await new Promise<RawAttachEnd>((resolve) => {
     let finished = false;
-    const onResize = () => conn.resize(sid, stdout.columns || cols, stdout.rows || rows);
-    let linkDown = false;
+    /** Set while no stream is live: the link is down, or a switch is under way. */
+    let between = false;
+    /** Where the server asked this client to go next. */
+    let switchTo: string | null = null;
+
+    const onResize = () => { if (!between) conn.resize(sid, size().cols, size().rows); };
     const onData = (data: Buffer) => {
       if (opts.detachKey && isDetachKey(data)) {
-        if (linkDown) finish('detached', null);
+        if (between) finish('detached', null);
         else conn.detach(sid);
         return;
       }
-      // Keys typed while the link is down are dropped, not queued for a server that would refuse them.
-      if (!opts.readOnly && !linkDown) conn.input(sid, data);
+      // Keys typed while no stream is live are dropped, not queued for a server that would refuse them.
+      if (!opts.readOnly && !between) conn.input(sid, data);
     };
     const onEnd = () => conn.detach(sid);
     const finish = (reason: StreamEndReason, exitCode: number | null) => {
@@ -64,39 +81,56 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
       stdout.off('resize', onResize);
       stdin.pause();
       if (stdin.isTTY) stdin.setRawMode(wasRaw);
-      // Leave the terminal as we found it: modes the pane's program set
-      // (alternate screen, mouse, bracketed paste) must not leak out.
-      stdout.write('\x1bc');
-      resolve({ reason, exitCode });
+      stdout.write(RESET);
+      resolve({ reason, exitCode, name });
     };
-    const handlers = {
-      output: (_seq: number, data: Buffer) => { stdout.write(data); },
-      end: finish,
+
+    /** Attaches (again) to `target` and redraws from its snapshot. */
+    const attachTo = (target: string) => {
+      between = true;
+      conn.request('session.attach', { name: target, ...size(), create: null, readOnly: opts.readOnly }, [], { timeoutMs: 0 })
+        .then(({ result, frames }) => {
+          if (finished) return;
+          conn.dropStream(sid);
+          // Another session: reset what the last one's programs set, as zmx does.
+          stdout.write(target === name ? CLEAR : RESET + CLEAR);
+          sid = result.sid;
+          name = target;
+          if (frames[0]?.length) stdout.write(frames[0]);
+          between = false;
+          conn.stream(sid, handlers);
+        })
+        .catch(() => finish('error', null));
     };
+
+    const handlers: StreamHandlers = {
+      output: (_seq, data) => { stdout.write(data); },
+      end: (reason, exitCode) => {
+        if (reason === 'replaced' && switchTo !== null) {
+          const target = switchTo;
+          switchTo = null;
+          attachTo(target);
+          return;
+        }
+        finish(reason, exitCode);
+      },
+    };
+
     stdin.on('data', onData);
     stdin.on('end', onEnd);
     stdout.on('resize', onResize);
     stdin.resume();
     // Last: this may deliver output (and even the end) that came right behind the reply.
     conn.stream(sid, handlers);
+
+    conn.onEvent((event, data) => {
+      if (event === 'session.switch' && data['sid'] === sid && typeof data['to'] === 'string') switchTo = data['to'];
+    });
     // The front went away (it was killed or restarted): when a new one
     // answers, attach again and redraw from its snapshot.
     conn.onLink((state) => {
-      if (state === 'lost') {
-        linkDown = true;
-        return;
-      }
-      conn.request('session.attach', { name: opts.name, cols: stdout.columns || cols, rows: stdout.rows || rows, create: null, readOnly: opts.readOnly }, [], { timeoutMs: 0 })
-        .then(({ result: again, frames: screen }) => {
-          if (finished) return;
-          conn.dropStream(sid);
-          sid = again.sid;
-          stdout.write('\x1b[H\x1b[2J');
-          if (screen[0]?.length) stdout.write(screen[0]);
-          linkDown = false;
-          conn.stream(sid, handlers);
-        })
-        .catch(() => finish('error', null));
+      if (state === 'lost') between = true;
+      else if (!finished) attachTo(name);
     });
   });
 }

@@ -298,6 +298,7 @@ const ARGS: { [K in OpName]: OpArgs<K> } = {
   'session.write': { name: 'dev', path: 'notes/a.txt' },
   'session.attach': { name: 'dev', cols: 120, rows: 40, create: CREATE, readOnly: false },
   'session.tail': { name: 'dev' },
+  'session.switch': { from: 'dev', to: 'other', create: { ...CREATE, name: 'other' } },
   'host.subscribe': { name: 'dev', interactive: true },
   'host.unsubscribe': { name: 'dev', interactive: false },
   'host.resize': { name: 'dev', cols: LIMITS.maxCols, rows: LIMITS.maxRows },
@@ -308,7 +309,7 @@ function argsOf(op: OpName): Record<string, unknown> {
 }
 
 /** Arguments that may also be null (their samples hold a value). */
-const NULLABLE = new Set(['session.attach.create']);
+const NULLABLE = new Set(['session.attach.create', 'session.switch.create']);
 
 /** Values of the wrong type, chosen by the type of the sample's value. */
 function wrongValues(sample: unknown, nullable = false): unknown[] {

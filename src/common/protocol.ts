@@ -122,6 +122,12 @@ export interface Ops {
   };
   /** Follows output of a session without attaching; Output on result.sid. */
   'session.tail': { args: { name: string }; result: { sid: number; seq: number } };
+  /**
+   * zmx's switch: `zmx attach B` typed inside session A moves A's leading
+   * client to B (creating B when `create` is given). The client gets a
+   * `session.switch` Event, then StreamEnd "replaced", and attaches to B.
+   */
+  'session.switch': { args: { from: string; to: string; create: CreateArgs | null }; result: { created: boolean } };
   /** Pty host only: subscribe the front to a pane's output; frame 1 is the screen at result.seq. */
   'host.subscribe': { args: { name: string; interactive: boolean }; result: { paneSid: number; seq: number; session: SessionInfo } };
   'host.unsubscribe': { args: { name: string; interactive: boolean }; result: Record<string, never> };
@@ -152,7 +158,7 @@ export interface AckMsg { t: typeof MsgType.Ack; sid: number; seq: number }
 export interface EventMsg { t: typeof MsgType.Event; name: EventName; data: Record<string, unknown> }
 
 export type StreamEndReason = 'detached' | 'exited' | 'killed' | 'replaced' | 'error';
-export type EventName = 'session.exit' | 'session.created' | 'task.done';
+export type EventName = 'session.exit' | 'session.created' | 'task.done' | 'session.switch';
 
 export type Header =
   | HelloMsg | WelcomeMsg | PingMsg | PongMsg
@@ -189,7 +195,7 @@ const SCHEMAS: Record<MsgTypeCode, Record<string, FieldKind>> = {
 };
 
 const REASONS: readonly StreamEndReason[] = ['detached', 'exited', 'killed', 'replaced', 'error'];
-const EVENTS: readonly EventName[] = ['session.exit', 'session.created', 'task.done'];
+const EVENTS: readonly EventName[] = ['session.exit', 'session.created', 'task.done', 'session.switch'];
 
 /** A map as msgpack decodes one: not an array, buffer, Date, Set or other extension object. */
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -307,6 +313,7 @@ const ARG_SCHEMAS: Record<OpName, Record<string, ArgKind>> = {
   'session.write': { name: 'string', path: 'string' },
   'session.attach': { name: 'string', cols: 'uint', rows: 'uint', create: 'createOrNull', readOnly: 'bool' },
   'session.tail': { name: 'string' },
+  'session.switch': { from: 'string', to: 'string', create: 'createOrNull' },
   'host.subscribe': { name: 'string', interactive: 'bool' },
   'host.unsubscribe': { name: 'string', interactive: 'bool' },
   'host.resize': { name: 'string', cols: 'uint', rows: 'uint' },

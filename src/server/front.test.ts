@@ -539,3 +539,35 @@ test('a malformed message from the host is logged, not fatal', async () => {
   await settle();
   assert.ok(rig.to('c1').some((m) => m.header.t === MsgType.Reply));
 });
+
+test('session.switch: the leading client of "from" gets a switch event naming "to", then StreamEnd replaced', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  rig.hello('viewer');
+  const sid = await rig.attach('viewer', 1, 100, 30, { leads: true });
+  rig.hello('cli');
+  rig.request('cli', 7, 'session.switch', { from: 'a', to: 'b', create: null });
+  const check = await rig.take('session.get');
+  assert.deepEqual(check.header.args, { name: 'b' });
+  rig.reply(check, { session: { ...SESSION, name: 'b' } });
+  await settle();
+  const msgs = rig.to('viewer');
+  const ev = msgs.findIndex((m) => m.header.t === MsgType.Event && m.header.name === 'session.switch');
+  const end = msgs.findIndex((m) => m.header.t === MsgType.StreamEnd && m.header.sid === sid);
+  assert.ok(ev >= 0 && end > ev, 'the event comes before the end of the stream');
+  assert.deepEqual((msgs[ev]!.header as { data: unknown }).data, { sid, to: 'b' });
+  assert.equal((msgs[end]!.header as { reason: string }).reason, 'replaced');
+  assert.deepEqual(resultOf(rig.to('cli').find((m) => m.header.t === MsgType.Reply && m.header.id === 7)), { created: false });
+});
+
+test('session.switch with no client attached to "from" is a clear EINVAL', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  rig.hello('cli');
+  rig.request('cli', 3, 'session.switch', { from: 'a', to: 'b', create: null });
+  await settle();
+  const [err] = errorsOf(rig.to('cli'));
+  assert.equal(err?.id, 3);
+  assert.equal(err?.code, 'EINVAL');
+  assert.match(err!.message, /no client is attached to session "a"/);
+});

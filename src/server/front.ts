@@ -54,7 +54,7 @@ interface Stream {
 interface HostReply { result: Record<string, unknown>; frames: Buffer[] }
 
 /** Ops the front answers itself; the rest go to the pty host as they are. */
-const FRONT_OPS: ReadonlySet<OpName> = new Set<OpName>(['server.info', 'server.stop', 'session.list', 'session.get', 'session.attach', 'session.tail', 'session.detach']);
+const FRONT_OPS: ReadonlySet<OpName> = new Set<OpName>(['server.info', 'server.stop', 'session.list', 'session.get', 'session.attach', 'session.tail', 'session.detach', 'session.switch']);
 
 export class Front {
   private readonly clients = new Map<string, Client>();
@@ -297,6 +297,22 @@ export class Front {
         const a = args as OpArgs<'session.tail'>;
         const { stream } = await this.openStream(client, a.name, 'tail', false, 0, 0);
         return wrap({ sid: stream.sid, seq: stream.fromSeq });
+      }
+      case 'session.switch': {
+        const a = args as OpArgs<'session.switch'>;
+        if (a.create && a.create.name !== a.to) throw new ZmxError('EINVAL', 'session.switch: create.name must equal to');
+        // The client to move: the one leading `from`, else any attached to it.
+        let target = this.leaders.get(a.from);
+        if (!target) {
+          for (const c of this.clients.values()) for (const s of c.streams.values()) if (!target && s.session === a.from && s.kind === 'attach') target = s;
+        }
+        if (!target) throw new ZmxError('EINVAL', `no client is attached to session "${a.from}" to switch`);
+        let created = false;
+        if (a.create) created = (await this.hostRequest('session.create', { ...a.create, ifMissing: true })).result.created;
+        else await this.hostRequest('session.get', { name: a.to });
+        this.sendClient(target.client, { t: MsgType.Event, name: 'session.switch', data: { sid: target.sid, to: a.to } });
+        this.endStream(target, 'replaced', null, true);
+        return wrap({ created });
       }
       case 'session.detach': {
         const a = args as OpArgs<'session.detach'>;

@@ -160,4 +160,28 @@ describe('attach', { concurrency: 3 }, () => {
     await sb.waitForScreen(/^shell-screen-42$/m, 'again');
     assert.equal(sb.tmux('display', '-p', '-t', 'again', '#{alternate_on}').trim(), '0');
   });
+
+  test('zmx attach OTHER typed inside a session switches this client to OTHER (made if missing), as zmx does', async (t) => {
+    const sb = sandbox(t);
+    sb.tmuxStart(`${ZMX_BIN} attach one`, 100, 30);
+    await attached(sb, 'one', 1, 'main');
+    await type(sb, 'main', 'echo in-one-$((1+0))', 'in-one-1');
+    // Typed at the shell of session "one": it moves this very client to "two".
+    sb.tmux('send-keys', '-t', 'main', '-l', `cd ${sb.base} && ${ZMX_BIN} attach two`);
+    sb.tmux('send-keys', '-t', 'main', 'Enter');
+    await until(async () => {
+      const ls = parseList((await sb.zmx(['ls'])).stdout);
+      return ls.find((l) => l['name'] === 'two')?.['clients'] === '1' && ls.find((l) => l['name'] === 'one')?.['clients'] === '0';
+    }, 'the client to move to "two"', 15_000);
+    await type(sb, 'main', 'echo "in-$ZMX_SESSION at $PWD"', `in-two at ${sb.base}`);
+    assert.doesNotMatch(sb.capture('main'), /in-one-1/, 'the screen is now session two\'s');
+    // Both sessions live on; C-\ detaches from the session shown now.
+    sb.tmux('send-keys', '-t', 'main', 'C-\\');
+    await sb.waitForScreen('[detached from session two]');
+    assert.deepEqual(parseList((await sb.zmx(['ls'])).stdout).map((l) => l['name']), ['one', 'two']);
+    // Outside a session there is nothing to switch: attach to self is refused.
+    const self = await sb.zmx(['attach', 'one'], { env: { ZMX_SESSION: 'one' } });
+    assert.notEqual(self.status, 0);
+    assert.match(self.stderr, /itself/);
+  });
 });

@@ -142,7 +142,7 @@ export class Sandbox {
   tmuxNew(session: string, command: string, cols = 100, rows = 30): string {
     this.tmuxSocket ??= join(this.base, 'tmux.sock');
     const envArgs = Object.entries(this.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${shellQuote(v!)}`).join(' ');
-    const r = spawnSync('tmux', ['-S', this.tmuxSocket, '-f', '/dev/null', 'new-session', '-d', '-s', session, '-x', String(cols), '-y', String(rows), `env ${envArgs} ${command}; sleep 600`], { encoding: 'utf8' });
+    const r = spawnSync('tmux', ['-S', this.tmuxSocket, '-f', '/dev/null', 'new-session', '-d', '-s', session, '-x', String(cols), '-y', String(rows), `env -i ${envArgs} ${command}; sleep 600`], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`tmux failed: ${r.stderr}`);
     return session;
   }

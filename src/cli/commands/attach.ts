@@ -6,10 +6,18 @@ import type { Context } from '../context.js';
 
 /** Attaches this terminal to a session (creating it when `create`), raw pass-through. */
 export async function attachSession(ctx: Context, name: string, create: boolean, cmd: string[], cwd: string | undefined): Promise<number> {
+  const current = ctx.env['ZMX_SESSION'];
+  if (current === name) throw new UsageError(`cannot attach session "${name}" to itself; detach first (C-\\)`);
+  if (current) {
+    // Inside a session, as zmx does: the client showing this session moves
+    // to the other one (made here, in this directory, if it does not exist).
+    const conn = await ctx.connectFor(current);
+    await conn.request('session.switch', { from: current, to: name, create: create ? createArgs(ctx, name, cmd, cwd) : null });
+    return 0;
+  }
   if (!ctx.stdin.isTTY && !ctx.env['ZMX_ATTACH_ANY_STDIN']) {
     throw new UsageError('attach needs a terminal on stdin; use zmx run, send or tail from scripts');
   }
-  if (ctx.env['ZMX_SESSION'] === name) throw new UsageError(`cannot attach session "${name}" to itself; detach first (C-\\)`);
   const conn = (await ctx.connect(true))!;
   const end = await rawAttach(conn, {
     name,
@@ -21,9 +29,9 @@ export async function attachSession(ctx: Context, name: string, create: boolean,
     detachKey: ctx.env['ZMX_NO_DETACH_KEY'] === undefined,
     onCreated: () => ctx.out(`session "${name}" created\n`),
   });
-  if (end.reason === 'detached') ctx.err(`[detached from session ${name}]\n`);
-  else if (end.reason === 'exited') ctx.err(`[session ${name} exited${end.exitCode ? ` with status ${end.exitCode}` : ''}]\n`);
-  else if (end.reason === 'killed' || end.reason === 'error') ctx.err(`[lost session ${name}]\n`);
+  if (end.reason === 'detached') ctx.err(`[detached from session ${end.name}]\n`);
+  else if (end.reason === 'exited') ctx.err(`[session ${end.name} exited${end.exitCode ? ` with status ${end.exitCode}` : ''}]\n`);
+  else if (end.reason === 'killed' || end.reason === 'error') ctx.err(`[lost session ${end.name}]\n`);
   return 0;
 }
 
@@ -41,7 +49,7 @@ export const attach: CommandSpec = {
     { flags: '-r, --raw', description: 'pass one pane straight through to this terminal (the default for now)' },
   ],
   passThrough: true,
-  details: 'The screen, cursor, title and modes come back exactly as they were. C-\\ detaches (unless ZMX_NO_DETACH_KEY is set).\nA command given for a session that exists already is ignored.',
+  details: 'The screen, cursor, title and modes come back exactly as they were. C-\\ detaches (unless ZMX_NO_DETACH_KEY is set).\nA command given for a session that exists already is ignored. Inside a session, attach switches the client showing it to NAME (creating NAME in the current directory if needed), as zmx does.',
   examples: ['zmx attach dev', 'zmx attach dev vim', 'zmx attach -t dev'],
   async run(ctx, args, opts) {
     const [first, ...rest] = args;
