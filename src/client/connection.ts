@@ -77,6 +77,8 @@ export class Connection {
   lostSince: number | null = null;
   private readonly linkListeners: ((state: 'lost' | 'restored') => void)[] = [];
   private readonly eventListeners: ((name: string, data: Record<string, unknown>) => void)[] = [];
+  /** Callers of rehello() waiting for the server's Welcome. */
+  private welcomeWaiters: (() => void)[] = [];
   /** Called when the link drops: brings a server back if sessions exist. */
   private recover: (() => Promise<unknown>) | null = null;
   private recoveryTimer: NodeJS.Timeout | null = null;
@@ -152,6 +154,26 @@ export class Connection {
     attempt();
   }
 
+  /**
+   * Says hello again on the same link: after the server has forgotten this
+   * client (silent too long: a suspended laptop, a stopped process).
+   */
+  rehello(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.welcomeWaiters = this.welcomeWaiters.filter((w) => w !== done);
+        reject(new ZmxError('ETIMEDOUT', `${this.serverName} did not answer hello`));
+      }, TIMING.requestTimeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.welcomeWaiters.push(done);
+      this.hello();
+    });
+  }
+
   /** Listens for events the server sends this client (e.g. session.switch). */
   onEvent(listener: (name: string, data: Record<string, unknown>) => void): void {
     this.eventListeners.push(listener);
@@ -212,6 +234,7 @@ export class Connection {
     switch (h.t) {
       case MsgType.Welcome:
         this.welcomed = true;
+        for (const w of this.welcomeWaiters.splice(0)) w();
         if (this.lostSince !== null) {
           this.lostSince = null;
           for (const l of this.linkListeners) l('restored');

@@ -112,6 +112,14 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
           attachTo(target);
           return;
         }
+        if (reason === 'error' && !between) {
+          // The server dropped us (we were silent too long: suspended, or
+          // stopped) or lost the pty host: greet it again and re-attach; if
+          // the session is gone, that fails and we end.
+          between = true;
+          conn.rehello().then(() => attachTo(name), () => finish('error', exitCode));
+          return;
+        }
         finish(reason, exitCode);
       },
     };

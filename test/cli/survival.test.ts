@@ -73,6 +73,27 @@ describe('server survival', { concurrency: 2 }, () => {
     assert.match(screen, /^before-4\s*$/m, 'the screen from before is redrawn');
   });
 
+  test('an attached client stopped longer than the heartbeat timeout (a suspended laptop) reattaches when it resumes', async (t) => {
+    const sb = sandbox(t);
+    sb.tmuxStart(`${ZMX_BIN} attach nap`, 90, 25);
+    await until(async () => parseList((await sb.zmx(['ls'])).stdout)[0]?.['clients'] === '1', 'the client to attach', 15_000);
+    const client = sb.paneClientPid('main')!;
+    process.kill(client, 'SIGSTOP');
+    try {
+      // The server forgets a client silent for longer than its heartbeat timeout.
+      await until(async () => parseList((await sb.zmx(['ls'])).stdout)[0]?.['clients'] === '0', 'the server to drop the stopped client', 20_000, 250);
+      assert.ok(alive(client));
+      await sb.zmx(['run', 'nap', 'echo while-away-$((5*5))']);
+    } finally {
+      process.kill(client, 'SIGCONT');
+    }
+    await until(async () => parseList((await sb.zmx(['ls'])).stdout)[0]?.['clients'] === '1', 'the client to attach again', 20_000, 250);
+    await sb.waitForScreen(/^while-away-25\s*$/m, 'main', 10_000);
+    sb.tmux('send-keys', '-t', 'main', '-l', 'echo back-$((6*6))');
+    sb.tmux('send-keys', '-t', 'main', 'Enter');
+    await sb.waitForScreen(/^back-36\s*$/m);
+  });
+
   test('after the last session is killed the servers exit by themselves', async (t) => {
     const sb = sandbox(t);
     assertOk(await sb.zmx(['new', '-s', 'only', '-d']), 'new');
