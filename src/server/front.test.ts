@@ -252,6 +252,16 @@ function replyIndex(rig: Rig, peer: string, id: number): number {
   return rig.to(peer).findIndex((m) => m.header.t === MsgType.Reply && m.header.id === id);
 }
 
+/** Checks attach #1 of c1 was answered before any output, and returns that output. */
+function outputsAfterAttachReply(rig: Rig): [number, string][] {
+  const at = replyIndex(rig, 'c1', 1);
+  assert.ok(at >= 0, 'the attach is answered');
+  const sid = resultOf<{ sid: number }>(rig.to('c1')[at]).sid;
+  const outIdx = rig.to('c1').findIndex((m) => m.header.t === MsgType.Output);
+  assert.ok(outIdx === -1 || outIdx > at, 'no output before the reply');
+  return outputs(rig, 'c1', sid);
+}
+
 test('attach: the reply carries the snapshot and its seq; later output follows on the stream', async () => {
   const rig = new Rig();
   rig.hostUp();
@@ -282,12 +292,7 @@ test('attach: output arriving with the snapshot reply is delivered after the rep
   await settle();
   rig.output(9, 'nine');
   await settle();
-  const at = replyIndex(rig, 'c1', 1);
-  assert.ok(at >= 0, 'the attach is answered');
-  const sid = resultOf<{ sid: number }>(rig.to('c1')[at]).sid;
-  const outIdx = rig.to('c1').findIndex((m) => m.header.t === MsgType.Output);
-  assert.ok(outIdx === -1 || outIdx > at, 'no output before the reply');
-  assert.deepEqual(outputs(rig, 'c1', sid), [[7, 'seven'], [8, 'eight'], [9, 'nine']], 'output past the snapshot, in order, no duplicates, none lost');
+  assert.deepEqual(outputsAfterAttachReply(rig), [[7, 'seven'], [8, 'eight'], [9, 'nine']], 'output past the snapshot, in order, no duplicates, none lost');
 });
 
 test('attach: output the host sent while the snapshot was pending is delivered after the reply only if seq > snapshot seq', async () => {
@@ -307,12 +312,7 @@ test('attach: output the host sent while the snapshot was pending is delivered a
   await settle();
   rig.output(8, 'eight');
   await settle();
-  const at = replyIndex(rig, 'c1', 1);
-  assert.ok(at >= 0, 'the attach is answered');
-  const sid = resultOf<{ sid: number }>(rig.to('c1')[at]).sid;
-  const outIdx = rig.to('c1').findIndex((m) => m.header.t === MsgType.Output);
-  assert.ok(outIdx === -1 || outIdx > at, 'no output before the reply');
-  assert.deepEqual(outputs(rig, 'c1', sid), [[7, 'seven'], [8, 'eight']], 'seq 7 reached the front before the reply but is past the snapshot: it must not be lost');
+  assert.deepEqual(outputsAfterAttachReply(rig), [[7, 'seven'], [8, 'eight']], 'seq 7 reached the front before the reply but is past the snapshot: it must not be lost');
 });
 
 test('attach: a second client joining a pane others watch gets only output past its own snapshot', async () => {
