@@ -87,7 +87,6 @@ function report(err: unknown): number {
   return 1;
 }
 
-
 const status = await main(process.argv.slice(2));
 process.exitCode = status;
 // Sockets are closed; anything left (a pipe on stdin) must not keep us alive.
