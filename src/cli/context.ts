@@ -4,7 +4,7 @@
  */
 import { runtimeDir, runtimePaths, type RuntimePaths } from '../common/paths.js';
 import { ZmxError } from '../common/errors.js';
-import { withPrefix, validateSessionName } from '../common/names.js';
+import { matchNames, withPrefix, validateSessionName } from '../common/names.js';
 import { Connection } from '../client/connection.js';
 import { UsageError } from './command.js';
 
@@ -36,6 +36,16 @@ export class Context {
     const conn = await this.connect(false);
     if (!conn) throw new ZmxError('ENOSESSION', `session "${name}" does not exist`);
     return conn;
+  }
+
+  /**
+   * Session names and prefix patterns (`"d.*"`) as typed, matched against the
+   * server's sessions. With no server, nothing matches.
+   */
+  async matchSessions(patterns: readonly string[]): Promise<{ conn: Connection | null; matched: string[]; missing: string[] }> {
+    const conn = await this.connect(false);
+    const names = conn ? (await conn.request('session.list', {})).result.sessions.map((s) => s.name) : [];
+    return { conn, ...matchNames(patterns.map((p) => withPrefix(p, this.env)), names) };
   }
 
   /**

@@ -57,6 +57,8 @@ export async function main(argv: string[]): Promise<number> {
   let args = argv.length === 0 ? ['list'] : argv;
   if (args[0] === '-h' || args[0] === '--help') args = ['help', ...args.slice(1)];
   if (args[0] === '-v' || args[0] === '--version') args = ['version', ...args.slice(1)];
+  // `help CMD` is CMD's own --help (an unknown CMD is reported as such).
+  if ((args[0] === 'help' || args[0] === 'h') && args[1] !== undefined && !args[1].startsWith('-')) args = [...args.slice(1), '--help'];
   try {
     await program.parseAsync(args, { from: 'user' });
   } catch (err) {

@@ -13,6 +13,9 @@ export function shellJoin(argv: readonly string[]): string {
 
 export { stripAnsi } from '../client/run-output.js';
 
+/** `run` and `write` make sessions running bash, whatever the user's shell: the marker relies on `$?`. */
+export const TASK_SHELL = ['bash', '--login'];
+
 /** Arguments for creating a session from this terminal. */
 export function createArgs(ctx: Context, name: string, cmd: string[], cwd: string | undefined): CreateArgs {
   const env: Record<string, string> = {};
@@ -47,9 +50,4 @@ function isDefaultShell(cmd: string[]): boolean {
 
 function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}...` : text;
-}
-
-/** Stdout size for requests that need one. */
-export function termSize(ctx: Context): { cols: number; rows: number } {
-  return { cols: ctx.stdout.columns || TERMINAL.defaultCols, rows: ctx.stdout.rows || TERMINAL.defaultRows };
 }

@@ -175,7 +175,7 @@ export interface Message<H extends Header = Header> {
 // ---------------------------------------------------------------------------
 // Validation: each header type lists its fields and their kinds.
 
-type FieldKind = 'int' | 'uint' | 'string' | 'strings' | 'object' | 'objectOrNull' | 'intOrNull' | 'code' | 'reason' | 'event';
+type FieldKind = 'uint' | 'string' | 'strings' | 'object' | 'intOrNull' | 'code' | 'reason' | 'event';
 
 const SCHEMAS: Record<MsgTypeCode, Record<string, FieldKind>> = {
   [MsgType.Hello]: { min: 'uint', max: 'uint', caps: 'strings', agent: 'string' },
@@ -206,12 +206,10 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 function checkField(kind: FieldKind, v: unknown): boolean {
   switch (kind) {
-    case 'int': return Number.isSafeInteger(v);
     case 'uint': return Number.isSafeInteger(v) && (v as number) >= 0;
     case 'string': return typeof v === 'string' && v.length <= LIMITS.maxHeaderString;
     case 'strings': return Array.isArray(v) && v.length <= LIMITS.maxListLength && v.every((s) => typeof s === 'string');
     case 'object': return isPlainObject(v);
-    case 'objectOrNull': return v === null || isPlainObject(v);
     case 'intOrNull': return v === null || Number.isSafeInteger(v);
     case 'code': return isErrorCode(v);
     case 'reason': return typeof v === 'string' && (REASONS as readonly string[]).includes(v);
@@ -258,7 +256,7 @@ export function decode(frames: readonly Buffer[]): Message {
   for (const [field, kind] of Object.entries(schema)) {
     if (!checkField(kind, raw[field])) throw new ZmxError('EPROTO', `field "${field}" of message 0x${t.toString(16)} must be ${kind}`);
   }
-  return { header: raw as unknown as Header, frames: frames.slice(1).map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)) };
+  return { header: raw as unknown as Header, frames: frames.slice(1) };
 }
 
 /**
@@ -324,7 +322,7 @@ const CREATE_KEYS: Record<string, ArgKind> = {
 };
 
 export function isOpName(op: string): op is OpName {
-  return Object.prototype.hasOwnProperty.call(ARG_SCHEMAS, op);
+  return Object.hasOwn(ARG_SCHEMAS, op);
 }
 
 function checkArg(kind: ArgKind, v: unknown): boolean {

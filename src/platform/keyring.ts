@@ -20,28 +20,30 @@ function entry(account: string): Entry {
   return new Entry(SERVICE, account, OPTIONS);
 }
 
+/** The keychain, unprobed: each call throws if it does not answer. */
+export const keyring: SecretStore = {
+  kind: 'keyring',
+  get: (account) => entry(account).getPassword() ?? null,
+  set: (account, secret) => entry(account).setPassword(secret),
+  delete: (account) => {
+    entry(account).deletePassword();
+  },
+};
+
 /**
  * Returns the keychain if one answers a write, a read and a delete of a probe
  * entry; null when none is reachable (no D-Bus session, no Secret Service,
- * or it refuses), so callers fall back to a 0600 file.
+ * or it refuses), so a new key goes to a 0600 file instead. Only worth its
+ * three round trips when choosing where a new key goes.
  */
 export function openKeyring(): SecretStore | null {
   const probeAccount = `probe-${process.pid}`;
   try {
-    const probe = entry(probeAccount);
-    probe.setPassword('probe');
-    const ok = probe.getPassword() === 'probe';
-    probe.deletePassword();
-    if (!ok) return null;
+    keyring.set(probeAccount, 'probe');
+    const ok = keyring.get(probeAccount) === 'probe';
+    keyring.delete(probeAccount);
+    return ok ? keyring : null;
   } catch {
     return null;
   }
-  return {
-    kind: 'keyring',
-    get: (account) => entry(account).getPassword() ?? null,
-    set: (account, secret) => entry(account).setPassword(secret),
-    delete: (account) => {
-      entry(account).deletePassword();
-    },
-  };
 }

@@ -14,7 +14,7 @@ import { configDir, ensurePrivateDir } from '../common/paths.js';
 import { ZmxError } from '../common/errors.js';
 import { isZ85Key, z85Decode } from '../common/z85.js';
 import { generateKeyPair, type KeyPair } from './zmq.js';
-import { openKeyring, type SecretStore } from './keyring.js';
+import { keyring, openKeyring, type SecretStore } from './keyring.js';
 
 export type KeyRole = 'client' | 'server' | 'ptyhost';
 export type KeyringMode = 'auto' | 'keyring' | 'file';
@@ -92,9 +92,14 @@ export class KeyStore {
     if (!publicKey) return null;
     let secretKey: string | null = null;
     if (existsSync(p.keyring)) {
-      const store = this.mode === 'file' ? null : (this.keyring ??= openKeyring());
-      if (!store) throw new ZmxError('EUNAVAIL', `the ${role} secret key is in the keychain, which does not answer now; unlock it or start its D-Bus session`);
-      secretKey = store.get(readFileSync(p.keyring, 'utf8').trim());
+      const unavailable = new ZmxError('EUNAVAIL', `the ${role} secret key is in the keychain, which does not answer now; unlock it or start its D-Bus session`);
+      if (this.mode === 'file') throw unavailable;
+      // A plain read: the keychain was chosen when the key was made, no probe needed.
+      try {
+        secretKey = keyring.get(readFileSync(p.keyring, 'utf8').trim());
+      } catch {
+        throw unavailable;
+      }
       if (!secretKey) throw new ZmxError('ENOENT', `the ${role} secret key is missing from the keychain; remove ${p.pub} to make a new keypair`);
     } else if (existsSync(p.key)) {
       const mode = statSync(p.key).mode & 0o777;
@@ -105,6 +110,14 @@ export class KeyStore {
     }
     if (!isZ85Key(secretKey)) throw new ZmxError('EINVAL', `the stored ${role} secret key is not a Z85 key`);
     return { publicKey, secretKey };
+  }
+
+  /**
+   * The public key, making the keypair on first use. For a peer's key, or
+   * one's own when the secret is not needed: the secret is not read.
+   */
+  publicKeyOrCreate(role: KeyRole): string {
+    return this.publicKey(role) ?? this.loadOrCreate(role).publicKey;
   }
 
   /** Loads the keypair, making and storing it on first use. Safe across processes. */

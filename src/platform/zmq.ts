@@ -25,10 +25,6 @@ export function generateKeyPair(): KeyPair {
   return { publicKey, secretKey };
 }
 
-export function zmqVersion(): string {
-  return zmq.version;
-}
-
 /**
  * Serializes sends on one socket: zeromq.js allows one pending send at a
  * time, and messages must leave in the order they were queued.

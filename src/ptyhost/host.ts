@@ -90,7 +90,6 @@ interface Session {
   taskWaiters: ((status: number) => void)[];
   exitWaiters: (() => void)[];
   markerTail: string;
-  ending: boolean;
   /** Set when `kill` asked for the end, so clients hear "killed" rather than "exited". */
   killed: boolean;
 }
@@ -215,7 +214,7 @@ export class PtyHost {
 
   private get(name: string): Session {
     const s = this.sessions.get(name);
-    if (!s || s.ending) throw new ZmxError('ENOSESSION', `session "${name}" does not exist`);
+    if (!s) throw new ZmxError('ENOSESSION', `session "${name}" does not exist`);
     return s;
   }
 
@@ -234,7 +233,7 @@ export class PtyHost {
   private create(args: OpArgs<'session.create'>): OpResult<'session.create'> {
     validateSessionName(args.name);
     const existing = this.sessions.get(args.name);
-    if (existing && !existing.ending) {
+    if (existing) {
       if (args.ifMissing) return { session: this.info(existing), created: false };
       throw new ZmxError('EEXIST', `session "${args.name}" already exists`);
     }
@@ -267,7 +266,6 @@ export class PtyHost {
       taskWaiters: [],
       exitWaiters: [],
       markerTail: '',
-      ending: false,
       killed: false,
     };
     const pane = new Pane(
@@ -292,10 +290,12 @@ export class PtyHost {
   }
 
   private onPaneExit(s: Session, exit: { exitCode: number; signal: number }): void {
+    // Ended already (kill gave up on a deaf pty, which then exited after all):
+    // the name may belong to a new session by now.
+    if (this.sessions.get(s.name) !== s) return;
     // One pane per session for now: the session ends with it.
     const status = exit.signal ? 128 + exit.signal : exit.exitCode;
     for (const id of [...s.running.keys()]) this.finishTask(s, id, status);
-    s.ending = true;
     this.sessions.delete(s.name);
     for (const w of s.taskWaiters.splice(0)) w(status);
     for (const w of s.exitWaiters.splice(0)) w();
@@ -316,9 +316,7 @@ export class PtyHost {
       pane.pty.signalGroup(args.force ? 'SIGKILL' : 'SIGHUP');
       const timer = setTimeout(() => pane.pty.signalGroup('SIGKILL'), TIMING.killGraceMs);
       // A pty that never reports its end even after SIGKILL must not hang kill.
-      const giveUp = setTimeout(() => {
-        if (this.sessions.get(name) === s) this.onPaneExit(s, { exitCode: 0, signal: SIGKILL_NUMBER });
-      }, TIMING.killGraceMs * 2);
+      const giveUp = setTimeout(() => this.onPaneExit(s, { exitCode: 0, signal: SIGKILL_NUMBER }), TIMING.killGraceMs * 2);
       await gone;
       clearTimeout(timer);
       clearTimeout(giveUp);

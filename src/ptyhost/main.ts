@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const log = fileLogger('ptyhost', paths.ptyhostLog);
   const keys = new KeyStore();
   const own = keys.loadOrCreate('ptyhost');
-  const frontKey = keys.loadOrCreate('server').publicKey;
+  const frontKey = keys.publicKeyOrCreate('server');
 
   const zap = new ZapHandler((key) => key === frontKey, (key, ok) => { if (!ok) log.warn({ fingerprint: fingerprint(key) }, 'refused a key that is not the front'); });
   await zap.start();

@@ -30,8 +30,7 @@ async function main(): Promise<void> {
   const log = fileLogger('front', paths.frontLog);
   const keys = new KeyStore();
   const serverKeys = keys.loadOrCreate('server');
-  const ptyhostKeys = keys.loadOrCreate('ptyhost');
-  const clientKey = keys.loadOrCreate('client').publicKey;
+  const clientKey = keys.publicKeyOrCreate('client');
   const authorized = new AuthorizedKeys();
   if (!authorized.find(clientKey)) {
     // First start: the local user may use the local server.
@@ -47,6 +46,9 @@ async function main(): Promise<void> {
     return readPid(paths.ptyhostPid) ?? 0;
   }
   let ptyhostPid = await ensurePtyhost();
+  const ptyhostKey = keys.publicKeyOrCreate('ptyhost');
+  /** Whether the link to the pty host is up: checked before each request, so it must be cheap. */
+  let hostLinkUp = false;
 
   const zap = new ZapHandler((key) => authorized.find(key) !== null, (key, ok) => {
     if (!ok) log.warn({ fingerprint: fingerprint(key) }, 'refused an unauthorized key');
@@ -55,8 +57,9 @@ async function main(): Promise<void> {
 
   const host = new ClientLink({
     endpoint: paths.ptyhostEndpoint,
-    curve: { serverKey: ptyhostKeys.publicKey, publicKey: serverKeys.publicKey, secretKey: serverKeys.secretKey },
+    curve: { serverKey: ptyhostKey, publicKey: serverKeys.publicKey, secretKey: serverKeys.secretKey },
     onMessage: (frames) => front.onHostMessage(frames),
+    onConnectionChange: (up) => { hostLinkUp = up; },
   });
   const endpoint = new ServerEndpoint({
     endpoint: paths.frontEndpoint,
@@ -69,7 +72,8 @@ async function main(): Promise<void> {
     info: () => ({ version: VERSION, pid: process.pid, ptyhostPid }),
     log: (msg, extra) => log.info(extra ?? {}, msg),
     stop: () => void shutdown('server.stop'),
-    wakeHost: () => { if (!respawning && !isAlive(ptyhostPid)) restartHost(); },
+    // The link drops the moment the pty host exits; only then is its pid worth checking.
+    wakeHost: () => { if (!hostLinkUp && !respawning && !isAlive(ptyhostPid)) restartHost(); },
   });
 
   host.connect();

@@ -15,7 +15,7 @@ const show: CommandSpec = {
   async run(ctx, _args, opts) {
     if (opts['client'] && opts['server']) throw new UsageError('choose one of --client and --server');
     const role = opts['server'] ? 'server' : 'client';
-    ctx.out(new KeyStore().loadOrCreate(role).publicKey + '\n');
+    ctx.out(new KeyStore().publicKeyOrCreate(role) + '\n');
     return 0;
   },
 };

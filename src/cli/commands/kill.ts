@@ -1,6 +1,5 @@
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../command.js';
-import { matchNames, withPrefix } from '../../common/names.js';
 
 export const kill: CommandSpec = {
   name: 'kill',
@@ -10,10 +9,7 @@ export const kill: CommandSpec = {
   options: [{ flags: '--force', description: 'SIGKILL at once instead of SIGHUP first' }],
   examples: ['zmx kill dev', 'zmx kill "agent.*"'],
   async run(ctx, args, opts) {
-    const patterns = args.map((a) => withPrefix(a, ctx.env));
-    const conn = await ctx.connect(false);
-    const names = conn ? (await conn.request('session.list', {})).result.sessions.map((s) => s.name) : [];
-    const { matched, missing } = matchNames(patterns, names);
+    const { conn, matched, missing } = await ctx.matchSessions(args);
     if (matched.length > 0) {
       const { result } = await conn!.request('session.kill', { names: matched, force: Boolean(opts['force']) }, [], { timeoutMs: 0 });
       for (const name of result.killed) ctx.out(`killed session ${name}\n`);

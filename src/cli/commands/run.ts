@@ -1,11 +1,9 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../command.js';
-import { createArgs, shellJoin } from '../util.js';
+import { TASK_SHELL, createArgs, shellJoin } from '../util.js';
 import { RunOutputFilter } from '../../client/run-output.js';
 
-/** `run` sessions use bash, whatever the user's shell: the marker relies on `$?`. */
-const RUN_SHELL = ['bash', '--login'];
 
 export const run: CommandSpec = {
   name: 'run',
@@ -41,7 +39,7 @@ export const run: CommandSpec = {
       if (script.trim() === '') throw new UsageError('run needs a command, or a script on stdin');
     }
     const conn = (await ctx.connect(true))!;
-    const { result } = await conn.request('session.create', { ...createArgs(ctx, name, RUN_SHELL, undefined), ifMissing: true });
+    const { result } = await conn.request('session.create', { ...createArgs(ctx, name, TASK_SHELL, undefined), ifMissing: true });
     if (result.created) ctx.out(`session "${name}" created\n`);
     if (detach) {
       await conn.request('session.run', { name, script, wait: false });

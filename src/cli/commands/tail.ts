@@ -1,7 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../command.js';
-import { matchNames, withPrefix } from '../../common/names.js';
 import { stripAnsi } from '../util.js';
 
 export const tail: CommandSpec = {
@@ -11,11 +10,8 @@ export const tail: CommandSpec = {
   args: [{ name: 'name', description: 'sessions; "d.*" matches by prefix', required: true, variadic: true }],
   options: [],
   async run(ctx, args) {
-    const conn = await ctx.connect(false);
-    if (!conn) throw new UsageError(`session "${withPrefix(args[0]!, ctx.env)}" does not exist`);
-    const names = (await conn.request('session.list', {})).result.sessions.map((s) => s.name);
-    const { matched, missing } = matchNames(args.map((a) => withPrefix(a, ctx.env)), names);
-    if (missing.length > 0) throw new UsageError(`session "${missing[0]}" does not exist`);
+    const { conn, matched, missing } = await ctx.matchSessions(args);
+    if (!conn || missing.length > 0) throw new UsageError(`session "${missing[0]}" does not exist`);
     let open = matched.length;
     await new Promise<void>((resolve) => {
       for (const name of matched) {

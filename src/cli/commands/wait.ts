@@ -1,6 +1,5 @@
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../command.js';
-import { matchNames, withPrefix } from '../../common/names.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -13,9 +12,7 @@ export const wait: CommandSpec = {
   details: 'Exits 0 when every task succeeded, else with the status of a failed one.',
   examples: ['zmx run dev -d make test && zmx wait dev'],
   async run(ctx, args) {
-    const conn = await ctx.connect(false);
-    const names = conn ? (await conn.request('session.list', {})).result.sessions.map((s) => s.name) : [];
-    const { matched, missing } = matchNames(args.map((a) => withPrefix(a, ctx.env)), names);
+    const { conn, matched, missing } = await ctx.matchSessions(args);
     if (missing.length > 0 || matched.length === 0) throw new UsageError(`no matching sessions found: ${missing.join(', ')}`, 2);
     for (const name of matched) ctx.out(`[${now()}] waiting task=${name}\n`);
     const { result } = await conn!.request('session.wait', { names: matched }, [], { timeoutMs: 0 });

@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../command.js';
-import { createArgs } from '../util.js';
+import { TASK_SHELL, createArgs } from '../util.js';
 
 export const write: CommandSpec = {
   name: 'write',
@@ -17,7 +17,7 @@ export const write: CommandSpec = {
     const path = args[1]!;
     const data = ctx.stdinIsTTY ? Buffer.alloc(0) : await ctx.readStdin();
     const conn = (await ctx.connect(true))!;
-    const { result } = await conn.request('session.create', { ...createArgs(ctx, name, ['bash', '--login'], undefined), ifMissing: true });
+    const { result } = await conn.request('session.create', { ...createArgs(ctx, name, TASK_SHELL, undefined), ifMissing: true });
     if (result.created) ctx.out(`session "${name}" created\n`);
     const written = await conn.request('session.write', { name, path }, [data]);
     ctx.out(`file created ${written.result.path}\n`);
