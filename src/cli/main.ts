@@ -89,6 +89,15 @@ function report(err: unknown): number {
   return 1;
 }
 
+// A reader that stops early (`zmx help | head -3`) closes the pipe: that is
+// the end of the output, not an error to crash on.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 const status = await main(process.argv.slice(2));
 process.exitCode = status;
 // Sockets are closed; anything left (a pipe on stdin) must not keep us alive.

@@ -219,4 +219,14 @@ describe('help, version, completions, errors, keys', { concurrency: 4 }, () => {
       for (const s of secrets) assert.ok(!content.includes(s), `${path} must not contain a secret key`);
     }
   });
+
+  test('output cut short by its reader (| head) ends quietly, with no EPIPE trace', async (t) => {
+    const sb = sandbox(t);
+    const { spawnSync } = await import('node:child_process');
+    // `sleep` lets `true` close the pipe before zmx writes: the write then fails with EPIPE.
+    const r = spawnSync('sh', ['-c', `for i in 1 2 3; do ${ZMX_BIN} completions bash | { sleep 0; true; }; done; ${ZMX_BIN} help keys | head -1`], { env: sb.env, encoding: 'utf8' });
+    assert.equal(r.status, 0);
+    assert.doesNotMatch(r.stderr, /EPIPE|Error/, r.stderr);
+    assert.equal(r.stdout.split('\n').filter(Boolean).length, 1);
+  });
 });
