@@ -7,6 +7,7 @@
  * the session moves this client to B).
  */
 import { TERMINAL } from '../common/constants.js';
+import { ZmxError } from '../common/errors.js';
 import type { CreateArgs, StreamEndReason } from '../common/protocol.js';
 import type { Connection, StreamHandlers } from './connection.js';
 
@@ -85,11 +86,17 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
       resolve({ reason, exitCode, name });
     };
 
+    /** Set while an attach request is in flight: one at a time, or the server would count this client twice. */
+    let attaching = false;
+
     /** Attaches (again) to `target` and redraws from its snapshot. */
     const attachTo = (target: string) => {
       between = true;
+      if (attaching) return;
+      attaching = true;
       conn.request('session.attach', { name: target, ...size(), create: null, readOnly: opts.readOnly }, [], { timeoutMs: 0 })
         .then(({ result, frames }) => {
+          attaching = false;
           if (finished) return;
           conn.dropStream(sid);
           // Another session: reset what the last one's programs set, as zmx does.
@@ -99,8 +106,12 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
           if (frames[0]?.length) stdout.write(frames[0]);
           between = false;
           conn.stream(sid, handlers);
-        })
-        .catch(() => finish('error', null));
+        }, (err: unknown) => {
+          attaching = false;
+          // The link dropped under the request: its return attaches again.
+          if (err instanceof ZmxError && err.code === 'EUNAVAIL') return;
+          finish('error', null);
+        });
     };
 
     const handlers: StreamHandlers = {

@@ -141,10 +141,13 @@ describe('attach', { concurrency: 3 }, () => {
     await sb.waitForScreen(/^line 1\s+end/m);
     sb.tmux('send-keys', '-t', 'main', '-l', ':set number');
     sb.tmux('send-keys', '-t', 'main', 'Enter');
+    await sb.waitForScreen(/^\s+1 line 1/m);
     sb.tmux('send-keys', '-t', 'main', '-l', '5G');
-    const before = await sb.waitForScreen(/^\s+1 line 1/m);
+    // Line numbers take four columns: vim's cursor on line 5 sits at 4,4.
+    const beforeCursor = '4,4';
+    await until(() => sb.tmux('display', '-p', '-t', 'main', '#{cursor_x},#{cursor_y}').trim() === beforeCursor, 'vim to move to line 5');
     await until(() => sb.tmux('display', '-p', '-t', 'main', '#{alternate_on}').trim() === '1', 'vim on the alternate screen');
-    const beforeCursor = sb.tmux('display', '-p', '-t', 'main', '#{cursor_x},#{cursor_y}').trim();
+    const before = sb.capture('main');
     const client = sb.paneClientPid('main')!;
     process.kill(client, 'SIGKILL');
     await until(() => !alive(client), 'the client to die');
