@@ -14,7 +14,8 @@
  *   mcp       common, platform, client
  *
  * Native packages each have one owner: zeromq -> src/platform/zmq.ts,
- * @napi-rs/keyring -> src/platform/keyring.ts, node-pty -> src/ptyhost/pty.ts.
+ * @napi-rs/keyring -> src/platform/keyring.ts, node-pty -> src/ptyhost/pty.ts,
+ * conf -> src/platform/config-store.ts (not native, but one owner all the same).
  * Test files (*.test.ts) are exempt from the layer rules, not from the
  * native-package rules. A new directory under src/ needs a rule here.
  */
@@ -42,6 +43,9 @@ const NATIVE_OWNERS: Record<string, string> = {
   zeromq: 'src/platform/zmq.ts',
   '@napi-rs/keyring': 'src/platform/keyring.ts',
   'node-pty': 'src/ptyhost/pty.ts',
+  // Not native: one owner so the settings file has one reader and writer, and
+  // src/common/config.ts stays pure and unit-testable.
+  conf: 'src/platform/config-store.ts',
 };
 
 /** Packages src/common must not import even indirectly through a name: native or terminal-emulation code. */
@@ -193,6 +197,8 @@ test('the lint flags native packages outside their owner file, tests included', 
   assertFlags('src/common/a.ts', `import { Terminal } from '@xterm/headless';`, '@xterm/headless');
   assertFlags('src/common/a.test.ts', `import { SerializeAddon } from '@xterm/addon-serialize';`, '@xterm/addon-serialize');
   assertFlags('src/common/a.ts', `import * as zmq from 'zeromq';`, 'zeromq');
+  assertFlags('src/common/config.ts', `import Conf from 'conf';`, 'conf');
+  assertFlags('src/cli/commands/config.ts', `const { default: Conf } = await import('conf');`, 'conf');
   // The message gives the line.
   assert.match(checkOne('src/server/a.ts', `// one\n// two\nimport 'node-pty';`)[0]!, /^src\/server\/a\.ts:3 /);
 });
@@ -200,6 +206,7 @@ test('the lint flags native packages outside their owner file, tests included', 
 test('the lint allows what the rules allow', () => {
   assertClean('src/platform/zmq.ts', `import * as zmq from 'zeromq';\nimport { LIMITS } from '../common/constants.js';`);
   assertClean('src/platform/keyring.ts', `import { Entry } from '@napi-rs/keyring';`);
+  assertClean('src/platform/config-store.ts', `import Conf from 'conf';`);
   assertClean('src/ptyhost/pty.ts', `import * as pty from 'node-pty';\nimport { Terminal } from '@xterm/headless';`);
   assertClean('src/common/protocol.ts', `import { Packr } from 'msgpackr';\nimport { ZmxError } from './errors.js';\nimport { readFileSync } from 'node:fs';`);
   assertClean('src/server/front.ts', `import { x } from '../common/protocol.js';\nimport { y } from '../platform/zmq.js';\nimport { z } from './authorized.js';`);

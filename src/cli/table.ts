@@ -17,11 +17,12 @@ import { history } from './commands/history.js';
 import { tail } from './commands/tail.js';
 import { wait } from './commands/wait.js';
 import { keys } from './commands/keys.js';
+import { config } from './commands/config.js';
 import { completions } from './commands/completions.js';
 import { version } from './commands/version.js';
 import { help } from './commands/help.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
   newSession, attach, detach, list, kill, run, send, print, write,
-  get, set, unset, clear, history, tail, wait, keys, completions, version, help,
+  get, set, unset, clear, history, tail, wait, keys, config, completions, version, help,
 ];

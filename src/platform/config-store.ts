@@ -1,0 +1,104 @@
+/**
+ * The settings file, `$ZMX_CONFIG_DIR/config.json`, through `conf` (the only
+ * importer of it). It holds only the keys the user set, so `unset` returns a
+ * key to its default and a default changed in a later version reaches users
+ * who never set it. Rules and messages are src/common/config.ts; conf's own
+ * JSON Schema check is a second line of defence behind them.
+ *
+ * The file holds no secrets: mode 0644 (less the umask), in the config
+ * directory (0700, shared with the keys).
+ */
+import Conf from 'conf';
+import { join } from 'node:path';
+import { configDir, ensurePrivateDir } from '../common/paths.js';
+import { ZmxError } from '../common/errors.js';
+import {
+  checkConfigKey, configJsonSchema, firstLine, parseConfigText, validateConfigData, withDefaults,
+  type Config, type ConfigKey,
+} from '../common/config.js';
+
+export const CONFIG_FILE_NAME = 'config.json';
+const CONFIG_FILE_MODE = 0o644;
+
+export class ConfigStore {
+  readonly path: string;
+  private readonly conf: Conf<Partial<Config>>;
+
+  /** Reads and checks the file (if any); a bad one throws a one-line EINVAL naming the file and the key. */
+  constructor(dir = configDir()) {
+    ensurePrivateDir(dir);
+    this.path = join(dir, CONFIG_FILE_NAME);
+    const file = this.path;
+    try {
+      this.conf = new Conf<Partial<Config>>({
+        cwd: dir,
+        configName: 'config',
+        configFileMode: CONFIG_FILE_MODE,
+        accessPropertiesByDotNotation: false,
+        clearInvalidConfig: false,
+        schema: configJsonSchema(),
+        rootSchema: { additionalProperties: false },
+        // Our own parse and check first, for messages that name the file and the key.
+        deserialize: (text: string) => parseConfigText(text, file),
+        serialize: (value: Partial<Config>) => JSON.stringify(value, null, 2) + '\n',
+      });
+    } catch (err) {
+      throw asOneLine(err, file);
+    }
+  }
+
+  /** The keys the user set, as stored (read afresh from the file). */
+  explicit(): Partial<Config> {
+    try {
+      return { ...this.conf.store };
+    } catch (err) {
+      throw asOneLine(err, this.path);
+    }
+  }
+
+  /** Every setting, defaults filled in. */
+  load(): Config {
+    return withDefaults(this.explicit());
+  }
+
+  get<K extends ConfigKey>(key: K): Config[K] {
+    checkConfigKey(key);
+    return this.load()[key];
+  }
+
+  /** Stores a checked value (parse text with parseConfigValue first). */
+  set<K extends ConfigKey>(key: K, value: Config[K]): void {
+    checkConfigKey(key);
+    const next = { ...this.explicit(), [key]: value };
+    validateConfigData(next, this.path);
+    try {
+      this.conf.set(key, value as never);
+    } catch (err) {
+      throw asOneLine(err, this.path);
+    }
+  }
+
+  /** Back to the default. */
+  unset(key: ConfigKey): void {
+    checkConfigKey(key);
+    this.explicit();
+    try {
+      this.conf.delete(key);
+    } catch (err) {
+      throw asOneLine(err, this.path);
+    }
+  }
+}
+
+/** conf's and the file system's errors as one line naming the file. */
+function asOneLine(err: unknown, file: string): ZmxError {
+  if (err instanceof ZmxError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EACCES' || code === 'EPERM') return new ZmxError('EACCES', `${file}: permission denied`);
+  return new ZmxError('EINVAL', `${file}: ${firstLine(err).replace(/^Config schema violation: /, '')}`);
+}
+
+/** Every setting from the default config directory. */
+export function loadConfig(dir = configDir()): Config {
+  return new ConfigStore(dir).load();
+}
