@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const results: Record<string, number> = {};
   try {
     // Echo: one key at a time into `cat`, timed until it comes back.
-    const echo = await conn.request('session.attach', { name: 'echo', cols: 80, rows: 24, readOnly: false, create: { name: 'echo', cmd: ['cat'], cwd: base, env: {}, cols: 80, rows: 24 } });
+    const echo = await conn.request('session.attach', { name: 'echo', cols: 80, rows: 24, readOnly: false, mode: 'raw', create: { name: 'echo', cmd: ['cat'], cwd: base, env: {}, cols: 80, rows: 24 } });
     let waiting: { key: string; done: () => void } | null = null;
     let seen = '';
     conn.stream(echo.result.sid, {
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
 
     // Throughput: seq in a shell with this client attached, until a marker shows.
     const lines = quick ? SEQ_LINES / 10 : SEQ_LINES;
-    const shell = await conn.request('session.attach', { name: 'seq', cols: 80, rows: 24, readOnly: false, create: { name: 'seq', cmd: ['bash', '--norc', '--noprofile'], cwd: base, env: {}, cols: 80, rows: 24 } });
+    const shell = await conn.request('session.attach', { name: 'seq', cols: 80, rows: 24, readOnly: false, mode: 'raw', create: { name: 'seq', cmd: ['bash', '--norc', '--noprofile'], cwd: base, env: {}, cols: 80, rows: 24 } });
     let bytes = 0;
     let tail = '';
     let finished!: () => void;

@@ -42,3 +42,8 @@ export class UsageError extends Error {
     super(message);
   }
 }
+
+/** Whether a command's own options take `-h` (split -h, as in tmux): its help is then --help alone. */
+export function ownsShortHelp(spec: CommandSpec): boolean {
+  return spec.options.some((o) => o.flags.startsWith('-h,'));
+}

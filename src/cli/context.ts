@@ -62,6 +62,17 @@ export class Context {
     return validateSessionName(withPrefix(raw, this.env));
   }
 
+  /**
+   * A pane as tmux targets it: `NAME`, `NAME:W` or `NAME:W.P` (window and
+   * pane numbers from 0; the active ones when left out). A name that itself
+   * contains ':' still works when what follows is not numbers.
+   */
+  paneTarget(raw: string | undefined): { name: string; window: number | null; pane: number | null } {
+    const m = raw === undefined ? null : /^(.*):(\d+)(?:\.(\d+))?$/.exec(raw);
+    if (!m) return { name: this.sessionName(raw), window: null, pane: null };
+    return { name: this.sessionName(m[1]), window: Number(m[2]), pane: m[3] === undefined ? null : Number(m[3]) };
+  }
+
   out(text: string): void {
     this.stdout.write(text);
   }

@@ -2,7 +2,7 @@
  * Text made from the command table: `zmx help`, the man page and shell
  * completions. Nothing here lists commands by hand.
  */
-import type { CommandSpec } from './command.js';
+import { ownsShortHelp, type CommandSpec } from './command.js';
 import { VERSION } from '../common/version.js';
 
 function synopsis(spec: CommandSpec, prefix = 'zmx'): string {
@@ -114,7 +114,8 @@ export function manPage(commands: readonly CommandSpec[]): string {
 }
 
 function flagWords(spec: CommandSpec): string[] {
-  return spec.options.flatMap((o) => o.flags.split(/[ ,]+/).filter((f) => f.startsWith('-'))).concat(['-h', '--help']);
+  const own = spec.options.flatMap((o) => o.flags.split(/[ ,]+/).filter((f) => f.startsWith('-')));
+  return ownsShortHelp(spec) ? [...own, '--help'] : [...own, '-h', '--help'];
 }
 
 /** Completion scripts; session names come from `zmx list --short`. */

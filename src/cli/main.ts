@@ -6,7 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { ZmxError } from '../common/errors.js';
 import { COMMANDS } from './table.js';
 import { Context } from './context.js';
-import { UsageError, type CommandSpec } from './command.js';
+import { UsageError, ownsShortHelp, type CommandSpec } from './command.js';
 
 function argSyntax(a: CommandSpec['args'][number]): string {
   const inner = a.variadic ? `${a.name}...` : a.name;
@@ -16,7 +16,8 @@ function argSyntax(a: CommandSpec['args'][number]): string {
 function build(spec: CommandSpec, parent: Command, ctx: Context, done: (status: number) => void): void {
   const cmd = parent.command(spec.name).description(spec.summary);
   for (const alias of spec.aliases) cmd.alias(alias);
-  cmd.helpOption('-h, --help', 'show this help');
+  // A command whose own -h means something (split -h, as in tmux) keeps --help alone.
+  cmd.helpOption(ownsShortHelp(spec) ? '--help' : '-h, --help', 'show this help');
   cmd.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   cmd.exitOverride();
   if (spec.subcommands) {

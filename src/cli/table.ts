@@ -21,8 +21,17 @@ import { config } from './commands/config.js';
 import { completions } from './commands/completions.js';
 import { version } from './commands/version.js';
 import { help } from './commands/help.js';
+import { split } from './commands/split.js';
+import { newWindow } from './commands/new-window.js';
+import { selectPane } from './commands/select-pane.js';
+import { selectWindow } from './commands/select-window.js';
+import { selectLayout } from './commands/select-layout.js';
+import { resizePane } from './commands/resize-pane.js';
+import { killPane } from './commands/kill-pane.js';
+import { capturePane } from './commands/capture-pane.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
   newSession, attach, detach, list, kill, run, send, print, write,
+  split, newWindow, selectPane, selectWindow, selectLayout, resizePane, killPane, capturePane,
   get, set, unset, clear, history, tail, wait, keys, config, completions, version, help,
 ];

@@ -46,7 +46,7 @@ export interface RawAttachEnd {
 export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promise<RawAttachEnd> {
   const { stdin, stdout } = opts;
   const size = () => ({ cols: stdout.columns || TERMINAL.defaultCols, rows: stdout.rows || TERMINAL.defaultRows });
-  const first = await conn.request('session.attach', { name: opts.name, ...size(), create: opts.create, readOnly: opts.readOnly }, [], { timeoutMs: 0 });
+  const first = await conn.request('session.attach', { name: opts.name, ...size(), create: opts.create, readOnly: opts.readOnly, mode: 'raw' }, [], { timeoutMs: 0 });
   if (first.result.created) opts.onCreated?.();
   let name = opts.name;
   let sid = first.result.sid;
@@ -94,7 +94,7 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
       between = true;
       if (attaching) return;
       attaching = true;
-      conn.request('session.attach', { name: target, ...size(), create: null, readOnly: opts.readOnly }, [], { timeoutMs: 0 })
+      conn.request('session.attach', { name: target, ...size(), create: null, readOnly: opts.readOnly, mode: 'raw' }, [], { timeoutMs: 0 })
         .then(({ result, frames }) => {
           attaching = false;
           if (finished) return;

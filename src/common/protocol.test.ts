@@ -55,9 +55,13 @@ const SESSION: SessionInfo = {
   created: 1_700_000_000_000,
   root: '/home/u/src/dev',
   labels: { role: 'agent', 'ünï': 'cødé' },
-  panes: [{ id: 0, pid: 4242, cmd: ['bash', '-l'], cols: 80, rows: 24, title: 'bash', cwdUri: 'file:///home/u', exited: null }],
+  panes: [{ id: 3, pid: 4242, cmd: ['bash', '-l'], cols: 80, rows: 24, title: 'bash', cwdUri: 'file:///home/u', exited: null, task: { command: 'make test', status: null } }],
   clients: 1,
   task: { status: null, command: 'make test', ended: null },
+  windows: [{ id: 1, index: 0, name: 'ed', preset: 'tiled', active: 3, zoomed: false, layout: { dir: 'h', children: [{ pane: 3 }, { dir: 'v', children: [{ pane: 4 }, { pane: 5 }], sizes: [1, 2] }], sizes: [0.6, 0.4] } }],
+  activeWindow: 1,
+  cols: 80,
+  rows: 25,
 };
 
 const SAMPLES: { [K in MsgTypeName]: HeaderOf<K> } = {
@@ -296,11 +300,21 @@ const ARGS: { [K in OpName]: OpArgs<K> } = {
   'session.wait': { names: ['dev'] },
   'session.detach': { name: 'dev' },
   'session.write': { name: 'dev', path: 'notes/a.txt' },
-  'session.attach': { name: 'dev', cols: 120, rows: 40, create: CREATE, readOnly: false },
+  'session.attach': { name: 'dev', cols: 120, rows: 40, create: CREATE, readOnly: false, mode: 'tui' },
+  'pane.subscribe': { attach: 4, pane: 9 },
+  'pane.split': { name: 'dev', window: 0, pane: 1, dir: 'h', cmd: ['htop'], cwd: '', env: { A: 'b' } },
+  'window.new': { name: 'dev', title: 'logs', cmd: [], cwd: '/tmp', env: {} },
+  'pane.select': { name: 'dev', window: 0, pane: 2, move: 'left' },
+  'window.select': { name: 'dev', window: 3, move: 'last' },
+  'pane.kill': { name: 'dev', window: 1, pane: 2 },
+  'pane.resize': { name: 'dev', window: 1, pane: 0, dir: 'down', cells: 5, zoom: false },
+  'window.layout': { name: 'dev', window: 2, layout: 'main-vertical' },
+  'pane.capture': { name: 'dev', window: 0, pane: 0, escapes: true },
   'session.tail': { name: 'dev' },
   'session.switch': { from: 'dev', to: 'other', create: { ...CREATE, name: 'other' } },
-  'host.subscribe': { name: 'dev', interactive: true },
-  'host.unsubscribe': { name: 'dev', interactive: false },
+  'host.subscribe': { name: 'dev', pane: 0, interactive: true },
+  'host.unsubscribe': { pane: 3, interactive: false },
+  'host.input': { pane: 3 },
   'host.resize': { name: 'dev', cols: LIMITS.maxCols, rows: LIMITS.maxRows },
 };
 
@@ -309,7 +323,10 @@ function argsOf(op: OpName): Record<string, unknown> {
 }
 
 /** Arguments that may also be null (their samples hold a value). */
-const NULLABLE = new Set(['session.attach.create', 'session.switch.create']);
+const NULLABLE = new Set([
+  'session.attach.create', 'session.switch.create', 'pane.select.move', 'window.select.move', 'window.select.window', 'pane.resize.dir', 'window.layout.window',
+  ...['pane.split', 'pane.select', 'pane.kill', 'pane.resize', 'pane.capture'].flatMap((op) => [`${op}.window`, `${op}.pane`]),
+]);
 
 /** Values of the wrong type, chosen by the type of the sample's value. */
 function wrongValues(sample: unknown, nullable = false): unknown[] {

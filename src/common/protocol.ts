@@ -10,6 +10,7 @@
 import { Packr } from 'msgpackr';
 import { ZmxError, isErrorCode, type ErrorCode } from './errors.js';
 import { LIMITS } from './constants.js';
+import { LAYOUT_PRESETS, type Direction, type LayoutNode, type SplitDir } from './layout.js';
 
 /** Bumped on any incompatible change. A peer states the range it speaks. */
 export const PROTOCOL_VERSION = 1;
@@ -17,7 +18,7 @@ export const PROTOCOL_VERSION = 1;
 export const MIN_PROTOCOL_VERSION = 1;
 
 /** Capabilities announced in hello/welcome; a peer ignores ones it does not know. */
-export const CAPABILITIES = ['pty', 'labels', 'run', 'history.html', 'write'] as const;
+export const CAPABILITIES = ['pty', 'labels', 'run', 'history.html', 'write', 'windows'] as const;
 
 /**
  * Message types, numbered in groups (as tmux does):
@@ -55,6 +56,23 @@ export interface PaneInfo {
   /** OSC 7 working directory as a file:// URI, '' until the shell reports one. */
   cwdUri: string;
   exited: { exitCode: number; signal: number } | null;
+  /** The `run` task typed into this pane last: its command and status (null while it runs). */
+  task: { command: string; status: number | null } | null;
+}
+
+/** A window: panes tiled by a layout tree (src/common/layout.ts). */
+export interface WindowInfo {
+  id: number;
+  /** The number users type (`NAME:1`), from 0 as in tmux. */
+  index: number;
+  name: string;
+  layout: LayoutNode;
+  /** The id of the window's active pane. */
+  active: number;
+  /** Set while the active pane fills the window (tmux's zoom). */
+  zoomed: boolean;
+  /** The preset last applied, so `space` moves to the next one. */
+  preset: string;
 }
 
 export interface SessionInfo {
@@ -69,7 +87,21 @@ export interface SessionInfo {
   clients: number;
   /** The last `run` task: its command, exit status and end time (ms), null while it runs. */
   task: { status: number | null; command: string; ended: number | null } | null;
+  windows: WindowInfo[];
+  /** The id of the window clients show. */
+  activeWindow: number;
+  /** The window area every window is laid out in (the client's terminal less its status bar). */
+  cols: number;
+  rows: number;
 }
+
+/** Which pane a request is about: window and pane numbers as users type them (`NAME:W.P`); null = the active one. */
+export interface PaneTarget { window: number | null; pane: number | null }
+
+/** How an attached client shows a session: one pane passed through, or the full-screen multiplexer. */
+export type AttachMode = 'raw' | 'tui';
+export type PaneMove = Direction | 'next' | 'prev';
+export type WindowMove = 'next' | 'prev' | 'last';
 
 export interface CreateArgs {
   name: string;
@@ -117,9 +149,31 @@ export interface Ops {
    * Output messages with seq > result.seq follow on result.sid.
    */
   'session.attach': {
-    args: { name: string; cols: number; rows: number; create: CreateArgs | null; readOnly: boolean };
+    args: { name: string; cols: number; rows: number; create: CreateArgs | null; readOnly: boolean; mode: AttachMode };
     result: { sid: number; seq: number; session: SessionInfo; created: boolean };
   };
+  /**
+   * A full-screen client's view of one pane: frame 1 is its screen as VT,
+   * Output with seq > result.seq follows on result.sid. `attach` is the
+   * client's tui stream; Detach on the returned sid ends only this view.
+   */
+  'pane.subscribe': { args: { attach: number; pane: number }; result: { sid: number; seq: number } };
+  /** Splits a pane (tmux split-window): `h` puts the new pane to the right, `v` below. */
+  'pane.split': {
+    args: PaneTarget & { name: string; dir: SplitDir; cmd: string[]; cwd: string; env: Record<string, string> };
+    result: { window: number; pane: number; id: number };
+  };
+  'window.new': { args: { name: string; title: string; cmd: string[]; cwd: string; env: Record<string, string> }; result: { window: number; id: number } };
+  /** Makes a pane active: the target's, or the one in a direction from it. */
+  'pane.select': { args: PaneTarget & { name: string; move: PaneMove | null }; result: { window: number; pane: number } };
+  'window.select': { args: { name: string; window: number | null; move: WindowMove | null }; result: { window: number } };
+  'pane.kill': { args: PaneTarget & { name: string }; result: { id: number } };
+  /** tmux resize-pane: move an edge by `cells`, or toggle zoom. */
+  'pane.resize': { args: PaneTarget & { name: string; dir: Direction | null; cells: number; zoom: boolean }; result: { zoomed: boolean } };
+  /** Applies a preset layout to a window; `next` moves to the one after its current. */
+  'window.layout': { args: { name: string; window: number | null; layout: string }; result: { layout: string } };
+  /** tmux capture-pane: frame 1 is the pane's screen, as text or (escapes) with its SGR. */
+  'pane.capture': { args: PaneTarget & { name: string; escapes: boolean }; result: { bytes: number } };
   /** Follows output of a session without attaching; Output on result.sid. */
   'session.tail': { args: { name: string }; result: { sid: number; seq: number } };
   /**
@@ -129,9 +183,13 @@ export interface Ops {
    */
   'session.switch': { args: { from: string; to: string; create: CreateArgs | null }; result: { created: boolean } };
   /** Pty host only: subscribe the front to a pane's output; frame 1 is the screen at result.seq. */
-  'host.subscribe': { args: { name: string; interactive: boolean }; result: { paneSid: number; seq: number; session: SessionInfo } };
-  'host.unsubscribe': { args: { name: string; interactive: boolean }; result: Record<string, never> };
+  /** `pane` 0 = the session's active pane. */
+  'host.subscribe': { args: { name: string; pane: number; interactive: boolean }; result: { paneSid: number; seq: number; session: SessionInfo } };
+  'host.unsubscribe': { args: { pane: number; interactive: boolean }; result: Record<string, never> };
+  /** The window area of a session (not a pane's size: panes are laid out in it). */
   'host.resize': { args: { name: string; cols: number; rows: number }; result: Record<string, never> };
+  /** Frame 1 is input for pane `pane`, as if typed. */
+  'host.input': { args: { pane: number }; result: Record<string, never> };
 }
 export type OpName = keyof Ops;
 export type OpArgs<K extends OpName> = Ops[K]['args'];
@@ -158,7 +216,7 @@ export interface AckMsg { t: typeof MsgType.Ack; sid: number; seq: number }
 export interface EventMsg { t: typeof MsgType.Event; name: EventName; data: Record<string, unknown> }
 
 export type StreamEndReason = 'detached' | 'exited' | 'killed' | 'replaced' | 'error';
-export type EventName = 'session.exit' | 'session.created' | 'task.done' | 'session.switch';
+export type EventName = 'session.exit' | 'session.created' | 'task.done' | 'session.switch' | 'session.layout' | 'pane.exit';
 
 export type Header =
   | HelloMsg | WelcomeMsg | PingMsg | PongMsg
@@ -195,7 +253,7 @@ const SCHEMAS: Record<MsgTypeCode, Record<string, FieldKind>> = {
 };
 
 const REASONS: readonly StreamEndReason[] = ['detached', 'exited', 'killed', 'replaced', 'error'];
-const EVENTS: readonly EventName[] = ['session.exit', 'session.created', 'task.done', 'session.switch'];
+const EVENTS: readonly EventName[] = ['session.exit', 'session.created', 'task.done', 'session.switch', 'session.layout', 'pane.exit'];
 
 /** A map as msgpack decodes one: not an array, buffer, Date, Set or other extension object. */
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -293,7 +351,10 @@ export function negotiateVersion(min: number, max: number): number {
 // Argument validation for requests. Each op lists its fields; unknown keys
 // are refused so a typo never silently does something else.
 
-type ArgKind = 'string' | 'strings' | 'uint' | 'bool' | 'stringMap' | 'create' | 'createOrNull' | 'format';
+/** A field's kind; a list means one of those values. */
+type ArgKind = 'string' | 'strings' | 'uint' | 'uintOrNull' | 'bool' | 'stringMap' | 'create' | 'createOrNull' | 'format' | readonly (string | null)[];
+const TARGET: Record<string, ArgKind> = { name: 'string', window: 'uintOrNull', pane: 'uintOrNull' };
+const DIRECTIONS = ['left', 'right', 'up', 'down'] as const;
 const ARG_SCHEMAS: Record<OpName, Record<string, ArgKind>> = {
   'server.info': {},
   'server.stop': {},
@@ -309,12 +370,22 @@ const ARG_SCHEMAS: Record<OpName, Record<string, ArgKind>> = {
   'session.wait': { names: 'strings' },
   'session.detach': { name: 'string' },
   'session.write': { name: 'string', path: 'string' },
-  'session.attach': { name: 'string', cols: 'uint', rows: 'uint', create: 'createOrNull', readOnly: 'bool' },
+  'session.attach': { name: 'string', cols: 'uint', rows: 'uint', create: 'createOrNull', readOnly: 'bool', mode: ['raw', 'tui'] },
+  'pane.subscribe': { attach: 'uint', pane: 'uint' },
+  'pane.split': { ...TARGET, dir: ['h', 'v'], cmd: 'strings', cwd: 'string', env: 'stringMap' },
+  'window.new': { name: 'string', title: 'string', cmd: 'strings', cwd: 'string', env: 'stringMap' },
+  'pane.select': { ...TARGET, move: [...DIRECTIONS, 'next', 'prev', null] },
+  'window.select': { name: 'string', window: 'uintOrNull', move: ['next', 'prev', 'last', null] },
+  'pane.kill': { ...TARGET },
+  'pane.resize': { ...TARGET, dir: [...DIRECTIONS, null], cells: 'uint', zoom: 'bool' },
+  'window.layout': { name: 'string', window: 'uintOrNull', layout: [...LAYOUT_PRESETS, 'next'] },
+  'pane.capture': { ...TARGET, escapes: 'bool' },
   'session.tail': { name: 'string' },
   'session.switch': { from: 'string', to: 'string', create: 'createOrNull' },
-  'host.subscribe': { name: 'string', interactive: 'bool' },
-  'host.unsubscribe': { name: 'string', interactive: 'bool' },
+  'host.subscribe': { name: 'string', pane: 'uint', interactive: 'bool' },
+  'host.unsubscribe': { pane: 'uint', interactive: 'bool' },
   'host.resize': { name: 'string', cols: 'uint', rows: 'uint' },
+  'host.input': { pane: 'uint' },
 };
 
 const CREATE_KEYS: Record<string, ArgKind> = {
@@ -326,10 +397,12 @@ export function isOpName(op: string): op is OpName {
 }
 
 function checkArg(kind: ArgKind, v: unknown): boolean {
+  if (typeof kind !== 'string') return kind.includes(v as string | null);
   switch (kind) {
     case 'string': return typeof v === 'string' && v.length <= LIMITS.maxArgString;
     case 'strings': return Array.isArray(v) && v.length <= LIMITS.maxListLength && v.every((s) => typeof s === 'string' && s.length <= LIMITS.maxArgString);
     case 'uint': return Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= LIMITS.maxUint;
+    case 'uintOrNull': return v === null || checkArg('uint', v);
     case 'bool': return typeof v === 'boolean';
     case 'stringMap': return isPlainObject(v) && Object.keys(v).length <= LIMITS.maxListLength && Object.values(v).every((s) => typeof s === 'string' && s.length <= LIMITS.maxArgString);
     case 'create': return isPlainObject(v) && validateObject(CREATE_KEYS, v) === null;
@@ -341,7 +414,7 @@ function checkArg(kind: ArgKind, v: unknown): boolean {
 function validateObject(schema: Record<string, ArgKind>, args: Record<string, unknown>): string | null {
   for (const key of Object.keys(args)) if (!Object.hasOwn(schema, key)) return `unknown argument "${key}"`;
   for (const [key, kind] of Object.entries(schema)) {
-    if (!checkArg(kind, args[key])) return `argument "${key}" must be ${kind}`;
+    if (!checkArg(kind, args[key])) return `argument "${key}" must be ${typeof kind === 'string' ? kind : `one of ${kind.map((k) => JSON.stringify(k)).join(', ')}`}`;
   }
   return null;
 }

@@ -330,7 +330,7 @@ test('an unknown op, an op the host does not serve and bad arguments fail with t
   assert.equal(unknown.code, 'EPROTO');
   assert.match(unknown.message, /session\.frobnicate/);
   assert.equal((await rig.fails('server.info', {})).code, 'EPROTO');
-  assert.equal((await rig.fails('session.attach', { name: 'a', cols: 80, rows: 24, create: null, readOnly: false })).code, 'EPROTO');
+  assert.equal((await rig.fails('session.attach', { name: 'a', cols: 80, rows: 24, create: null, readOnly: false, mode: 'raw' })).code, 'EPROTO');
   assert.equal((await rig.fails('session.get', { name: 'a', extra: 1 })).code, 'EINVAL');
   assert.equal((await rig.fails('session.get', {})).code, 'EINVAL');
   assert.equal(rig.logs.filter((l) => /failed/.test(l)).length, 0, 'no internal error was logged');
@@ -356,7 +356,10 @@ test('session.create spawns the command with its cwd and size, and describes the
   assert.equal(s.task, null);
   assert.ok(Math.abs(s.created - Date.now()) < 60_000);
   assert.equal(s.panes.length, 1);
-  assert.deepEqual(s.panes[0], { id: s.panes[0]!.id, pid: pty.pid, cmd: ['/bin/zsh', '-i'], cols: 100, rows: 30, title: '', cwdUri: '', exited: null });
+  assert.deepEqual(s.panes[0], { id: s.panes[0]!.id, pid: pty.pid, cmd: ['/bin/zsh', '-i'], cols: 100, rows: 30, title: '', cwdUri: '', exited: null, task: null });
+  // One window holding the pane; the window area fits the pane and its title row.
+  assert.deepEqual(s.windows, [{ id: s.activeWindow, index: 0, name: '', layout: { pane: s.panes[0]!.id }, active: s.panes[0]!.id, zoomed: false, preset: 'even-horizontal' }]);
+  assert.deepEqual([s.cols, s.rows], [100, 31]);
   assert.deepEqual(rig.events(), [], 'the host announces no creation itself');
 });
 
@@ -480,12 +483,13 @@ test('session.send types into the pty, session.print shows without typing, host.
   const pty = rig.pty('a');
   await rig.ok('session.send', { name: 'a' }, [Buffer.from('ls\r')]);
   assert.deepEqual(pty.written, ['ls\r']);
-  await rig.ok('host.subscribe', { name: 'a', interactive: false });
+  await rig.ok('host.subscribe', { name: 'a', pane: 0, interactive: false });
   await rig.ok('session.print', { name: 'a' }, [Buffer.from('notice\r\n')]);
   await waitFor(() => rig.outputText().includes('notice'), 'printed text as output');
   assert.deepEqual(pty.written, ['ls\r']);
-  await rig.ok('host.resize', { name: 'a', cols: 120, rows: 40 });
-  await rig.ok('host.resize', { name: 'a', cols: 120, rows: 40 });
+  // host.resize sets the window area: a lone pane gets it less its title row.
+  await rig.ok('host.resize', { name: 'a', cols: 120, rows: 41 });
+  await rig.ok('host.resize', { name: 'a', cols: 120, rows: 41 });
   await rig.ok('host.resize', { name: 'a', cols: 0, rows: 5000 });
   assert.deepEqual(pty.resizes, [[120, 40], [2, LIMITS.maxRows]], 'same size twice resizes once');
   const p = (await rig.get('a')).panes[0]!;
@@ -662,7 +666,7 @@ test('run wait:true: the reply comes after the Output carrying the marker, and a
   rig.hello();
   await rig.create('a');
   const pty = rig.pty('a');
-  const sub = await rig.ok('host.subscribe', { name: 'a', interactive: false });
+  const sub = await rig.ok('host.subscribe', { name: 'a', pane: 0, interactive: false });
   const { id, req } = await rig.run('a', 'ls', true);
   pty.emit(`ls; echo ${TASK_MARKER}:${id}:$?\r\nfile\r\n${TASK_MARKER}:${id}:0\r\n$ `);
   await rig.replied(req);
@@ -798,7 +802,7 @@ test('a natural exit sends session.exit with killed:false and removes the sessio
   const rig = new Rig(t);
   rig.hello();
   const s = await rig.create('a');
-  await rig.ok('host.subscribe', { name: 'a', interactive: false });
+  await rig.ok('host.subscribe', { name: 'a', pane: 0, interactive: false });
   const pty = rig.pty('a');
   pty.emit('bye\r\n');
   pty.exit(3);
@@ -825,7 +829,7 @@ test('subscribe returns the pane id, the seq and a snapshot of the screen', asyn
   pty.emit('\x1b]2;my title\x07before subscribe\r\n');
   await settle();
   assert.equal(rig.outputs().length, 0, 'no Output without a subscriber');
-  const { result, frames } = await rig.replied(rig.request('host.subscribe', { name: 'a', interactive: false }));
+  const { result, frames } = await rig.replied(rig.request('host.subscribe', { name: 'a', pane: 0, interactive: false }));
   assert.equal(result['paneSid'], s.panes[0]!.id);
   assert.equal(result['seq'], 1);
   assert.equal((result['session'] as SessionInfo).name, 'a');
@@ -833,7 +837,7 @@ test('subscribe returns the pane id, the seq and a snapshot of the screen', asyn
   assert.equal(frames.length, 1);
   assert.match(frames[0]!.toString(), /before subscribe/);
   assert.match(frames[0]!.toString(), /\x1b\]2;my title\x07/);
-  assert.equal((await rig.fails('host.subscribe', { name: 'nope', interactive: false })).code, 'ENOSESSION');
+  assert.equal((await rig.fails('host.subscribe', { name: 'nope', pane: 0, interactive: false })).code, 'ENOSESSION');
 });
 
 test('Output is sent only while subscribed, numbered by pane seq', async (t) => {
@@ -841,7 +845,7 @@ test('Output is sent only while subscribed, numbered by pane seq', async (t) => 
   rig.hello();
   await rig.create('a');
   const pty = rig.pty('a');
-  const sub = await rig.ok('host.subscribe', { name: 'a', interactive: false });
+  const sub = await rig.ok('host.subscribe', { name: 'a', pane: 0, interactive: false });
   const sid = sub['paneSid'] as number;
   pty.emit('one');
   pty.emit('+two'); // same event-loop turn: one chunk
@@ -849,25 +853,25 @@ test('Output is sent only while subscribed, numbered by pane seq', async (t) => 
   await settle();
   assert.deepEqual(rig.outputs().map((m) => [m.header, m.frames[0]!.toString()]), [[{ t: MsgType.Output, sid, seq: 1 }, 'one+two']]);
   // Two subscribers; one leaves: still sent.
-  await rig.ok('host.subscribe', { name: 'a', interactive: false });
-  await rig.ok('host.unsubscribe', { name: 'a', interactive: false });
+  await rig.ok('host.subscribe', { name: 'a', pane: 0, interactive: false });
+  await rig.ok('host.unsubscribe', { pane: 1, interactive: false });
   pty.emit('three');
   await waitFor(() => rig.outputs().length === 2, 'the second Output');
   assert.deepEqual(rig.outputs()[1]!.header, { t: MsgType.Output, sid, seq: 2 });
   // The last one leaves: nothing is sent, but the pane still counts.
-  await rig.ok('host.unsubscribe', { name: 'a', interactive: false });
+  await rig.ok('host.unsubscribe', { pane: 1, interactive: false });
   pty.emit('four');
   await settle();
   assert.equal(rig.outputs().length, 2);
   // Extra unsubscribes do not go below zero.
-  await rig.ok('host.unsubscribe', { name: 'a', interactive: false });
-  const again = await rig.ok('host.subscribe', { name: 'a', interactive: false });
+  await rig.ok('host.unsubscribe', { pane: 1, interactive: false });
+  const again = await rig.ok('host.subscribe', { name: 'a', pane: 0, interactive: false });
   assert.equal(again['seq'], 3, 'the unsent chunk was numbered');
   pty.emit('five');
   await waitFor(() => rig.outputs().length === 3, 'Output after subscribing again');
   assert.deepEqual(rig.outputs()[2]!.header, { t: MsgType.Output, sid, seq: 4 });
   assert.equal(rig.outputs()[2]!.frames[0]!.toString(), 'five');
-  assert.deepEqual(await rig.ok('host.unsubscribe', { name: 'nope', interactive: true }), {}, 'unsubscribing an unknown session is harmless');
+  assert.deepEqual(await rig.ok('host.unsubscribe', { pane: 999, interactive: true }), {}, 'unsubscribing an unknown pane is harmless');
 });
 
 /** Whether the pane's emulator answered a DA1 query (printed by the program) itself. */
@@ -884,16 +888,16 @@ test('interactive subscribers are counted: the emulator answers queries only whi
   rig.hello();
   await rig.create('a');
   assert.equal(await answersQueries(rig, 'a'), true, 'nobody attached');
-  await rig.ok('host.subscribe', { name: 'a', interactive: false });
+  await rig.ok('host.subscribe', { name: 'a', pane: 0, interactive: false });
   assert.equal(await answersQueries(rig, 'a'), true, 'a read-only subscriber does not answer');
-  await rig.ok('host.subscribe', { name: 'a', interactive: true });
-  await rig.ok('host.subscribe', { name: 'a', interactive: true });
+  await rig.ok('host.subscribe', { name: 'a', pane: 0, interactive: true });
+  await rig.ok('host.subscribe', { name: 'a', pane: 0, interactive: true });
   assert.equal(await answersQueries(rig, 'a'), false, 'two terminals attached');
-  await rig.ok('host.unsubscribe', { name: 'a', interactive: true });
+  await rig.ok('host.unsubscribe', { pane: 1, interactive: true });
   assert.equal(await answersQueries(rig, 'a'), false, 'one terminal still attached');
-  await rig.ok('host.unsubscribe', { name: 'a', interactive: false });
+  await rig.ok('host.unsubscribe', { pane: 1, interactive: false });
   assert.equal(await answersQueries(rig, 'a'), false, 'a non-interactive leaving does not count');
-  await rig.ok('host.unsubscribe', { name: 'a', interactive: true });
+  await rig.ok('host.unsubscribe', { pane: 1, interactive: true });
   assert.equal(await answersQueries(rig, 'a'), true, 'the last terminal left');
 });
 
@@ -902,8 +906,8 @@ test('a new hello resets subscriptions: no Output until subscribed again, querie
   rig.hello();
   await rig.create('a');
   await rig.create('b');
-  await rig.ok('host.subscribe', { name: 'a', interactive: true });
-  await rig.ok('host.subscribe', { name: 'b', interactive: false });
+  await rig.ok('host.subscribe', { name: 'a', pane: 0, interactive: true });
+  await rig.ok('host.subscribe', { name: 'b', pane: 0, interactive: false });
   rig.pty('a').emit('x');
   await waitFor(() => rig.outputs().length === 1, 'Output while subscribed');
   rig.hello();
@@ -912,7 +916,7 @@ test('a new hello resets subscriptions: no Output until subscribed again, querie
   await settle();
   assert.equal(rig.outputs().length, 1, 'no Output after the new hello');
   assert.equal(await answersQueries(rig, 'a'), true, 'interactive count reset');
-  await rig.ok('host.subscribe', { name: 'b', interactive: false });
+  await rig.ok('host.subscribe', { name: 'b', pane: 0, interactive: false });
   rig.pty('b').emit('resubscribed');
   await waitFor(() => rig.outputText().includes('resubscribed'), 'Output after subscribing again');
   assert.ok(!rig.outputText().includes('after hello'));

@@ -16,8 +16,12 @@ import { LIMITS, TERMINAL, TIMING } from '../common/constants.js';
 import { validateSessionName } from '../common/names.js';
 import {
   MsgType, CAPABILITIES, encode, negotiateVersion, validateArgs,
-  type CreateArgs, type Header, type Message, type OpArgs, type OpName, type OpResult, type SessionInfo,
+  type CreateArgs, type Header, type Message, type OpArgs, type OpName, type OpResult, type PaneTarget, type SessionInfo, type WindowInfo,
 } from '../common/protocol.js';
+import {
+  CHROME, LAYOUT_PRESETS, geometry, isPreset, leaf, neighbour, panesOf, preset, remove, resize as resizeLayout, split as splitLayout, zoomedRect,
+  type LayoutNode,
+} from '../common/layout.js';
 import { Pane } from './pane.js';
 import type { PtySpawner } from './pty.js';
 
@@ -71,24 +75,46 @@ export const READ_ONLY_FIELDS = ['name', 'pid', 'clients', 'created', 'cwd', 'cm
 
 interface Task {
   id: string;
+  /** The pane it was typed into. */
+  pane: number;
   command: string;
   status: number | null;
   ended: number | null;
 }
+
+interface Window {
+  id: number;
+  name: string;
+  layout: LayoutNode;
+  active: number;
+  zoomed: boolean;
+  preset: string;
+}
+
+/** What a new pane runs, where, with what environment. */
+interface PaneSpec { cmd: string[]; cwd: string; env: Record<string, string> }
 
 interface Session {
   name: string;
   created: number;
   root: string;
   labels: Map<string, string>;
-  panes: Pane[];
+  /** Every pane, by id, in creation order. */
+  panes: Map<number, Pane>;
+  /** In index order: a window's index is its position (tmux's renumber-windows). */
+  windows: Window[];
+  activeWindow: number;
+  /** The window active before the current one (tmux's `last-window`). */
+  lastWindow: number | null;
+  /** The window area: what the client's terminal leaves for windows. */
+  cols: number;
+  rows: number;
   /** The latest `run` task: what `list` shows and `wait` waits for. */
   task: Task | null;
   /** Tasks typed and not finished yet, by id, with the callbacks waiting for each. */
-  running: Map<string, ((status: number) => void)[]>;
+  running: Map<string, { pane: number; waiters: ((status: number) => void)[] }>;
   /** Callbacks waiting for the latest task (or the session) to end. */
   taskWaiters: ((status: number) => void)[];
-  exitWaiters: (() => void)[];
   markerTail: string;
   /** Set when `kill` asked for the end, so clients hear "killed" rather than "exited". */
   killed: boolean;
@@ -114,7 +140,12 @@ export function defaultShell(): string {
 
 export class PtyHost {
   private readonly sessions = new Map<string, Session>();
+  /** Every pane of every session, by id: streams name panes by id alone. */
+  private readonly paneIndex = new Map<number, { pane: Pane; session: Session }>();
+  /** Callers waiting for a pane to have left its session (kill). */
+  private readonly paneWaiters = new Map<number, (() => void)[]>();
   private nextPaneId = 1;
+  private nextWindowId = 1;
   private readonly opts: HostOptions;
 
   constructor(opts: HostOptions) {
@@ -136,7 +167,7 @@ export class PtyHost {
       try {
         const version = negotiateVersion(h.min, h.max);
         // A new front: whatever the old one subscribed to is void.
-        for (const s of this.sessions.values()) for (const p of s.panes) { p.subscribers = 0; p.interactive = 0; }
+        for (const { pane } of this.paneIndex.values()) { pane.subscribers = 0; pane.interactive = 0; }
         this.send({ t: MsgType.Welcome, version, caps: [...CAPABILITIES], agent: `zmx-ptyhost/${process.pid}` });
       } catch (err) {
         const e = toZmxError(err);
@@ -172,11 +203,23 @@ export class PtyHost {
       case 'session.create': return { result: this.create(a) };
       case 'session.kill': return { result: await this.kill(a) };
       case 'session.labels': return { result: this.labels(a) };
-      case 'session.send': this.get((a as OpArgs<'session.send'>).name).panes[0]!.input(frames[0] ?? Buffer.alloc(0)); return { result: {} };
-      case 'session.print': this.get((a as OpArgs<'session.print'>).name).panes[0]!.print(frames[0] ?? Buffer.alloc(0)); return { result: {} };
+      case 'session.send': this.activePane(this.get((a as OpArgs<'session.send'>).name)).input(frames[0] ?? Buffer.alloc(0)); return { result: {} };
+      case 'session.print': this.activePane(this.get((a as OpArgs<'session.print'>).name)).print(frames[0] ?? Buffer.alloc(0)); return { result: {} };
       case 'session.history': {
         const args = a as OpArgs<'session.history'>;
-        const data = await this.get(args.name).panes[0]!.history(args.format);
+        const data = await this.activePane(this.get(args.name)).history(args.format);
+        return { result: { bytes: data.length }, frames: [data] };
+      }
+      case 'pane.split': return { result: this.splitPane(a) };
+      case 'window.new': return { result: this.newWindow(a) };
+      case 'pane.select': return { result: this.selectPane(a) };
+      case 'window.select': return { result: this.selectWindow(a) };
+      case 'pane.kill': return { result: await this.killPane(a) };
+      case 'pane.resize': return { result: this.resizePane(a) };
+      case 'window.layout': return { result: this.applyLayout(a) };
+      case 'pane.capture': {
+        const args = a as OpArgs<'pane.capture'>;
+        const data = await this.target(this.get(args.name), args).pane.capture(args.escapes);
         return { result: { bytes: data.length }, frames: [data] };
       }
       case 'session.run': return { result: await this.run(a) };
@@ -185,7 +228,7 @@ export class PtyHost {
       case 'host.subscribe': {
         const args = a as OpArgs<'host.subscribe'>;
         const s = this.get(args.name);
-        const pane = s.panes[0]!;
+        const pane = args.pane === 0 ? this.activePane(s) : this.paneOf(s, args.pane);
         pane.subscribers += 1;
         if (args.interactive) pane.interactive += 1;
         const snap = await pane.snapshot();
@@ -194,17 +237,25 @@ export class PtyHost {
       }
       case 'host.unsubscribe': {
         const args = a as OpArgs<'host.unsubscribe'>;
-        const s = this.sessions.get(args.name);
-        const pane = s?.panes[0];
+        const pane = this.paneIndex.get(args.pane)?.pane;
         if (pane) {
           pane.subscribers = Math.max(0, pane.subscribers - 1);
           if (args.interactive) pane.interactive = Math.max(0, pane.interactive - 1);
         }
         return { result: {} };
       }
+      case 'host.input': {
+        const pane = this.paneIndex.get((a as OpArgs<'host.input'>).pane)?.pane;
+        if (!pane) throw new ZmxError('ENOENT', `no pane ${(a as OpArgs<'host.input'>).pane}`);
+        pane.input(frames[0] ?? Buffer.alloc(0));
+        return { result: {} };
+      }
       case 'host.resize': {
         const args = a as OpArgs<'host.resize'>;
-        this.get(args.name).panes[0]!.resize(clampCols(args.cols), clampRows(args.rows));
+        const s = this.get(args.name);
+        s.cols = clampCols(args.cols);
+        s.rows = clampArea(args.rows);
+        this.relayout(s);
         return { result: {} };
       }
       default:
@@ -224,10 +275,188 @@ export class PtyHost {
       created: s.created,
       root: s.root,
       labels: Object.fromEntries([...s.labels.entries()].sort(([x], [y]) => (x < y ? -1 : 1))),
-      panes: s.panes.map((p) => p.info()),
+      panes: [...s.panes.values()].map((p) => {
+        const info = p.info();
+        if (s.task?.pane === p.id) info.task = { command: s.task.command, status: s.task.status };
+        return info;
+      }),
       clients: 0,
       task: s.task ? { status: s.task.status, command: s.task.command, ended: s.task.ended } : null,
+      windows: s.windows.map((w, index): WindowInfo => ({ id: w.id, index, name: w.name, layout: w.layout, active: w.active, zoomed: w.zoomed, preset: w.preset })),
+      activeWindow: s.activeWindow,
+      cols: s.cols,
+      rows: s.rows,
     };
+  }
+
+  // ------------------------------------------------------------ panes and windows
+
+  private activeWindowOf(s: Session): Window {
+    return s.windows.find((w) => w.id === s.activeWindow) ?? s.windows[0]!;
+  }
+
+  private activePane(s: Session): Pane {
+    return s.panes.get(this.activeWindowOf(s).active)!;
+  }
+
+  private paneOf(s: Session, id: number): Pane {
+    const pane = s.panes.get(id);
+    if (!pane) throw new ZmxError('ENOENT', `session "${s.name}" has no pane ${id}`);
+    return pane;
+  }
+
+  /** The window and pane a request names by number (`NAME:W.P`); null numbers mean the active ones. */
+  private target(s: Session, t: PaneTarget): { window: Window; pane: Pane } {
+    const window = t.window === null ? this.activeWindowOf(s) : s.windows[t.window];
+    if (!window) throw new ZmxError('ENOENT', `session "${s.name}" has no window ${t.window} (it has ${s.windows.length})`);
+    const ids = panesOf(window.layout);
+    const id = t.pane === null ? window.active : ids[t.pane];
+    if (id === undefined) throw new ZmxError('ENOENT', `window ${s.windows.indexOf(window)} of "${s.name}" has no pane ${t.pane} (it has ${ids.length})`);
+    return { window, pane: s.panes.get(id)! };
+  }
+
+  private windowOfPane(s: Session, id: number): Window | undefined {
+    return s.windows.find((w) => panesOf(w.layout).includes(id));
+  }
+
+  /** Sizes every pane's pty to its place in its window, then tells clients the new layout. */
+  private relayout(s: Session): void {
+    for (const w of s.windows) {
+      if (w.zoomed) {
+        const r = zoomedRect(w.active, s.cols, s.rows).content;
+        s.panes.get(w.active)?.resize(clampCols(r.cols), clampRows(r.rows));
+        continue;
+      }
+      for (const p of geometry(w.layout, s.cols, s.rows).panes) s.panes.get(p.pane)?.resize(clampCols(p.content.cols), clampRows(p.content.rows));
+    }
+    this.send({ t: MsgType.Event, name: 'session.layout', data: { name: s.name, session: this.info(s) } });
+  }
+
+  private newPane(s: Session, spec: PaneSpec): Pane {
+    const cwd = resolve(spec.cwd || this.shellCwd(s));
+    if (!existsSync(cwd) || !statSync(cwd).isDirectory()) throw new ZmxError('ENOENT', `directory ${cwd} does not exist`);
+    const [file, ...rest] = spec.cmd.length > 0 ? spec.cmd : [defaultShell(), '-l'];
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    Object.assign(env, spec.env);
+    const id = this.nextPaneId++;
+    env['ZMX_SESSION'] = s.name;
+    env['ZMX_PANE'] = String(id);
+    if (!env['TERM'] || env['TERM'] === 'dumb') env['TERM'] = 'xterm-256color';
+    // bash does not report its directory by itself; have it send OSC 7 at each
+    // prompt so `list` shows where the shell is (unless the user set their own).
+    if (basename(file!) === 'bash' && !env['PROMPT_COMMAND']) env['PROMPT_COMMAND'] = OSC7_PROMPT_COMMAND;
+    const pane = new Pane(
+      {
+        id, file: file!, args: rest, cwd, env,
+        cols: clampCols(s.cols), rows: clampRows(s.rows - CHROME.titleRows),
+        scrollback: this.opts.scrollback ?? TERMINAL.scrollbackLines, spawn: this.opts.spawn,
+      },
+      {
+        output: (p, seq, data) => {
+          if (p.subscribers > 0) this.send({ t: MsgType.Output, sid: p.id, seq }, [data]);
+        },
+        exit: (p, exit) => this.onPaneExit(s, p, exit),
+      },
+    );
+    pane.onData((data) => this.scanForMarker(s, data));
+    s.panes.set(id, pane);
+    this.paneIndex.set(id, { pane, session: s });
+    return pane;
+  }
+
+  private splitPane(a: OpArgs<'pane.split'>): OpResult<'pane.split'> {
+    const s = this.get(a.name);
+    const { window, pane } = this.target(s, a);
+    const added = this.newPane(s, { cmd: a.cmd, cwd: a.cwd, env: a.env });
+    window.layout = splitLayout(window.layout, pane.id, a.dir, added.id);
+    window.active = added.id;
+    window.zoomed = false;
+    this.relayout(s);
+    return { window: s.windows.indexOf(window), pane: panesOf(window.layout).indexOf(added.id), id: added.id };
+  }
+
+  private newWindow(a: OpArgs<'window.new'>): OpResult<'window.new'> {
+    const s = this.get(a.name);
+    const pane = this.newPane(s, { cmd: a.cmd, cwd: a.cwd, env: a.env });
+    const window: Window = { id: this.nextWindowId++, name: a.title, layout: leaf(pane.id), active: pane.id, zoomed: false, preset: LAYOUT_PRESETS[0] };
+    s.windows.push(window);
+    s.lastWindow = s.activeWindow;
+    s.activeWindow = window.id;
+    this.relayout(s);
+    return { window: s.windows.length - 1, id: pane.id };
+  }
+
+  private selectPane(a: OpArgs<'pane.select'>): OpResult<'pane.select'> {
+    const s = this.get(a.name);
+    const { window, pane } = this.target(s, a);
+    let id = pane.id;
+    if (a.move === 'next' || a.move === 'prev') {
+      const ids = panesOf(window.layout);
+      const step = a.move === 'next' ? 1 : ids.length - 1;
+      id = ids[(ids.indexOf(id) + step) % ids.length]!;
+    } else if (a.move) {
+      id = neighbour(geometry(window.layout, s.cols, s.rows), id, a.move) ?? id;
+    }
+    if (window.active !== id) window.zoomed = false;
+    window.active = id;
+    this.showWindow(s, window);
+    this.relayout(s);
+    return { window: s.windows.indexOf(window), pane: panesOf(window.layout).indexOf(id) };
+  }
+
+  private showWindow(s: Session, w: Window): void {
+    if (s.activeWindow === w.id) return;
+    s.lastWindow = s.activeWindow;
+    s.activeWindow = w.id;
+  }
+
+  private selectWindow(a: OpArgs<'window.select'>): OpResult<'window.select'> {
+    const s = this.get(a.name);
+    const current = s.windows.indexOf(this.activeWindowOf(s));
+    let index = a.window ?? current;
+    if (a.move === 'next') index = (current + 1) % s.windows.length;
+    else if (a.move === 'prev') index = (current + s.windows.length - 1) % s.windows.length;
+    else if (a.move === 'last') index = Math.max(0, s.windows.findIndex((w) => w.id === s.lastWindow));
+    const window = s.windows[index];
+    if (!window) throw new ZmxError('ENOENT', `session "${s.name}" has no window ${index} (it has ${s.windows.length})`);
+    this.showWindow(s, window);
+    this.relayout(s);
+    return { window: index };
+  }
+
+  /** Ends a pane's program (SIGHUP, then SIGKILL after a grace); its exit takes it out of the layout. */
+  private async killPane(a: OpArgs<'pane.kill'>): Promise<OpResult<'pane.kill'>> {
+    const s = this.get(a.name);
+    const { pane } = this.target(s, a);
+    await this.endPanes(s, [pane], false);
+    return { id: pane.id };
+  }
+
+  private resizePane(a: OpArgs<'pane.resize'>): OpResult<'pane.resize'> {
+    const s = this.get(a.name);
+    const { window, pane } = this.target(s, a);
+    if (a.zoom) {
+      window.zoomed = !(window.zoomed && window.active === pane.id) && panesOf(window.layout).length > 1;
+      window.active = pane.id;
+    } else if (a.dir) {
+      window.layout = resizeLayout(window.layout, pane.id, a.dir, Math.max(1, a.cells), s.cols, s.rows);
+    }
+    this.relayout(s);
+    return { zoomed: window.zoomed };
+  }
+
+  private applyLayout(a: OpArgs<'window.layout'>): OpResult<'window.layout'> {
+    const s = this.get(a.name);
+    const { window } = this.target(s, { window: a.window, pane: null });
+    const current = LAYOUT_PRESETS.indexOf(window.preset as (typeof LAYOUT_PRESETS)[number]);
+    const name = a.layout === 'next' ? LAYOUT_PRESETS[(current + 1) % LAYOUT_PRESETS.length]! : a.layout;
+    if (!isPreset(name)) throw new ZmxError('EINVAL', `unknown layout "${name}"; use one of ${LAYOUT_PRESETS.join(', ')}`);
+    window.layout = preset(name, panesOf(window.layout));
+    window.preset = name;
+    window.zoomed = false;
+    this.relayout(s);
+    return { layout: name };
   }
 
   private create(args: OpArgs<'session.create'>): OpResult<'session.create'> {
@@ -244,63 +473,79 @@ export class PtyHost {
   private spawnSession(args: CreateArgs): Session {
     const cwd = resolve(args.cwd || process.env['HOME'] || '/');
     if (!existsSync(cwd) || !statSync(cwd).isDirectory()) throw new ZmxError('ENOENT', `directory ${cwd} does not exist`);
-    const [file, ...rest] = args.cmd.length > 0 ? args.cmd : [defaultShell(), '-l'];
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-    Object.assign(env, args.env);
-    const paneId = this.nextPaneId++;
-    env['ZMX_SESSION'] = args.name;
-    env['ZMX_PANE'] = String(paneId);
-    if (!env['TERM'] || env['TERM'] === 'dumb') env['TERM'] = 'xterm-256color';
-    // bash does not report its directory by itself; have it send OSC 7 at each
-    // prompt so `list` shows where the shell is (unless the user set their own).
-    if (basename(file!) === 'bash' && !env['PROMPT_COMMAND']) env['PROMPT_COMMAND'] = OSC7_PROMPT_COMMAND;
     const session: Session = {
       name: args.name,
       created: Date.now(),
       root: cwd,
       labels: new Map(),
-      panes: [],
+      panes: new Map(),
+      windows: [],
+      activeWindow: 0,
+      lastWindow: null,
+      // A session made for a client's terminal fills it as one pane would.
+      cols: clampCols(args.cols || TERMINAL.defaultCols),
+      rows: clampArea((args.rows || TERMINAL.defaultRows) + CHROME.titleRows),
       task: null,
       running: new Map(),
       taskWaiters: [],
-      exitWaiters: [],
       markerTail: '',
       killed: false,
     };
-    const pane = new Pane(
-      {
-        id: paneId, file: file!, args: rest, cwd, env,
-        cols: clampCols(args.cols || TERMINAL.defaultCols), rows: clampRows(args.rows || TERMINAL.defaultRows),
-        scrollback: this.opts.scrollback ?? TERMINAL.scrollbackLines, spawn: this.opts.spawn,
-      },
-      {
-        output: (p, seq, data) => {
-          if (p.subscribers > 0) this.send({ t: MsgType.Output, sid: p.id, seq }, [data]);
-        },
-        exit: (_p, exit) => this.onPaneExit(session, exit),
-      },
-    );
-    pane.onData((data) => this.scanForMarker(session, data));
-    session.panes.push(pane);
+    const pane = this.newPane(session, { cmd: args.cmd, cwd, env: args.env });
+    const window: Window = { id: this.nextWindowId++, name: '', layout: leaf(pane.id), active: pane.id, zoomed: false, preset: LAYOUT_PRESETS[0] };
+    session.windows.push(window);
+    session.activeWindow = window.id;
     this.sessions.set(args.name, session);
     this.opts.log?.(`session ${args.name} created (pid ${pane.pid})`);
     this.opts.onSessionsChanged?.();
     return session;
   }
 
-  private onPaneExit(s: Session, exit: { exitCode: number; signal: number }): void {
+  /**
+   * A pane's program ended: the pane leaves its window (a window left empty
+   * closes), and the session ends with its last pane, as in tmux.
+   */
+  private onPaneExit(s: Session, pane: Pane, exit: { exitCode: number; signal: number }): void {
     // Ended already (kill gave up on a deaf pty, which then exited after all):
     // the name may belong to a new session by now.
-    if (this.sessions.get(s.name) !== s) return;
-    // One pane per session for now: the session ends with it.
+    if (this.sessions.get(s.name) !== s || !s.panes.has(pane.id)) return;
     const status = exit.signal ? 128 + exit.signal : exit.exitCode;
+    for (const [id, task] of [...s.running]) if (task.pane === pane.id) this.finishTask(s, id, status);
+    const gone = () => {
+      for (const w of this.paneWaiters.get(pane.id)?.splice(0) ?? []) w();
+      this.paneWaiters.delete(pane.id);
+    };
+    if (s.panes.size > 1) {
+      s.panes.delete(pane.id);
+      this.paneIndex.delete(pane.id);
+      const w = this.windowOfPane(s, pane.id);
+      if (w) {
+        const rest = remove(w.layout, pane.id);
+        if (rest) {
+          w.layout = rest;
+          if (w.active === pane.id) w.active = panesOf(rest)[0]!;
+          if (w.zoomed && !panesOf(rest).includes(w.active)) w.zoomed = false;
+        } else {
+          s.windows = s.windows.filter((x) => x !== w);
+          if (s.activeWindow === w.id) s.activeWindow = (s.windows.find((x) => x.id === s.lastWindow) ?? s.windows[0]!).id;
+          if (s.lastWindow === w.id) s.lastWindow = null;
+        }
+      }
+      this.send({ t: MsgType.Event, name: 'pane.exit', data: { name: s.name, paneSid: pane.id, exitCode: exit.exitCode, killed: s.killed } });
+      pane.dispose();
+      this.relayout(s);
+      gone();
+      return;
+    }
     for (const id of [...s.running.keys()]) this.finishTask(s, id, status);
     this.sessions.delete(s.name);
     for (const w of s.taskWaiters.splice(0)) w(status);
-    for (const w of s.exitWaiters.splice(0)) w();
-    this.send({ t: MsgType.Event, name: 'session.exit', data: { name: s.name, exitCode: exit.exitCode, signal: exit.signal, killed: s.killed, paneSids: s.panes.map((p) => p.id) } });
-    for (const p of s.panes) p.dispose();
+    this.send({ t: MsgType.Event, name: 'session.exit', data: { name: s.name, exitCode: exit.exitCode, signal: exit.signal, killed: s.killed, paneSids: [...s.panes.keys()] } });
+    for (const p of s.panes.values()) {
+      p.dispose();
+      this.paneIndex.delete(p.id);
+    }
+    gone();
     this.opts.log?.(`session ${s.name} ended (exit ${exit.exitCode}, signal ${exit.signal})`);
     this.opts.onSessionsChanged?.();
   }
@@ -311,18 +556,30 @@ export class PtyHost {
       const s = this.sessions.get(name);
       if (!s) return;
       s.killed = true;
-      const gone = new Promise<void>((res) => s.exitWaiters.push(res));
-      const pane = s.panes[0]!;
-      pane.pty.signalGroup(args.force ? 'SIGKILL' : 'SIGHUP');
-      const timer = setTimeout(() => pane.pty.signalGroup('SIGKILL'), TIMING.killGraceMs);
-      // A pty that never reports its end even after SIGKILL must not hang kill.
-      const giveUp = setTimeout(() => this.onPaneExit(s, { exitCode: 0, signal: SIGKILL_NUMBER }), TIMING.killGraceMs * 2);
-      await gone;
-      clearTimeout(timer);
-      clearTimeout(giveUp);
+      await this.endPanes(s, [...s.panes.values()], args.force);
       killed.push(name);
     }));
     return { killed: killed.sort() };
+  }
+
+  /**
+   * Ends panes' programs: SIGHUP to each process group (SIGKILL when forced,
+   * or after a grace), resolved once every pane has left its session.
+   */
+  private async endPanes(s: Session, panes: Pane[], force: boolean): Promise<void> {
+    await Promise.all(panes.map(async (pane) => {
+      if (!s.panes.has(pane.id) || this.sessions.get(s.name) !== s) return;
+      let waiters = this.paneWaiters.get(pane.id);
+      if (!waiters) this.paneWaiters.set(pane.id, (waiters = []));
+      const gone = new Promise<void>((res) => waiters.push(res));
+      pane.pty.signalGroup(force ? 'SIGKILL' : 'SIGHUP');
+      const timer = setTimeout(() => pane.pty.signalGroup('SIGKILL'), TIMING.killGraceMs);
+      // A pty that never reports its end even after SIGKILL must not hang kill.
+      const giveUp = setTimeout(() => this.onPaneExit(s, pane, { exitCode: 0, signal: SIGKILL_NUMBER }), TIMING.killGraceMs * 2);
+      await gone;
+      clearTimeout(timer);
+      clearTimeout(giveUp);
+    }));
   }
 
   private labels(args: OpArgs<'session.labels'>): OpResult<'session.labels'> {
@@ -351,11 +608,11 @@ export class PtyHost {
     if (command.trim() === '') throw new ZmxError('EINVAL', 'run needs a command');
     // The shell runs what is typed in order; each task keeps its own waiters,
     // and the latest is the one `list` and `wait` report.
-    s.task = { id, command, status: null, ended: null };
+    const pane = this.activePane(s);
+    s.task = { id, pane: pane.id, command, status: null, ended: null };
     const waiters: ((status: number) => void)[] = [];
-    s.running.set(id, waiters);
+    s.running.set(id, { pane: pane.id, waiters });
     const done = args.wait ? new Promise<number>((res) => waiters.push(res)) : null;
-    const pane = s.panes[0]!;
     // A readline shell takes the script as a paste: tabs stay tabs (no
     // completion), and every line reaches the parser as written. A shell
     // just started gets a moment to draw its first prompt.
@@ -379,15 +636,17 @@ export class PtyHost {
   }
 
   private finishTask(s: Session, id: string, status: number): void {
-    const waiters = s.running.get(id);
-    if (!waiters) return;
+    const task = s.running.get(id);
+    if (!task) return;
     s.running.delete(id);
-    for (const w of waiters) w(status);
+    for (const w of task.waiters) w(status);
     if (s.task?.id !== id) return;
     s.task.status = status;
     s.task.ended = Date.now();
     for (const w of s.taskWaiters.splice(0)) w(status);
     this.send({ t: MsgType.Event, name: 'task.done', data: { name: s.name, status, ended: s.task.ended } });
+    // The pane's title shows the task's state.
+    this.relayout(s);
   }
 
   private async wait(args: OpArgs<'session.wait'>): Promise<OpResult<'session.wait'>> {
@@ -402,7 +661,7 @@ export class PtyHost {
 
   /** The directory the session's shell is in (OSC 7), if it is on this host; else its root. */
   private shellCwd(s: Session): string {
-    const uri = s.panes[0]?.cwdUri ?? '';
+    const uri = s.panes.size > 0 ? this.activePane(s).cwdUri : '';
     if (uri.startsWith('file://')) {
       try {
         const url = new URL(uri);
@@ -441,6 +700,11 @@ export class PtyHost {
 
 function clampCols(cols: number): number {
   return Math.min(Math.max(cols, 2), LIMITS.maxCols);
+}
+
+/** A window area: room for the largest pane and its title. */
+function clampArea(rows: number): number {
+  return Math.min(Math.max(rows, CHROME.titleRows + 1), LIMITS.maxRows + CHROME.titleRows);
 }
 
 function clampRows(rows: number): number {

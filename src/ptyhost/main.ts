@@ -17,6 +17,8 @@ import { fileLogger } from '../platform/log.js';
 import { rmSync } from 'node:fs';
 import { PtyHost } from './host.js';
 import { spawnPty } from './pty.js';
+import { loadConfig } from '../platform/config-store.js';
+import { TERMINAL } from '../common/constants.js';
 
 /** After the last session ends, wait this long for a new one before exiting. */
 const EXIT_EMPTY_GRACE_MS = 1_000;
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
   });
   const host = new PtyHost({
     spawn: spawnPty,
+    scrollback: configuredScrollback(),
     send: (frames) => { if (front) endpoint.send(front, frames); },
     log: (m) => log.info(m),
     onSessionsChanged: () => checkEmpty(),
@@ -111,3 +114,12 @@ main().catch((err) => {
   process.stderr.write(`zmx ptyhost: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });
+
+/** Scrollback per pane from `zmx config` (scrollback-lines); the default when the config cannot be read. */
+function configuredScrollback(): number {
+  try {
+    return loadConfig()['scrollback-lines'];
+  } catch {
+    return TERMINAL.scrollbackLines;
+  }
+}

@@ -6,11 +6,14 @@
  */
 import xtermHeadless from '@xterm/headless';
 import serializeAddon from '@xterm/addon-serialize';
+import unicode11 from '@xterm/addon-unicode11';
 import type { HistoryFormat, PaneInfo } from '../common/protocol.js';
 import type { PtyProcess, PtySpawnOptions, PtySpawner } from './pty.js';
+import { captureScreen } from './capture.js';
 
 const { Terminal } = xtermHeadless;
 const { SerializeAddon } = serializeAddon;
+const { Unicode11Addon } = unicode11;
 type Terminal = InstanceType<typeof Terminal>;
 type SerializeAddon = InstanceType<typeof SerializeAddon>;
 
@@ -66,6 +69,9 @@ export class Pane {
     this.term = new Terminal({ cols: opts.cols, rows: opts.rows, scrollback: opts.scrollback, allowProposedApi: true });
     this.serializer = new SerializeAddon();
     this.term.loadAddon(this.serializer);
+    // Unicode 11 widths: emoji take two columns, as in today's terminals (and in the client's copy).
+    this.term.loadAddon(new Unicode11Addon());
+    this.term.unicode.activeVersion = '11';
     this.term.onTitleChange((title) => { this.title = title; });
     this.term.parser.registerOscHandler(OSC_CWD, (data) => {
       this.cwdUri = data;
@@ -232,6 +238,12 @@ export class Pane {
     return Buffer.from(lines.length ? lines.join('\n') + '\n' : '', 'utf8');
   }
 
+  /** The visible screen (capture-pane), as text or with its SGR escapes. */
+  async capture(escapes: boolean): Promise<Buffer> {
+    await this.flush();
+    return Buffer.from(captureScreen(this.term, escapes), 'utf8');
+  }
+
   info(): PaneInfo {
     return {
       id: this.id,
@@ -242,6 +254,7 @@ export class Pane {
       title: this.title,
       cwdUri: this.cwdUri,
       exited: this.exited,
+      task: null,
     };
   }
 

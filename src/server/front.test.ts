@@ -17,9 +17,13 @@ const SESSION: SessionInfo = {
   created: 1_700_000_000_000,
   root: '/tmp',
   labels: {},
-  panes: [{ id: 7, pid: 4242, cmd: ['bash'], cols: 80, rows: 24, title: '', cwdUri: '', exited: null }],
+  panes: [{ id: 7, pid: 4242, cmd: ['bash'], cols: 80, rows: 24, title: '', cwdUri: '', exited: null, task: null }],
   clients: 0,
   task: null,
+  windows: [{ id: 1, index: 0, name: '', layout: { pane: 7 }, active: 7, zoomed: false, preset: 'even-horizontal' }],
+  activeWindow: 1,
+  cols: 80,
+  rows: 25,
 };
 const PANE = 7;
 
@@ -110,10 +114,10 @@ class Rig {
    * the stream id. `leads` says whether the front must first resize the pane.
    */
   async attach(peer: string, id: number, cols: number, rows: number, opts: { leads: boolean; seq?: number; readOnly?: boolean }): Promise<number> {
-    this.request(peer, id, 'session.attach', { name: 'a', cols, rows, create: null, readOnly: opts.readOnly ?? false });
+    this.request(peer, id, 'session.attach', { name: 'a', cols, rows, create: null, readOnly: opts.readOnly ?? false, mode: 'raw' });
     if (opts.leads) {
       const resize = await this.take('host.resize');
-      assert.deepEqual(resize.header.args, { name: 'a', cols, rows });
+      assert.deepEqual(resize.header.args, { name: 'a', cols, rows: rows + 1 }, 'a raw client\'s pane is its terminal: the window adds the title row');
       this.reply(resize, {});
     }
     const sub = await this.take('host.subscribe');
@@ -280,7 +284,7 @@ test('attach: output arriving with the snapshot reply is delivered after the rep
   const rig = new Rig();
   rig.hostUp();
   rig.hello('c1');
-  rig.request('c1', 1, 'session.attach', { name: 'a', cols: 100, rows: 30, create: null, readOnly: false });
+  rig.request('c1', 1, 'session.attach', { name: 'a', cols: 100, rows: 30, create: null, readOnly: false, mode: 'raw' });
   rig.reply(await rig.take('host.resize'), {});
   const sub = await rig.take('host.subscribe');
   // The host's reply, then — before the front has had a chance to run — more
@@ -299,7 +303,7 @@ test('attach: output the host sent while the snapshot was pending is delivered a
   const rig = new Rig();
   rig.hostUp();
   rig.hello('c1');
-  rig.request('c1', 1, 'session.attach', { name: 'a', cols: 100, rows: 30, create: null, readOnly: false });
+  rig.request('c1', 1, 'session.attach', { name: 'a', cols: 100, rows: 30, create: null, readOnly: false, mode: 'raw' });
   rig.reply(await rig.take('host.resize'), {});
   const sub = await rig.take('host.subscribe');
   // The pty host numbers output as it reads it; while it serializes the
@@ -322,7 +326,7 @@ test('attach: a second client joining a pane others watch gets only output past 
   rig.hello('c2');
   const sid1 = await rig.attach('c1', 1, 100, 30, { leads: true, seq: 0 });
   rig.output(1, 'one');
-  rig.request('c2', 1, 'session.attach', { name: 'a', cols: 90, rows: 20, create: null, readOnly: false });
+  rig.request('c2', 1, 'session.attach', { name: 'a', cols: 90, rows: 20, create: null, readOnly: false, mode: 'raw' });
   const sub = await rig.take('host.subscribe');
   rig.output(2, 'two');
   rig.output(3, 'three');
@@ -359,18 +363,18 @@ test('leader policy: first attach leads; input from another client takes the lea
 
   // The leader's resize is applied.
   rig.fromClient('c1', { t: MsgType.Resize, sid: s1, cols: 90, rows: 25 });
-  assert.deepEqual(await newResizes(), [['a', 90, 25]], 'the leader resizes the pane');
+  assert.deepEqual(await newResizes(), [['a', 90, 26]], 'the leader resizes the pane (its window: the pane and its title row)');
   // A non-leader's is remembered, not applied.
   rig.fromClient('c2', { t: MsgType.Resize, sid: s2, cols: 130, rows: 50 });
   assert.deepEqual(await newResizes(), [], 'a non-leader does not resize the pane');
   // Input from c2: it leads now, the pane takes its size, and the input is sent.
   rig.fromClient('c2', { t: MsgType.Input, sid: s2 }, [Buffer.from('ls\r')]);
-  assert.deepEqual(await newResizes(), [['a', 130, 50]], 'typing takes the lead at the typist\'s size');
-  const sends = rig.hostRequests('session.send');
+  assert.deepEqual(await newResizes(), [['a', 130, 51]], 'typing takes the lead at the typist\'s size');
+  const sends = rig.hostRequests('host.input');
   assert.equal(sends.length, 1);
   assert.deepEqual(sends[0]!.frames.map(String), ['ls\r']);
   const order = rig.toHost.filter((m) => m.header.t === MsgType.Request).map((m) => (m.header as RequestMsg).op).slice(-2);
-  assert.deepEqual(order, ['host.resize', 'session.send'], 'the size changes before the input arrives');
+  assert.deepEqual(order, ['host.resize', 'host.input'], 'the size changes before the input arrives');
   // More input from the leader does not resize again.
   rig.fromClient('c2', { t: MsgType.Input, sid: s2 }, [Buffer.from('x')]);
   assert.deepEqual(await newResizes(), []);
@@ -379,12 +383,12 @@ test('leader policy: first attach leads; input from another client takes the lea
   assert.deepEqual(await newResizes(), []);
   // ...until it types, at the size it last reported.
   rig.fromClient('c1', { t: MsgType.Input, sid: s1 }, [Buffer.from('y')]);
-  assert.deepEqual(await newResizes(), [['a', 80, 20]]);
+  assert.deepEqual(await newResizes(), [['a', 80, 21]]);
   // A read-only client neither types nor leads.
   rig.fromClient('c3', { t: MsgType.Input, sid: s3 }, [Buffer.from('rm -rf /\r')]);
   rig.fromClient('c3', { t: MsgType.Resize, sid: s3, cols: 50, rows: 5 });
   assert.deepEqual(await newResizes(), []);
-  assert.ok(!rig.hostRequests('session.send').some((r) => r.frames[0]?.toString().includes('rm -rf')), 'read-only input is dropped');
+  assert.ok(!rig.hostRequests('host.input').some((r) => r.frames[0]?.toString().includes('rm -rf')), 'read-only input is dropped');
 });
 
 test('host.subscribe is interactive only for a client that may type (attach, not read-only, not tail)', async () => {
@@ -405,9 +409,9 @@ test('host.subscribe is interactive only for a client that may type (attach, not
     await settle();
     return sub.header.args['interactive'];
   };
-  assert.equal(await interactive('c1', 'session.attach', { name: 'a', cols: 80, rows: 24, create: null, readOnly: false }), true, 'attach');
+  assert.equal(await interactive('c1', 'session.attach', { name: 'a', cols: 80, rows: 24, create: null, readOnly: false, mode: 'raw' }), true, 'attach');
   assert.equal(await interactive('c2', 'session.tail', { name: 'a' }), false, 'tail');
-  assert.equal(await interactive('c3', 'session.attach', { name: 'a', cols: 80, rows: 24, create: null, readOnly: true }), false, 'read-only attach');
+  assert.equal(await interactive('c3', 'session.attach', { name: 'a', cols: 80, rows: 24, create: null, readOnly: true, mode: 'raw' }), false, 'read-only attach');
 });
 
 test('session.exit ends every stream of the pane with StreamEnd exited and its exit code', async () => {
@@ -418,7 +422,7 @@ test('session.exit ends every stream of the pane with StreamEnd exited and its e
   const s1 = await rig.attach('c1', 1, 100, 30, { leads: true });
   rig.request('c2', 1, 'session.tail', { name: 'a' });
   const sub = await rig.take('host.subscribe');
-  assert.deepEqual(sub.header.args, { name: 'a', interactive: false });
+  assert.deepEqual(sub.header.args, { name: 'a', pane: 0, interactive: false });
   rig.reply(sub, { paneSid: PANE, seq: 0, session: SESSION }, [Buffer.from('')]);
   await settle();
   const tail = rig.to('c2').find((m) => m.header.t === MsgType.Reply)!;
@@ -464,7 +468,7 @@ test('tick() drops clients silent for longer than the heartbeat timeout, ending 
   const end = rig.to('quiet').find((m) => m.header.t === MsgType.StreamEnd);
   assert.deepEqual(end?.header, { t: MsgType.StreamEnd, sid, reason: 'error', exitCode: null });
   const unsub = await rig.take('host.unsubscribe');
-  assert.deepEqual(unsub.header.args, { name: 'a', interactive: true });
+  assert.deepEqual(unsub.header.args, { pane: PANE, interactive: true });
 
   // The dropped client must say hello again.
   rig.request('quiet', 9, 'server.info', {});
@@ -479,11 +483,12 @@ test('a client may not use host.* ops: EPROTO, and nothing reaches the host', as
   rig.hostUp();
   rig.hello('c1');
   rig.request('c1', 1, 'host.resize', { name: 'a', cols: 10, rows: 10 });
-  rig.request('c1', 2, 'host.subscribe', { name: 'a', interactive: true });
-  rig.request('c1', 3, 'host.unsubscribe', { name: 'a', interactive: true });
+  rig.request('c1', 2, 'host.subscribe', { name: 'a', pane: 0, interactive: true });
+  rig.request('c1', 3, 'host.unsubscribe', { pane: 1, interactive: true });
+  rig.request('c1', 4, 'host.input', { pane: 1 }, [Buffer.from('x')]);
   await settle();
   const errs = errorsOf(rig.to('c1'));
-  assert.deepEqual(errs.map((e) => [e.id, e.code]), [[1, 'EPROTO'], [2, 'EPROTO'], [3, 'EPROTO']]);
+  assert.deepEqual(errs.map((e) => [e.id, e.code]), [[1, 'EPROTO'], [2, 'EPROTO'], [3, 'EPROTO'], [4, 'EPROTO']]);
   assert.equal(rig.hostRequests().length, 0, 'no host.* request was forwarded');
 });
 

@@ -9,6 +9,7 @@
  */
 import { ZmxError, toZmxError } from '../common/errors.js';
 import { TIMING } from '../common/constants.js';
+import { CHROME } from '../common/layout.js';
 import {
   MsgType, CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode, negotiateVersion, requestIdOf, validateArgs,
   type Header, type Message, type OpArgs, type OpName, type OpResult, type SessionInfo, type StreamEndReason,
@@ -25,6 +26,8 @@ export interface FrontDeps {
   stop(): void;
   /** Asks for the pty host to be (re)started if it is not running. */
   wakeHost(): void;
+  /** Who sets a session's size: the client active last (zmx, tmux's `latest`), or the smallest. */
+  sizePolicy?(): SizePolicy;
   now?(): number;
 }
 
@@ -36,13 +39,26 @@ interface Client {
   streams: Map<number, Stream>;
 }
 
+export type SizePolicy = 'latest' | 'smallest';
+
+/**
+ * What a stream is: `attach`, a raw client's pane; `tail`, output followed
+ * without attaching; `tui`, a full-screen client (no pane of its own: it
+ * opens a `view` per pane it shows and hears the session's layout).
+ */
+type StreamKind = 'attach' | 'tail' | 'tui' | 'view';
+
 interface Stream {
   sid: number;
   client: Client;
   session: string;
-  kind: 'attach' | 'tail';
+  kind: StreamKind;
   readOnly: boolean;
+  /** The pane whose output this stream carries (0 for a tui stream). */
   paneSid: number;
+  /** A view's tui stream; a tui stream's views. */
+  parent: Stream | null;
+  views: Set<Stream>;
   /** Waiting for the snapshot: output is buffered until it arrives. */
   pending: { seq: number; data: Buffer }[] | null;
   /** Output up to this sequence number is contained in the snapshot. */
@@ -54,7 +70,18 @@ interface Stream {
 interface HostReply { result: Record<string, unknown>; frames: Buffer[] }
 
 /** Ops the front answers itself; the rest go to the pty host as they are. */
-const FRONT_OPS: ReadonlySet<OpName> = new Set<OpName>(['server.info', 'server.stop', 'session.list', 'session.get', 'session.attach', 'session.tail', 'session.detach', 'session.switch']);
+const FRONT_OPS: ReadonlySet<OpName> = new Set<OpName>(['server.info', 'server.stop', 'session.list', 'session.get', 'session.attach', 'session.tail', 'session.detach', 'session.switch', 'pane.subscribe']);
+
+/** The window area a client's terminal gives: a tui keeps a status bar; a raw client shows one pane, less its title. */
+function windowSize(s: Stream): { cols: number; rows: number } {
+  if (s.kind === 'tui') return { cols: s.cols, rows: Math.max(1, s.rows - CHROME.statusRows) };
+  return { cols: s.cols, rows: s.rows + CHROME.titleRows };
+}
+
+/** Streams a client attaches with (the ones that count in `clients=` and may set the size). */
+function isAttachment(s: Stream): boolean {
+  return s.kind === 'attach' || s.kind === 'tui';
+}
 
 export class Front {
   private readonly clients = new Map<string, Client>();
@@ -148,15 +175,20 @@ export class Front {
         return;
       }
       case MsgType.Event: {
+        const exitCode = typeof h.data['exitCode'] === 'number' ? h.data['exitCode'] : null;
+        const reason: StreamEndReason = h.data['killed'] === true ? 'killed' : 'exited';
         if (h.name === 'session.exit') {
-          const exitCode = typeof h.data['exitCode'] === 'number' ? h.data['exitCode'] : null;
-          const reason: StreamEndReason = h.data['killed'] === true ? 'killed' : 'exited';
           const sids = Array.isArray(h.data['paneSids']) ? (h.data['paneSids'] as number[]) : [];
-          for (const paneSid of sids) {
-            for (const s of [...(this.paneStreams.get(paneSid) ?? [])]) this.endStream(s, reason, exitCode, false);
-            this.paneStreams.delete(paneSid);
-          }
+          for (const paneSid of sids) this.endPaneStreams(paneSid, reason, exitCode);
+          for (const s of this.streamsOf(String(h.data['name']), 'tui')) this.endStream(s, reason, exitCode, false);
           this.leaders.delete(String(h.data['name']));
+        } else if (h.name === 'pane.exit' && typeof h.data['paneSid'] === 'number') {
+          this.endPaneStreams(h.data['paneSid'], reason, exitCode);
+        } else if (h.name === 'session.layout') {
+          const session = h.data['session'] as SessionInfo;
+          for (const s of this.streamsOf(String(h.data['name']), 'tui')) {
+            this.sendClient(s.client, { t: MsgType.Event, name: 'session.layout', data: { sid: s.sid, session: this.withClients(session) } });
+          }
         }
         return;
       }
@@ -168,6 +200,17 @@ export class Front {
       default:
         this.deps.log('unexpected message from the pty host', { t: h.t });
     }
+  }
+
+  private endPaneStreams(paneSid: number, reason: StreamEndReason, exitCode: number | null): void {
+    for (const s of [...(this.paneStreams.get(paneSid) ?? [])]) this.endStream(s, reason, exitCode, false);
+    this.paneStreams.delete(paneSid);
+  }
+
+  private streamsOf(session: string, kind: StreamKind): Stream[] {
+    const out: Stream[] = [];
+    for (const c of this.clients.values()) for (const s of c.streams.values()) if (s.session === session && s.kind === kind) out.push(s);
+    return out;
   }
 
   // --------------------------------------------------------------- clients
@@ -221,10 +264,10 @@ export class Front {
         return;
       case MsgType.Input: {
         const s = client.streams.get(h.sid);
-        if (!s || s.kind !== 'attach') return this.sendError(peer, 0, new ZmxError('EPROTO', `no attached stream ${h.sid}`));
+        if (!s || (s.kind !== 'attach' && s.kind !== 'view')) return this.sendError(peer, 0, new ZmxError('EPROTO', `no attached stream ${h.sid}`));
         if (s.readOnly) return;
-        this.takeLead(s);
-        this.hostRequest('session.send', { name: s.session }, [msg.frames[0] ?? Buffer.alloc(0)]).catch(() => {});
+        this.takeLead(s.parent ?? s);
+        this.hostRequest('host.input', { pane: s.paneSid }, [msg.frames[0] ?? Buffer.alloc(0)]).catch(() => {});
         return;
       }
       case MsgType.Resize: {
@@ -233,7 +276,7 @@ export class Front {
         s.cols = h.cols;
         s.rows = h.rows;
         const leader = this.leaders.get(s.session);
-        if (s.kind === 'attach' && !s.readOnly && (!leader || leader === s)) this.applySize(s);
+        if (isAttachment(s) && !s.readOnly && (!leader || leader === s || this.policy() === 'smallest')) this.applySize(leader ?? s);
         return;
       }
       case MsgType.Detach: {
@@ -248,20 +291,40 @@ export class Front {
     }
   }
 
-  /** The client that typed last sets the size (zmx's policy). */
+  private policy(): SizePolicy {
+    return this.deps.sizePolicy?.() ?? 'latest';
+  }
+
+  /** The client that typed last sets the size (zmx's policy, tmux's `latest`). */
   private takeLead(s: Stream): void {
     if (this.leaders.get(s.session) === s) return;
     this.leaders.set(s.session, s);
     this.applySize(s);
   }
 
+  /** The window area for a session: the leader's, or under `smallest` the least of every interactive client's. */
+  private sizeFor(leader: Stream): { cols: number; rows: number } | null {
+    const sized = (s: Stream) => isAttachment(s) && !s.readOnly && s.cols > 0 && s.rows > 0;
+    if (this.policy() !== 'smallest') return sized(leader) ? windowSize(leader) : null;
+    let best: { cols: number; rows: number } | null = null;
+    for (const c of this.clients.values()) {
+      for (const s of c.streams.values()) {
+        if (s.session !== leader.session || !sized(s)) continue;
+        const w = windowSize(s);
+        best = best ? { cols: Math.min(best.cols, w.cols), rows: Math.min(best.rows, w.rows) } : w;
+      }
+    }
+    return best;
+  }
+
   private applySize(s: Stream): void {
-    if (s.cols > 0 && s.rows > 0) this.hostRequest('host.resize', { name: s.session, cols: s.cols, rows: s.rows }).catch(() => {});
+    const size = this.sizeFor(s);
+    if (size) this.hostRequest('host.resize', { name: s.session, ...size }).catch(() => {});
   }
 
   private clientsOf(name: string): number {
     let n = 0;
-    for (const c of this.clients.values()) for (const s of c.streams.values()) if (s.session === name) n++;
+    for (const c of this.clients.values()) for (const s of c.streams.values()) if (s.session === name && s.kind !== 'view') n++;
     return n;
   }
 
@@ -295,7 +358,7 @@ export class Front {
         return this.attach(client, args as OpArgs<'session.attach'>);
       case 'session.tail': {
         const a = args as OpArgs<'session.tail'>;
-        const { stream } = await this.openStream(client, a.name, 'tail', false, 0, 0);
+        const { stream } = await this.openStream(client, a.name, 'tail', false, 0, 0, 0, null);
         return wrap({ sid: stream.sid, seq: stream.fromSeq });
       }
       case 'session.switch': {
@@ -304,7 +367,7 @@ export class Front {
         // The client to move: the one leading `from`, else any attached to it.
         let target = this.leaders.get(a.from);
         if (!target) {
-          for (const c of this.clients.values()) for (const s of c.streams.values()) if (!target && s.session === a.from && s.kind === 'attach') target = s;
+          for (const c of this.clients.values()) for (const s of c.streams.values()) if (!target && s.session === a.from && isAttachment(s)) target = s;
         }
         if (!target) throw new ZmxError('EINVAL', `no client is attached to session "${a.from}" to switch`);
         let created = false;
@@ -320,10 +383,17 @@ export class Front {
         let detached = 0;
         for (const c of this.clients.values()) {
           for (const s of [...c.streams.values()]) {
-            if (s.session === a.name && s.kind === 'attach') { this.endStream(s, 'detached', null, true); detached++; }
+            if (s.session === a.name && isAttachment(s)) { this.endStream(s, 'detached', null, true); detached++; }
           }
         }
         return wrap({ detached });
+      }
+      case 'pane.subscribe': {
+        const a = args as OpArgs<'pane.subscribe'>;
+        const parent = client.streams.get(a.attach);
+        if (!parent || parent.kind !== 'tui') throw new ZmxError('EINVAL', `stream ${a.attach} is not a full-screen attach of this client`);
+        const { stream, snapshot } = await this.openStream(client, parent.session, 'view', parent.readOnly, 0, 0, a.pane, parent);
+        return wrap({ sid: stream.sid, seq: stream.fromSeq }, [snapshot]);
       }
       default:
         throw new ZmxError('EPROTO', `op "${op}" is not served`);
@@ -337,32 +407,55 @@ export class Front {
       const r = await this.hostRequest('session.create', { ...a.create, ifMissing: true });
       created = r.result.created;
     }
-    const { stream, snapshot, session } = await this.openStream(client, a.name, 'attach', a.readOnly, a.cols, a.rows);
+    if (a.mode === 'tui') {
+      const stream = this.newStream(client, a.name, 'tui', a.readOnly, a.cols, a.rows, 0, null);
+      await this.leadIfFirst(stream);
+      if (this.clients.get(client.key) !== client) throw new ZmxError('EUNAVAIL', 'client gone');
+      client.streams.set(stream.sid, stream);
+      const session = (await this.hostRequest('session.get', { name: a.name })).result.session;
+      const result: OpResult<'session.attach'> = { sid: stream.sid, seq: 0, session: this.withClients(session), created };
+      return { result: result as unknown as Record<string, unknown>, frames: [] };
+    }
+    const { stream, snapshot, session } = await this.openStream(client, a.name, 'attach', a.readOnly, a.cols, a.rows, 0, null);
     const result: OpResult<'session.attach'> = { sid: stream.sid, seq: stream.fromSeq, session: this.withClients(session), created };
     return { result: result as unknown as Record<string, unknown>, frames: [snapshot] };
   }
 
-  private async openStream(client: Client, name: string, kind: Stream['kind'], readOnly: boolean, cols: number, rows: number): Promise<{ stream: Stream; snapshot: Buffer; session: SessionInfo }> {
-    const stream: Stream = { sid: this.nextSid++, client, session: name, kind, readOnly, paneSid: 0, pending: [], fromSeq: 0, cols, rows };
-    if (kind === 'attach' && !readOnly && !this.leaders.has(name)) {
-      // First interactive client: it leads, and the screen is drawn at its size.
-      if (cols > 0 && rows > 0) await this.hostRequest('host.resize', { name, cols, rows });
-      this.leaders.set(name, stream);
+  private newStream(client: Client, name: string, kind: StreamKind, readOnly: boolean, cols: number, rows: number, pane: number, parent: Stream | null): Stream {
+    return { sid: this.nextSid++, client, session: name, kind, readOnly, paneSid: pane, parent, views: new Set(), pending: [], fromSeq: 0, cols, rows };
+  }
+
+  /** The first interactive client of a session leads, and the session is laid out at its size. */
+  private async leadIfFirst(stream: Stream): Promise<void> {
+    if (!isAttachment(stream) || stream.readOnly || this.leaders.has(stream.session)) return;
+    this.leaders.set(stream.session, stream);
+    const size = this.sizeFor(stream);
+    try {
+      if (size) await this.hostRequest('host.resize', { name: stream.session, ...size });
+    } catch (err) {
+      if (this.leaders.get(stream.session) === stream) this.leaders.delete(stream.session);
+      throw err;
     }
+  }
+
+  private async openStream(client: Client, name: string, kind: StreamKind, readOnly: boolean, cols: number, rows: number, pane: number, parent: Stream | null): Promise<{ stream: Stream; snapshot: Buffer; session: SessionInfo }> {
+    const stream = this.newStream(client, name, kind, readOnly, cols, rows, 0, parent);
+    await this.leadIfFirst(stream);
     // A read-only viewer does not answer the program's terminal queries, so
     // it does not count as interactive: the server's emulator keeps answering.
-    const interactive = kind === 'attach' && !readOnly;
+    const interactive = (kind === 'attach' || kind === 'view') && !readOnly;
     let r;
     this.subscribing += 1;
     try {
-      r = await this.hostRequest('host.subscribe', { name, interactive });
+      r = await this.hostRequest('host.subscribe', { name, pane, interactive });
       stream.paneSid = r.result.paneSid;
       stream.fromSeq = r.result.seq;
-      if (this.clients.get(client.key) !== client) {
-        // The client went away while we waited.
-        this.hostRequest('host.unsubscribe', { name, interactive }).catch(() => {});
+      if (this.clients.get(client.key) !== client || (parent && !client.streams.has(parent.sid))) {
+        // The client (or the tui stream this view belongs to) went away while we waited.
+        this.hostRequest('host.unsubscribe', { pane: stream.paneSid, interactive }).catch(() => {});
         throw new ZmxError('EUNAVAIL', 'client gone');
       }
+      parent?.views.add(stream);
       // Join the pane's fan-out with everything sent since the snapshot.
       stream.pending = this.recentOutput.filter((o) => o.paneSid === stream.paneSid && o.seq > stream.fromSeq).map(({ seq, data }) => ({ seq, data }));
       client.streams.set(stream.sid, stream);
@@ -389,10 +482,12 @@ export class Front {
   }
 
   private endStream(s: Stream, reason: StreamEndReason, exitCode: number | null, unsubscribe: boolean): void {
-    s.client.streams.delete(s.sid);
+    if (!s.client.streams.delete(s.sid)) return;
+    for (const v of [...s.views]) this.endStream(v, reason, exitCode, unsubscribe);
+    s.parent?.views.delete(s);
     this.paneStreams.get(s.paneSid)?.delete(s);
     if (this.leaders.get(s.session) === s) this.leaders.delete(s.session);
-    if (unsubscribe) this.hostRequest('host.unsubscribe', { name: s.session, interactive: s.kind === 'attach' && !s.readOnly }).catch(() => {});
+    if (unsubscribe && s.paneSid !== 0) this.hostRequest('host.unsubscribe', { pane: s.paneSid, interactive: (s.kind === 'attach' || s.kind === 'view') && !s.readOnly }).catch(() => {});
     this.sendClient(s.client, { t: MsgType.StreamEnd, sid: s.sid, reason, exitCode });
   }
 

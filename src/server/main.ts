@@ -14,6 +14,7 @@ import { fileLogger } from '../platform/log.js';
 import { AuthorizedKeys } from './authorized.js';
 import { Front } from './front.js';
 import { VERSION } from '../common/version.js';
+import { ConfigStore } from '../platform/config-store.js';
 
 const PTYHOST_SCRIPT = fileURLToPath(new URL('../ptyhost/main.js', import.meta.url));
 /** How often the front checks client heartbeats and the pty host's pid. */
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
     secretKey: serverKeys.secretKey,
     onMessage: (peer, frames) => front.onClientMessage(peer, frames),
   });
+  const config = new ConfigStore();
   const front: Front = new Front({
     sendToClient: (peer, frames) => endpoint.send(peer, frames),
     sendToHost: (frames) => host.send(frames),
@@ -74,6 +76,14 @@ async function main(): Promise<void> {
     stop: () => void shutdown('server.stop'),
     // The link drops the moment the pty host exits; only then is its pid worth checking.
     wakeHost: () => { if (!hostLinkUp && !respawning && !isAlive(ptyhostPid)) restartHost(); },
+    // Read when sizes are applied, so `zmx config set size-policy` takes effect without a restart.
+    sizePolicy: () => {
+      try {
+        return config.get('size-policy');
+      } catch {
+        return 'latest'; // a broken config is reported to the user by the client; the server keeps serving
+      }
+    },
   });
 
   host.connect();

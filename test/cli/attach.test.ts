@@ -35,7 +35,7 @@ function screenLines(screen: string): string[] {
 describe('attach', { concurrency: 3 }, () => {
   test('attach in a terminal: type, see output; C-\\ detaches and the session keeps running', async (t) => {
     const sb = sandbox(t);
-    sb.tmuxStart(`${ZMX_BIN} attach dev`);
+    sb.tmuxStart(`${ZMX_BIN} attach --raw dev`);
     await attached(sb, 'dev', 1, 'main');
     await type(sb, 'main', 'echo typed-$((6*7))', 'typed-42');
     const client = sb.paneClientPid('main');
@@ -57,7 +57,7 @@ describe('attach', { concurrency: 3 }, () => {
 
   test('reattach after the client is SIGKILLed restores the screen, colours, cursor and title exactly', async (t) => {
     const sb = sandbox(t);
-    sb.tmuxStart(`${ZMX_BIN} attach keep`, 100, 30);
+    sb.tmuxStart(`${ZMX_BIN} attach --raw keep`, 100, 30);
     await attached(sb, 'keep', 1, 'main');
     await type(sb, 'main', "printf '\\e]2;mytitle\\a'; echo title-set", 'title-set');
     await type(sb, 'main', "printf '\\e[31mred\\e[0m \\e[1;44mbold-on-blue\\e[0m \\e[38;5;208morange\\e[0m\\n'; seq 1 12; echo done-$((2*3))", 'done-6');
@@ -80,7 +80,7 @@ describe('attach', { concurrency: 3 }, () => {
     await until(() => !alive(client), 'the client to die');
 
     // A fresh terminal of the same size.
-    sb.tmuxNew('again', `${ZMX_BIN} attach keep`, 100, 30);
+    sb.tmuxNew('again', `${ZMX_BIN} attach --raw keep`, 100, 30);
     await sb.waitForScreen(/echo half-typed$/m, 'again', 15_000);
     await until(() => sb.tmux('display', '-p', '-t', 'again', '#{pane_title}').trim() === 'mytitle', 'the title to come back', 5_000);
     // The screen, cell by cell (text, then colours and attributes).
@@ -99,9 +99,9 @@ describe('attach', { concurrency: 3 }, () => {
 
   test('two clients attached at once both see the output', async (t) => {
     const sb = sandbox(t);
-    sb.tmuxStart(`${ZMX_BIN} attach both`, 100, 30);
+    sb.tmuxStart(`${ZMX_BIN} attach --raw both`, 100, 30);
     await attached(sb, 'both', 1, 'main');
-    sb.tmuxNew('second', `${ZMX_BIN} attach both`, 100, 30);
+    sb.tmuxNew('second', `${ZMX_BIN} attach --raw both`, 100, 30);
     await attached(sb, 'both', 2, 'second');
     await type(sb, 'main', 'echo from-first-$((10+1))', 'from-first-11');
     await sb.waitForScreen(/^from-first-11$/m, 'second');
@@ -115,9 +115,9 @@ describe('attach', { concurrency: 3 }, () => {
 
   test('the client that typed last sets the size', async (t) => {
     const sb = sandbox(t);
-    sb.tmuxStart(`${ZMX_BIN} attach sized`, 100, 30);
+    sb.tmuxStart(`${ZMX_BIN} attach --raw sized`, 100, 30);
     await attached(sb, 'sized', 1, 'main');
-    sb.tmuxNew('small', `${ZMX_BIN} attach sized`, 60, 20);
+    sb.tmuxNew('small', `${ZMX_BIN} attach --raw sized`, 60, 20);
     await attached(sb, 'sized', 2, 'small');
     await type(sb, 'small', 'echo "size=$(stty size)"', 'size=20 60');
     await type(sb, 'main', 'echo "size=$(stty size)" now', 'size=30 100 now');
@@ -133,7 +133,7 @@ describe('attach', { concurrency: 3 }, () => {
     const lines = Array.from({ length: 40 }, (_, i) => `line ${i + 1}\tend`).join('\n');
     const { writeFileSync } = await import('node:fs');
     writeFileSync(file, lines + '\n');
-    sb.tmuxStart(`${ZMX_BIN} attach full`, 90, 25);
+    sb.tmuxStart(`${ZMX_BIN} attach --raw full`, 90, 25);
     await attached(sb, 'full', 1, 'main');
     await type(sb, 'main', 'echo shell-screen-$((7*6))', 'shell-screen-42');
     sb.tmux('send-keys', '-t', 'main', '-l', `vim -u NONE -N ${file}`);
@@ -152,7 +152,7 @@ describe('attach', { concurrency: 3 }, () => {
     process.kill(client, 'SIGKILL');
     await until(() => !alive(client), 'the client to die');
 
-    sb.tmuxNew('again', `${ZMX_BIN} attach full`, 90, 25);
+    sb.tmuxNew('again', `${ZMX_BIN} attach --raw full`, 90, 25);
     await until(() => sb.capture('again') === before, 'vim to be redrawn as it was', 15_000).catch(() => {});
     assert.deepEqual(screenLines(sb.capture('again')), screenLines(before), 'every line of vim\'s screen');
     assert.equal(sb.tmux('display', '-p', '-t', 'again', '#{alternate_on}').trim(), '1', 'still on the alternate screen');
@@ -166,7 +166,7 @@ describe('attach', { concurrency: 3 }, () => {
 
   test('zmx attach OTHER typed inside a session switches this client to OTHER (made if missing), as zmx does', async (t) => {
     const sb = sandbox(t);
-    sb.tmuxStart(`${ZMX_BIN} attach one`, 100, 30);
+    sb.tmuxStart(`${ZMX_BIN} attach --raw one`, 100, 30);
     await attached(sb, 'one', 1, 'main');
     await type(sb, 'main', 'echo in-one-$((1+0))', 'in-one-1');
     // Typed at the shell of session "one": it moves this very client to "two".

@@ -56,7 +56,7 @@ describe('server survival', { concurrency: 2 }, () => {
 
   test('an attached client rides out a SIGKILL of the front: it reattaches to a new one and keeps working', async (t) => {
     const sb = sandbox(t);
-    sb.tmuxStart(`${ZMX_BIN} attach live`, 90, 25);
+    sb.tmuxStart(`${ZMX_BIN} attach --raw live`, 90, 25);
     await until(async () => parseList((await sb.zmx(['ls'])).stdout)[0]?.['clients'] === '1', 'the client to attach', 15_000);
     sb.tmux('send-keys', '-t', 'main', '-l', 'echo before-$((2+2))');
     sb.tmux('send-keys', '-t', 'main', 'Enter');
@@ -75,7 +75,7 @@ describe('server survival', { concurrency: 2 }, () => {
 
   test('an attached client stopped longer than the heartbeat timeout (a suspended laptop) reattaches when it resumes', async (t) => {
     const sb = sandbox(t);
-    sb.tmuxStart(`${ZMX_BIN} attach nap`, 90, 25);
+    sb.tmuxStart(`${ZMX_BIN} attach --raw nap`, 90, 25);
     await until(async () => parseList((await sb.zmx(['ls'])).stdout)[0]?.['clients'] === '1', 'the client to attach', 15_000);
     const client = sb.paneClientPid('main')!;
     process.kill(client, 'SIGSTOP');

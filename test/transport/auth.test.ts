@@ -156,7 +156,7 @@ test('the pty host admits only the server key: the client key, a stranger and a 
     const plain = open(null, { endpoint });
     for (const c of [withClientKey, withStranger, plain]) {
       c.hello();
-      c.sendRequest('host.subscribe', { name: 'a', interactive: true });
+      c.sendRequest('host.subscribe', { name: 'a', pane: 0, interactive: true });
       c.sendRequest('session.kill', { names: ['a'], force: true });
     }
     // Positive control: the server's key is admitted and answered. It sends a

@@ -1,11 +1,22 @@
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../command.js';
 import { rawAttach } from '../../client/raw-attach.js';
+import { runTui } from '../../client/tui/app.js';
+import { resolveTheme } from '../../client/theme-loader.js';
+import { ConfigStore } from '../../platform/config-store.js';
+import { parsePrefixKey, withDefaults } from '../../common/config.js';
 import { createArgs } from '../util.js';
 import type { Context } from '../context.js';
 
-/** Attaches this terminal to a session (creating it when `create`), raw pass-through. */
-export async function attachSession(ctx: Context, name: string, create: boolean, cmd: string[], cwd: string | undefined): Promise<number> {
+/** How a client shows the session: the full-screen multiplexer, or one pane passed through (`raw`). */
+export interface AttachHow {
+  raw: boolean;
+  /** --theme: a theme name or a path to a theme file. */
+  theme?: string | undefined;
+}
+
+/** Attaches this terminal to a session (creating it when `create`). */
+export async function attachSession(ctx: Context, name: string, create: boolean, cmd: string[], cwd: string | undefined, how: AttachHow): Promise<number> {
   const current = ctx.env['ZMX_SESSION'];
   if (current === name) throw new UsageError(`cannot attach session "${name}" to itself; detach first (C-\\)`);
   if (current) {
@@ -18,22 +29,48 @@ export async function attachSession(ctx: Context, name: string, create: boolean,
   if (!ctx.stdin.isTTY && !ctx.env['ZMX_ATTACH_ANY_STDIN']) {
     throw new UsageError('attach needs a terminal on stdin; use zmx run, send or tail from scripts');
   }
+  // Settings first: a bad config or theme is reported before anything starts.
+  const settings = how.raw ? null : tuiSettings(ctx, how);
   const conn = (await ctx.connect(true))!;
-  const end = await rawAttach(conn, {
+  const detachKey = ctx.env['ZMX_NO_DETACH_KEY'] === undefined;
+  const common = {
     name,
     create: create ? createArgs(ctx, name, cmd, cwd) : null,
     readOnly: false,
     stdin: ctx.stdin,
     stdout: ctx.stdout,
-    stderr: ctx.stderr,
-    detachKey: ctx.env['ZMX_NO_DETACH_KEY'] === undefined,
     onCreated: () => ctx.out(`session "${name}" created\n`),
-  });
+  };
+  const end = settings
+    ? await runTui(conn, { ...common, ...settings, detachKey })
+    : await rawAttach(conn, { ...common, stderr: ctx.stderr, detachKey });
   if (end.reason === 'detached') ctx.err(`[detached from session ${end.name}]\n`);
   else if (end.reason === 'exited') ctx.err(`[session ${end.name} exited${end.exitCode ? ` with status ${end.exitCode}` : ''}]\n`);
   else if (end.reason === 'killed' || end.reason === 'error') ctx.err(`[lost session ${end.name}]\n`);
   return 0;
 }
+
+/** The full-screen client's settings: the config (zmx config), with --theme over the configured theme. */
+function tuiSettings(ctx: Context, how: AttachHow) {
+  const store = new ConfigStore();
+  const explicit = store.explicit();
+  const config = withDefaults(explicit);
+  const prefix = parsePrefixKey(config.prefix);
+  return {
+    prefix: { byte: prefix.byte, name: prefix.spec },
+    // Only a theme the user chose is passed as configured, so NO_COLOR can apply otherwise.
+    theme: resolveTheme({ flag: how.theme, config: explicit.theme, env: ctx.env }),
+    statusFormat: config['status-format'],
+    scrollback: config['scrollback-lines'],
+    mouse: config.mouse,
+  };
+}
+
+/** Options shared by attach and new for how the client shows the session. */
+export const ATTACH_OPTIONS = [
+  { flags: '-r, --raw', description: 'pass the active pane straight through to this terminal (native scrollback, no multiplexer)' },
+  { flags: '--theme <theme>', description: 'a theme name (see themes/) or a theme file for the full-screen client' },
+];
 
 export const attach: CommandSpec = {
   name: 'attach',
@@ -46,16 +83,16 @@ export const attach: CommandSpec = {
   options: [
     { flags: '-t, --target <name>', description: 'session name (tmux style)' },
     { flags: '-c, --cwd <dir>', description: 'directory to start a new session in' },
-    { flags: '-r, --raw', description: 'pass one pane straight through to this terminal (the default for now)' },
+    ...ATTACH_OPTIONS,
   ],
   passThrough: true,
-  details: 'The screen, cursor, title and modes come back exactly as they were. C-\\ detaches (unless ZMX_NO_DETACH_KEY is set).\nA command given for a session that exists already is ignored. Inside a session, attach switches the client showing it to NAME (creating NAME in the current directory if needed), as zmx does.',
+  details: 'Opens the full-screen client: the session\'s windows and panes, a status bar, tmux\'s keys after the prefix (C-b by default; C-b d detaches, C-b ? lists the keys). C-\\ detaches too, as in zmx (unless ZMX_NO_DETACH_KEY is set). With --raw the active pane is passed through as it is: the screen, cursor, title and modes come back exactly as they were.\nA command given for a session that exists already is ignored. Inside a session, attach switches the client showing it to NAME (creating NAME in the current directory if needed), as zmx does.',
   examples: ['zmx attach dev', 'zmx attach dev vim', 'zmx attach -t dev'],
   async run(ctx, args, opts) {
     const [first, ...rest] = args;
     const target = opts['target'] as string | undefined;
     const name = ctx.sessionName(target ?? first);
     const cmd = target !== undefined && first !== undefined ? [first, ...rest] : rest;
-    return attachSession(ctx, name, true, cmd, opts['cwd'] as string | undefined);
+    return attachSession(ctx, name, true, cmd, opts['cwd'] as string | undefined, { raw: Boolean(opts['raw']), theme: opts['theme'] as string | undefined });
   },
 };

@@ -1,7 +1,7 @@
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../command.js';
 import { createArgs } from '../util.js';
-import { attachSession } from './attach.js';
+import { attachSession, ATTACH_OPTIONS } from './attach.js';
 
 export const newSession: CommandSpec = {
   name: 'new',
@@ -12,6 +12,7 @@ export const newSession: CommandSpec = {
     { flags: '-s, --session <name>', description: 'session name (required)' },
     { flags: '-c, --cwd <dir>', description: 'start directory (default: the current one)' },
     { flags: '-d, --detach', description: 'do not attach' },
+    ...ATTACH_OPTIONS,
   ],
   details: 'Fails if the session exists already; use zmx attach to create-or-attach.',
   examples: ['zmx new -s refactor', 'zmx new -s build -d -- make -j8', 'zmx new -s api -c ~/src/api'],
@@ -24,7 +25,7 @@ export const newSession: CommandSpec = {
       const exists = running ? (await running.request('session.list', {})).result.sessions.some((s) => s.name === name) : false;
       if (exists) throw new UsageError(`session "${name}" already exists; attach with: zmx attach ${name}`);
       if (!ctx.stdin.isTTY && !ctx.env['ZMX_ATTACH_ANY_STDIN']) throw new UsageError('new needs a terminal on stdin to attach; add -d to create the session without attaching');
-      return attachSession(ctx, name, true, args, cwd);
+      return attachSession(ctx, name, true, args, cwd, { raw: Boolean(opts['raw']), theme: opts['theme'] as string | undefined });
     }
     const conn = (await ctx.connect(true))!;
     await conn.request('session.create', { ...createArgs(ctx, name, args, cwd), ifMissing: false });
