@@ -303,22 +303,22 @@ export class Front {
   }
 
   /** The window area for a session: the leader's, or under `smallest` the least of every interactive client's. */
-  private sizeFor(leader: Stream): { cols: number; rows: number } | null {
+  private sizeFor(leader: Stream, joining?: Stream): { cols: number; rows: number } | null {
     const sized = (s: Stream) => isAttachment(s) && !s.readOnly && s.cols > 0 && s.rows > 0;
     if (this.policy() !== 'smallest') return sized(leader) ? windowSize(leader) : null;
     let best: { cols: number; rows: number } | null = null;
-    for (const c of this.clients.values()) {
-      for (const s of c.streams.values()) {
-        if (s.session !== leader.session || !sized(s)) continue;
-        const w = windowSize(s);
-        best = best ? { cols: Math.min(best.cols, w.cols), rows: Math.min(best.rows, w.rows) } : w;
-      }
+    const all = [...this.clients.values()].flatMap((c) => [...c.streams.values()]);
+    for (const s of joining ? [...all, joining] : all) {
+      if (s.session !== leader.session || !sized(s)) continue;
+      const w = windowSize(s);
+      best = best ? { cols: Math.min(best.cols, w.cols), rows: Math.min(best.rows, w.rows) } : w;
     }
     return best;
   }
 
-  private applySize(s: Stream): void {
-    const size = this.sizeFor(s);
+  /** Applies the session's size; `joining` counts a stream not registered yet. */
+  private applySize(s: Stream, joining?: Stream): void {
+    const size = this.sizeFor(s, joining);
     if (size) this.hostRequest('host.resize', { name: s.session, ...size }).catch(() => {});
   }
 
@@ -425,9 +425,16 @@ export class Front {
     return { sid: this.nextSid++, client, session: name, kind, readOnly, paneSid: pane, parent, views: new Set(), pending: [], fromSeq: 0, cols, rows };
   }
 
-  /** The first interactive client of a session leads, and the session is laid out at its size. */
+  /**
+   * The first interactive client of a session leads, and the session is laid
+   * out at its size. Under `smallest`, every client that joins may shrink it.
+   */
   private async leadIfFirst(stream: Stream): Promise<void> {
-    if (!isAttachment(stream) || stream.readOnly || this.leaders.has(stream.session)) return;
+    if (!isAttachment(stream) || stream.readOnly) return;
+    if (this.leaders.has(stream.session)) {
+      if (this.policy() === 'smallest') this.applySize(stream, stream);
+      return;
+    }
     this.leaders.set(stream.session, stream);
     const size = this.sizeFor(stream);
     try {
@@ -487,6 +494,11 @@ export class Front {
     s.parent?.views.delete(s);
     this.paneStreams.get(s.paneSid)?.delete(s);
     if (this.leaders.get(s.session) === s) this.leaders.delete(s.session);
+    // Under `smallest`, a client leaving may let the session grow.
+    if (isAttachment(s) && this.policy() === 'smallest') {
+      const other = [...this.clients.values()].flatMap((c) => [...c.streams.values()]).find((o) => o.session === s.session && isAttachment(o) && !o.readOnly);
+      if (other) this.applySize(other);
+    }
     if (unsubscribe && s.paneSid !== 0) this.hostRequest('host.unsubscribe', { pane: s.paneSid, interactive: (s.kind === 'attach' || s.kind === 'view') && !s.readOnly }).catch(() => {});
     this.sendClient(s.client, { t: MsgType.StreamEnd, sid: s.sid, reason, exitCode });
   }

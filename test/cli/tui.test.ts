@@ -191,6 +191,63 @@ describe('the full-screen client', { concurrency: 2 }, () => {
     await until(() => / 1:bash\*/.test(status()), 'next window', 15_000);
   });
 
+  test('size-policy smallest: two clients of different sizes share the smaller window; latest follows the typist', async (t) => {
+    const sb = sandbox(t);
+    assertOk(await sb.zmx(['config', 'set', 'size-policy', 'smallest']), 'config set');
+    sb.tmuxStart(`${ZMX_BIN} attach sized`, 100, 30);
+    await started(sb, 'sized');
+    sb.tmuxNew('small', `${ZMX_BIN} attach sized`, 70, 20);
+    await until(async () => ((await session(sb, 'sized'))?.clients ?? 0) === 2, 'two clients', 15_000);
+    await until(async () => { const s = await session(sb, 'sized'); return s?.cols === 70 && s.rows === 19; }, 'the window to take the smaller terminal', 15_000);
+    typeIn(sb, 'echo "size=$(stty size)"');
+    await sb.waitForScreen(/^size=18 70/m, 'main');
+    // Typing in the big one does not grow it: smallest wins.
+    typeIn(sb, 'echo "again=$(stty size)"', 'main');
+    await sb.waitForScreen(/^again=18 70/m, 'main');
+    // Back to latest: the next client to take the lead sets the size.
+    assertOk(await sb.zmx(['config', 'set', 'size-policy', 'latest']), 'config set');
+    typeIn(sb, 'echo "small=$(stty size)"', 'small');
+    await sb.waitForScreen(/^small=18 70/m, 'small');
+    typeIn(sb, 'echo "now=$(stty size)"', 'main');
+    await sb.waitForScreen(/^now=28 100/m, 'main');
+  });
+
+  test('copy mode scrolls back and finds text with /; a click selects a pane', async (t) => {
+    const sb = sandbox(t);
+    sb.tmuxStart(`${ZMX_BIN} attach scroll`, 100, 30);
+    await started(sb, 'scroll');
+    typeIn(sb, 'for i in $(seq 1 200); do echo "line-$i"; done; echo needle-$((6*7)); seq 1 100');
+    await sb.waitForScreen(/^100$/m);
+    sb.tmux('send-keys', '-t', 'main', 'C-b', '[');
+    await sb.waitForScreen(/\[copy 0\/\d+\]/);
+    sb.tmux('send-keys', '-t', 'main', '-l', '/needle');
+    sb.tmux('send-keys', '-t', 'main', 'Enter');
+    const found = await sb.waitForScreen(/^needle-42/m);
+    assert.match(found, /\[copy [1-9]\d*\/\d+\]/, 'scrolled back to the match');
+    const coloured = sb.capture('main', true);
+    assert.match(coloured, /\x1b\[30m\x1b\[103mneedle|\x1b\[30;103mneedle|\x1b\[[0-9;]*103m[^\n]*needle/, 'the match is highlighted');
+    sb.tmux('send-keys', '-t', 'main', 'q');
+    await until(() => !/\[copy /.test(sb.capture()), 'copy mode to end', 10_000);
+    await sb.waitForScreen(/^100$/m);
+    // Two panes; a click in the left one makes it active (typing goes there).
+    sb.tmux('send-keys', '-t', 'main', 'C-b', '%');
+    const [left] = await panes(sb, 'scroll', 2);
+    await until(async () => { const s = await session(sb, 'scroll'); return s !== undefined && s.windows[0]!.active === panesOf(s.windows[0]!.layout)[1]; }, 'the new pane to be active', 10_000);
+    sb.tmux('send-keys', '-t', 'main', '-l', `\x1b[<0;${left!.x + 5};${left!.y + 3}M\x1b[<0;${left!.x + 5};${left!.y + 3}m`);
+    await until(async () => { const s = await session(sb, 'scroll'); return s !== undefined && s.windows[0]!.active === panesOf(s.windows[0]!.layout)[0]; }, 'the clicked pane to be active', 10_000);
+  });
+
+  test('a pane printing 2,000,000 lines: the client keeps up and shows the end, and keys still reach the pane', async (t) => {
+    const sb = sandbox(t);
+    sb.tmuxStart(`${ZMX_BIN} attach flood`, 100, 30);
+    await started(sb, 'flood');
+    typeIn(sb, 'seq 1 2000000; echo done-$((7*7))');
+    await sb.waitForScreen(/^done-49$/m, 'main', 180_000);
+    assert.match(sb.capture(), /^2000000$/m, 'the last number is on screen');
+    typeIn(sb, 'echo after-$((8*8))');
+    await sb.waitForScreen(/^after-64$/m);
+  });
+
   test('an invalid theme file gets a one-line error naming the file and the field; nothing is started', async (t) => {
     const sb = sandbox(t);
     const bad = join(sb.base, 'loud.json');

@@ -616,7 +616,7 @@ class TuiApp {
       session: this.name,
       windows,
       window: String(active.index),
-      pane: String(panesOf(active.layout).indexOf(active.active)),
+      pane: this.titleOf(active.active),
       host: this.host,
       link,
       rtt: this.conn.rttMs === null ? '-' : `${this.conn.rttMs}ms`,
