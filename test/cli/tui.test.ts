@@ -248,6 +248,35 @@ describe('the full-screen client', { concurrency: 2 }, () => {
     await sb.waitForScreen(/^after-64$/m);
   });
 
+  test('the front killed with SIGKILL: the client brings a new one, re-attaches, and the layout and typing go on', async (t) => {
+    const sb = sandbox(t);
+    sb.tmuxStart(`${ZMX_BIN} attach phoenix`, 100, 30);
+    await started(sb, 'phoenix');
+    sb.tmux('send-keys', '-t', 'main', 'C-b', '%');
+    await panes(sb, 'phoenix', 2);
+    typeIn(sb, 'echo before-$((2*2))');
+    await sb.waitForScreen('before-4');
+    const front = sb.frontPid()!;
+    sb.notePids();
+    process.kill(front, 'SIGKILL');
+    await until(() => { const p = sb.frontPid(); return p !== null && p !== front; }, 'a new front', 20_000);
+    sb.notePids();
+    await until(async () => ((await session(sb, 'phoenix'))?.clients ?? 0) === 1, 'the client to re-attach', 20_000);
+    typeIn(sb, 'echo after-$((3*3))');
+    const screen = await sb.waitForScreen('after-9', 'main', 15_000);
+    const [, right] = await panes(sb, 'phoenix', 2);
+    assert.match(region(screen, right!), /^after-9$/m, 'typing goes on in the same pane');
+  });
+
+  test('NO_COLOR: the client draws its own parts without colour', async (t) => {
+    const sb = sandbox(t, { NO_COLOR: '1' });
+    sb.tmuxStart(`${ZMX_BIN} attach plain`, 100, 30);
+    await started(sb, 'plain');
+    const status = sb.capture('main', true).replace(/\n$/, '').split('\n').at(-1)!;
+    assert.doesNotMatch(status, /\x1b\[[0-9;]*(3[0-7]|4[0-7]|9[0-7]|10[0-7]|38;|48;)[0-9;]*m/, `no colour in ${JSON.stringify(status)}`);
+    assert.match(status, /\x1b\[[0-9;]*7[;m]/, 'the status bar is drawn inverse');
+  });
+
   test('an invalid theme file gets a one-line error naming the file and the field; nothing is started', async (t) => {
     const sb = sandbox(t);
     const bad = join(sb.base, 'loud.json');
