@@ -5,20 +5,10 @@ import {
   parseConfigText, parseConfigValue, parsePrefixKey, parseStatusFormat, statusLine, validateConfigData, withDefaults,
   type StatusValues,
 } from './config.js';
-import { ZmxError } from './errors.js';
 import { TERMINAL } from './constants.js';
+import { throwsEinval } from './testing.js';
 
 /** Asserts fn throws a one-line EINVAL matching `pattern`. */
-function throwsEinval(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof ZmxError, `expected a ZmxError, got ${String(err)}`);
-    assert.equal(err.code, 'EINVAL');
-    assert.ok(!err.message.includes('\n'), `one line: ${JSON.stringify(err.message)}`);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
-
 test('defaults: every key has one, scrollback follows TERMINAL', () => {
   assert.deepEqual([...CONFIG_KEYS].sort(), Object.keys(DEFAULT_CONFIG).sort());
   assert.equal(DEFAULT_CONFIG['scrollback-lines'], TERMINAL.scrollbackLines);

@@ -7,19 +7,9 @@ import {
   ANSI_COLOURS, DEFAULT_THEME, MONO_THEME, THEME_PARTS, blessedColour, colourSgr, noColor, parseColour, parseTheme,
   styleEscape, styleSgr, validateTheme,
 } from './theme.js';
-import { ZmxError } from './errors.js';
+import { throwsEinval } from './testing.js';
 
 const THEMES = fileURLToPath(new URL('../../../themes/', import.meta.url));
-
-function throwsEinval(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof ZmxError, `expected a ZmxError, got ${String(err)}`);
-    assert.equal(err.code, 'EINVAL');
-    assert.ok(!err.message.includes('\n'), `one line: ${JSON.stringify(err.message)}`);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 test('every shipped theme validates, sets every part, and is named after its file', () => {
   const files = readdirSync(THEMES).filter((f) => f.endsWith('.json'));
