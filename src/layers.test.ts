@@ -209,7 +209,7 @@ test('the lint allows what the rules allow', () => {
   assertClean('src/platform/config-store.ts', `import Conf from 'conf';`);
   assertClean('src/ptyhost/pty.ts', `import * as pty from 'node-pty';\nimport { Terminal } from '@xterm/headless';`);
   assertClean('src/common/protocol.ts', `import { Packr } from 'msgpackr';\nimport { ZmxError } from './errors.js';\nimport { readFileSync } from 'node:fs';`);
-  assertClean('src/server/front.ts', `import { x } from '../common/protocol.js';\nimport { y } from '../platform/zmq.js';\nimport { z } from './authorized.js';`);
+  assertClean('src/server/front.ts', `import { x } from '../common/protocol.js';\nimport { y } from '../platform/zmq.js';\nimport { z } from '../platform/authorized.js';`);
   assertClean('src/cli/commands/new.ts', `import { c } from '../../client/connection.js';\nimport { k } from '../../platform/keystore.js';\nimport { u } from '../util.js';`);
   assertClean('src/portal/a.ts', `import { c } from '../client/connection.js';`);
   assertClean('src/mcp/a.ts', `import { c } from '../client/connection.js';\nimport { p } from '../common/paths.js';`);

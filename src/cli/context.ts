@@ -6,6 +6,7 @@ import { runtimeDir, runtimePaths, type RuntimePaths } from '../common/paths.js'
 import { ZmxError } from '../common/errors.js';
 import { matchNames, withPrefix, validateSessionName } from '../common/names.js';
 import { Connection } from '../client/connection.js';
+import { Hosts } from '../client/hosts.js';
 import { UsageError } from './command.js';
 
 export class Context {
@@ -14,6 +15,8 @@ export class Context {
   readonly stderr: NodeJS.WriteStream;
   readonly stdin: NodeJS.ReadStream;
   readonly paths: RuntimePaths;
+  /** The remote host commands act on (`-H NAME` or ZMX_HOST); null: this machine's server. */
+  host: string | null;
   private connections: Connection[] = [];
 
   constructor(env: NodeJS.ProcessEnv = process.env) {
@@ -22,11 +25,13 @@ export class Context {
     this.stderr = process.stderr;
     this.stdin = process.stdin;
     this.paths = runtimePaths(runtimeDir(env));
+    this.host = env['ZMX_HOST'] || null;
   }
 
   /** Connects to the server; with spawn false, null means no server and so no sessions. */
   async connect(spawn: boolean): Promise<Connection | null> {
-    const conn = await Connection.local({ spawn, paths: this.paths });
+    // A remote server is never started from here: it runs, or the command says it cannot reach it.
+    const conn = this.host ? await Connection.remote(new Hosts().get(this.host)) : await Connection.local({ spawn, paths: this.paths });
     if (conn) this.connections.push(conn);
     return conn;
   }

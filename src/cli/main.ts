@@ -37,6 +37,7 @@ function build(spec: CommandSpec, parent: Command, ctx: Context, done: (status: 
   if (extra) cmd.addHelpText('after', `\n${extra}`);
   cmd.action(async (...values: unknown[]) => {
     const opts = cmd.opts();
+    if (typeof opts['host'] === 'string') ctx.host = opts['host'];
     const positional = values.slice(0, spec.args.length).flatMap((v) => (Array.isArray(v) ? v : v === undefined ? [] : [String(v)]));
     done(await spec.run!(ctx, positional as string[], opts));
   });

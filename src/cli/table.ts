@@ -29,9 +29,21 @@ import { selectLayout } from './commands/select-layout.js';
 import { resizePane } from './commands/resize-pane.js';
 import { killPane } from './commands/kill-pane.js';
 import { capturePane } from './commands/capture-pane.js';
+import { server } from './commands/server.js';
+import { host } from './commands/host.js';
+import { pair } from './commands/pair.js';
+
+/** Commands about this machine alone: the rest take -H HOST to act on a remote server. */
+const LOCAL_ONLY = new Set(['keys', 'config', 'completions', 'version', 'help', 'host', 'server', 'pair']);
+
+/** `-H NAME` on every command that names a session, so help, completions and the man page show it. */
+function withHost(spec: CommandSpec): CommandSpec {
+  if (LOCAL_ONLY.has(spec.name)) return spec;
+  return { ...spec, options: [...spec.options, { flags: '-H, --host <name>', description: 'act on a remote host (zmx host add; default $ZMX_HOST)' }] };
+}
 
 export const COMMANDS: readonly CommandSpec[] = [
   newSession, attach, detach, list, kill, run, send, print, write,
   split, newWindow, selectPane, selectWindow, selectLayout, resizePane, killPane, capturePane,
-  get, set, unset, clear, history, tail, wait, keys, config, completions, version, help,
-];
+  get, set, unset, clear, history, tail, wait, server, host, pair, keys, config, completions, version, help,
+].map(withHost);

@@ -4,6 +4,9 @@
  * CLI, the raw attach client and (later) the TUI.
  */
 import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import type { HostEntry } from './hosts.js';
+import { helloProof } from '../common/curve.js';
 import { ZmxError } from '../common/errors.js';
 import { TIMING } from '../common/constants.js';
 import { runtimePaths, ensurePrivateDir, checkSocketDir, type RuntimePaths } from '../common/paths.js';
@@ -18,6 +21,8 @@ import { VERSION } from '../common/version.js';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../server/main.js', import.meta.url));
 /** Streams whose early output is kept, and messages kept for each, before handlers register. */
+/** Bytes of randomness in a connection's routing id: unguessable, so no one can take another's. */
+const ROUTING_ID_BYTES = 16;
 const EARLY_STREAMS_MAX = 16;
 const EARLY_OUTPUT_MAX = 1024;
 
@@ -83,7 +88,7 @@ export class Connection {
   private recover: (() => Promise<unknown>) | null = null;
   private recoveryTimer: NodeJS.Timeout | null = null;
 
-  private constructor(endpoint: string, curve: { serverKey: string; publicKey: string; secretKey: string }, private readonly serverName: string) {
+  private constructor(endpoint: string, private readonly curve: { serverKey: string; publicKey: string; secretKey: string }, private readonly serverName: string) {
     this.welcome = new Promise((res, rej) => { this.resolveWelcome = res; this.rejectWelcome = rej; });
     this.welcome.catch(() => {});
     this.link = new ClientLink({
@@ -91,7 +96,9 @@ export class Connection {
       curve,
       onMessage: (frames) => this.onMessage(frames),
       onConnectionChange: (connected) => this.onConnectionChange(connected),
-      onAuthFailure: () => this.fail(new ZmxError('EDENIED', `key not authorized on ${serverName} (fingerprint ${fingerprint(curve.publicKey)}); ask the server's owner to add it to authorized_keys.json`)),
+      onAuthFailure: () => this.fail(new ZmxError('EDENIED', `key not authorized on ${serverName} (fingerprint ${fingerprint(curve.publicKey)}); on that server run: zmx keys authorize ${curve.publicKey}`)),
+      // A name of our own for this connection: the server learns our key by it.
+      routingId: randomBytes(ROUTING_ID_BYTES).toString('hex'),
     });
   }
 
@@ -111,8 +118,28 @@ export class Connection {
     return conn;
   }
 
+  /** Connects to a remote host (`zmx host add`); the link reconnects by itself when the network comes back. */
+  static async remote(host: HostEntry, opts: { keys?: KeyStore } = {}): Promise<Connection> {
+    return Connection.to(host.endpoint, host.serverKey, host.name, opts);
+  }
+
+  /**
+   * Connects to any zmx endpoint whose server key is known (a host, a
+   * pairing endpoint). `silence` is the error when nothing answers within
+   * `timeoutMs` (a wrong server key looks exactly like that).
+   */
+  static async to(endpoint: string, serverKey: string, name: string, opts: { keys?: KeyStore; timeoutMs?: number; silence?: string } = {}): Promise<Connection> {
+    const keys = opts.keys ?? new KeyStore();
+    const client = keys.loadOrCreate('client');
+    const conn = new Connection(endpoint, { serverKey, publicKey: client.publicKey, secretKey: client.secretKey }, name);
+    await conn.start(opts.timeoutMs, opts.silence).catch(async (err: unknown) => { await conn.close(); throw err; });
+    return conn;
+  }
+
   private hello(): void {
-    this.send({ t: MsgType.Hello, min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION, caps: [...CAPABILITIES], agent: `zmx-cli/${VERSION}` });
+    const ts = Date.now();
+    const { publicKey, secretKey, serverKey } = this.curve;
+    this.send({ t: MsgType.Hello, min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION, caps: [...CAPABILITIES], agent: `zmx-cli/${VERSION}`, key: publicKey, proof: helloProof(publicKey, secretKey, serverKey, ts), ts });
   }
 
   /**
@@ -191,10 +218,10 @@ export class Connection {
     this.earlyEnd.delete(sid);
   }
 
-  private async start(): Promise<void> {
+  private async start(timeoutMs: number = TIMING.requestTimeoutMs, silence?: string): Promise<void> {
     this.link.connect();
     this.hello();
-    const timer = setTimeout(() => this.fail(new ZmxError('ETIMEDOUT', `${this.serverName} did not answer within ${TIMING.requestTimeoutMs / 1000} s`)), TIMING.requestTimeoutMs);
+    const timer = setTimeout(() => this.fail(new ZmxError('ETIMEDOUT', silence ?? `${this.serverName} did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
     try {
       await this.welcome;
     } finally {
@@ -255,7 +282,8 @@ export class Connection {
       case MsgType.Error: {
         const err = new ZmxError(h.code, h.message);
         if (h.id === 0) {
-          if (h.code === 'EVERSION') this.fail(err);
+          // No common version, or our key was revoked: nothing more will work.
+          if (h.code === 'EVERSION' || h.code === 'EDENIED') this.fail(err);
           return;
         }
         const p = this.pending.get(h.id);

@@ -44,6 +44,8 @@ export interface RuntimePaths {
   ptyhostLock: string;
   frontLog: string;
   ptyhostLog: string;
+  /** The TCP addresses the front listens on besides its IPC socket (`zmx server start --listen`). */
+  listenFile: string;
 }
 
 /** sun_path holds 108 bytes on Linux, the last for a NUL. */
@@ -70,5 +72,6 @@ export function runtimePaths(dir = runtimeDir()): RuntimePaths {
     ptyhostLock: join(dir, 'ptyhost.lock'),
     frontLog: join(dir, 'front.log'),
     ptyhostLog: join(dir, 'ptyhost.log'),
+    listenFile: join(dir, 'listen.json'),
   };
 }

@@ -65,7 +65,7 @@ const SESSION: SessionInfo = {
 };
 
 const SAMPLES: { [K in MsgTypeName]: HeaderOf<K> } = {
-  Hello: { t: MsgType.Hello, min: 1, max: 3, caps: ['pty', 'labels'], agent: 'zmx/0.1.0 node/20' },
+  Hello: { t: MsgType.Hello, min: 1, max: 3, caps: ['pty', 'labels'], agent: 'zmx/0.1.0 node/20', key: 'k'.repeat(40), proof: 'ab'.repeat(32), ts: 1_700_000_000_000 },
   Welcome: { t: MsgType.Welcome, version: 1, caps: [], agent: 'zmx-server/0.1.0' },
   Ping: { t: MsgType.Ping, ts: 1_700_000_000_123 },
   Pong: { t: MsgType.Pong, ts: 0 },
@@ -188,10 +188,10 @@ test('decode rejects unknown or missing message types', () => {
   for (const [what, value] of cases) assertZmxError(() => decode([rawHeader(value)]), 'EPROTO', 'unknown message type', what);
 });
 
-type Kind = 'uint' | 'intOrNull' | 'string' | 'strings' | 'object' | 'code' | 'reason' | 'event';
+type Kind = 'uint' | 'intOrNull' | 'string' | 'strings' | 'object' | 'code' | 'reason' | 'event' | 'string?' | 'uint?';
 /** The field kinds docs/protocol.md gives each header (mapped: every field of every type). */
 const KINDS: { [K in MsgTypeName]: { [F in Exclude<keyof HeaderOf<K>, 't'>]-?: Kind } } = {
-  Hello: { min: 'uint', max: 'uint', caps: 'strings', agent: 'string' },
+  Hello: { min: 'uint', max: 'uint', caps: 'strings', agent: 'string', key: 'string?', proof: 'string?', ts: 'uint?' },
   Welcome: { version: 'uint', caps: 'strings', agent: 'string' },
   Ping: { ts: 'uint' },
   Pong: { ts: 'uint' },
@@ -216,6 +216,8 @@ const BAD_VALUES: Record<Kind, unknown[]> = {
   code: ['ENOPE', 'eproto', 1, null],
   reason: ['nope', 'Exited', 1, null],
   event: ['session.nope', 1, null],
+  'string?': [1, null, true, ['a'], {}, 'x'.repeat(LIMITS.maxHeaderString + 1)],
+  'uint?': [-1, 1.5, '1', null, true],
 };
 
 test('decode rejects every missing or mistyped field of every type', () => {
@@ -227,9 +229,11 @@ test('decode rejects every missing or mistyped field of every type', () => {
     for (const [field, kind] of Object.entries(kinds)) {
       const missing = { ...sample };
       delete missing[field];
-      assertZmxError(() => decode([rawHeader(missing)]), 'EPROTO', `"${field}"`, `${name} without ${field}`);
+      // An optional field may be left out; any other missing field is an error.
+      if (kind.endsWith('?')) assert.doesNotThrow(() => decode([rawHeader(missing)]), `${name} without ${field}`);
+      else assertZmxError(() => decode([rawHeader(missing)]), 'EPROTO', `"${field}"`, `${name} without ${field}`);
       checked++;
-      for (const bad of BAD_VALUES[kind]) {
+      for (const bad of BAD_VALUES[kind].filter((b) => !(kind.endsWith('?') && b === undefined))) {
         const what = `${name}.${field} = ${JSON.stringify(bad)?.slice(0, 40)}`;
         assertZmxError(() => decode([rawHeader({ ...sample, [field]: bad })]), 'EPROTO', `"${field}"`, what);
         checked++;
@@ -291,6 +295,8 @@ const ARGS: { [K in OpName]: OpArgs<K> } = {
   'session.list': {},
   'session.get': { name: 'dev' },
   'session.create': { ...CREATE, ifMissing: true },
+  'server.pair': {},
+  'pair.claim': { name: 'laptop', key: 'k'.repeat(40), proof: 'ab'.repeat(32), ts: 1_700_000_000_000 },
   'session.kill': { names: ['dev', 'd.*'], force: false },
   'session.labels': { name: 'dev', set: { role: 'agent' }, unset: ['old'], clear: false },
   'session.send': { name: 'dev' },
@@ -323,6 +329,8 @@ function argsOf(op: OpName): Record<string, unknown> {
 }
 
 /** Arguments that may also be null (their samples hold a value). */
+/** Times in ms since the epoch: past 2^32, which other uints may not be. */
+const TIMES = new Set(['pair.claim.ts']);
 const NULLABLE = new Set([
   'session.attach.create', 'session.switch.create', 'pane.select.move', 'window.select.move', 'window.select.window', 'pane.resize.dir', 'window.layout.window',
   ...['pane.split', 'pane.select', 'pane.kill', 'pane.resize', 'pane.capture'].flatMap((op) => [`${op}.window`, `${op}.pane`]),
@@ -377,7 +385,7 @@ test('validateArgs refuses every missing or mistyped argument with EINVAL', () =
       delete missing[key];
       assertZmxError(() => validateArgs(op, missing), 'EINVAL', `"${key}"`, `${op} without ${key}`);
       checked++;
-      for (const bad of wrongValues(sample, NULLABLE.has(`${op}.${key}`))) {
+      for (const bad of wrongValues(sample, NULLABLE.has(`${op}.${key}`)).filter((v) => !(TIMES.has(`${op}.${key}`) && v === LIMITS.maxUint + 1))) {
         const what = `${op}.${key} = ${JSON.stringify(bad)?.slice(0, 40)}`;
         assertZmxError(() => validateArgs(op, { ...argsOf(op), [key]: bad }), 'EINVAL', `"${key}"`, what);
         checked++;

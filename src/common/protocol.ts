@@ -122,7 +122,11 @@ export type HistoryFormat = 'text' | 'vt' | 'html';
  * front ↔ pty host link.
  */
 export interface Ops {
-  'server.info': { args: Record<string, never>; result: { version: string; protocol: number; pid: number; ptyhostPid: number } };
+  'server.info': { args: Record<string, never>; result: { version: string; protocol: number; pid: number; ptyhostPid: number; endpoints: string[] } };
+  /** Opens a pairing endpoint for one client (zmx pair): the code, where, and until when (ms since the epoch). */
+  'server.pair': { args: Record<string, never>; result: { code: string; endpoint: string; expires: number } };
+  /** Only on a pairing endpoint: authorizes the caller's key under `name`, answers the server's public key. */
+  'pair.claim': { args: { name: string; key: string; proof: string; ts: number }; result: { serverKey: string } };
   'server.stop': { args: Record<string, never>; result: Record<string, never> };
   'session.list': { args: Record<string, never>; result: { sessions: SessionInfo[] } };
   'session.get': { args: { name: string }; result: { session: SessionInfo } };
@@ -198,7 +202,12 @@ export type OpResult<K extends OpName> = Ops[K]['result'];
 // ---------------------------------------------------------------------------
 // Messages: a header (discriminated on t) plus raw frames
 
-export interface HelloMsg { t: typeof MsgType.Hello; min: number; max: number; caps: string[]; agent: string }
+/**
+ * `key`, `proof`, `ts`: the client's public key and its proof of holding the
+ * secret (src/common/curve.ts); a server that enforces keys refuses a Hello
+ * without them.
+ */
+export interface HelloMsg { t: typeof MsgType.Hello; min: number; max: number; caps: string[]; agent: string; key?: string; proof?: string; ts?: number }
 export interface WelcomeMsg { t: typeof MsgType.Welcome; version: number; caps: string[]; agent: string }
 export interface PingMsg { t: typeof MsgType.Ping; ts: number }
 export interface PongMsg { t: typeof MsgType.Pong; ts: number }
@@ -233,10 +242,11 @@ export interface Message<H extends Header = Header> {
 // ---------------------------------------------------------------------------
 // Validation: each header type lists its fields and their kinds.
 
-type FieldKind = 'uint' | 'string' | 'strings' | 'object' | 'intOrNull' | 'code' | 'reason' | 'event';
+/** A field's kind; a trailing `?` means the field may be absent. */
+type FieldKind = 'uint' | 'string' | 'strings' | 'object' | 'intOrNull' | 'code' | 'reason' | 'event' | 'string?' | 'uint?';
 
 const SCHEMAS: Record<MsgTypeCode, Record<string, FieldKind>> = {
-  [MsgType.Hello]: { min: 'uint', max: 'uint', caps: 'strings', agent: 'string' },
+  [MsgType.Hello]: { min: 'uint', max: 'uint', caps: 'strings', agent: 'string', key: 'string?', proof: 'string?', ts: 'uint?' },
   [MsgType.Welcome]: { version: 'uint', caps: 'strings', agent: 'string' },
   [MsgType.Ping]: { ts: 'uint' },
   [MsgType.Pong]: { ts: 'uint' },
@@ -264,6 +274,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 function checkField(kind: FieldKind, v: unknown): boolean {
   switch (kind) {
+    case 'string?': return v === undefined || checkField('string', v);
+    case 'uint?': return v === undefined || checkField('uint', v);
     case 'uint': return Number.isSafeInteger(v) && (v as number) >= 0;
     case 'string': return typeof v === 'string' && v.length <= LIMITS.maxHeaderString;
     case 'strings': return Array.isArray(v) && v.length <= LIMITS.maxListLength && v.every((s) => typeof s === 'string');
@@ -352,12 +364,14 @@ export function negotiateVersion(min: number, max: number): number {
 // are refused so a typo never silently does something else.
 
 /** A field's kind; a list means one of those values. */
-type ArgKind = 'string' | 'strings' | 'uint' | 'uintOrNull' | 'bool' | 'stringMap' | 'create' | 'createOrNull' | 'format' | readonly (string | null)[];
+type ArgKind = 'string' | 'strings' | 'uint' | 'uintOrNull' | 'time' | 'bool' | 'stringMap' | 'create' | 'createOrNull' | 'format' | readonly (string | null)[];
 const TARGET: Record<string, ArgKind> = { name: 'string', window: 'uintOrNull', pane: 'uintOrNull' };
 const DIRECTIONS = ['left', 'right', 'up', 'down'] as const;
 const ARG_SCHEMAS: Record<OpName, Record<string, ArgKind>> = {
   'server.info': {},
   'server.stop': {},
+  'server.pair': {},
+  'pair.claim': { name: 'string', key: 'string', proof: 'string', ts: 'time' },
   'session.list': {},
   'session.get': { name: 'string' },
   'session.create': { name: 'string', cmd: 'strings', cwd: 'string', env: 'stringMap', cols: 'uint', rows: 'uint', ifMissing: 'bool' },
@@ -403,6 +417,7 @@ function checkArg(kind: ArgKind, v: unknown): boolean {
     case 'strings': return Array.isArray(v) && v.length <= LIMITS.maxListLength && v.every((s) => typeof s === 'string' && s.length <= LIMITS.maxArgString);
     case 'uint': return Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= LIMITS.maxUint;
     case 'uintOrNull': return v === null || checkArg('uint', v);
+    case 'time': return Number.isSafeInteger(v) && (v as number) >= 0; // milliseconds since the epoch
     case 'bool': return typeof v === 'boolean';
     case 'stringMap': return isPlainObject(v) && Object.keys(v).length <= LIMITS.maxListLength && Object.values(v).every((s) => typeof s === 'string' && s.length <= LIMITS.maxArgString);
     case 'create': return isPlainObject(v) && validateObject(CREATE_KEYS, v) === null;

@@ -2,6 +2,8 @@
  * Z85 (ZeroMQ RFC 32): the text form of Curve keys. zeromq.js makes keys
  * in Z85 but does not convert them; ZAP hands us raw 32-byte keys.
  */
+import { createHash } from 'node:crypto';
+
 const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#';
 const DECODE = new Map<string, number>([...ALPHABET].map((c, i) => [c, i]));
 
@@ -45,4 +47,10 @@ export function isZ85Key(text: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A short, stable name for a public key, as logs and messages show it (never the key's secret). */
+export function fingerprint(publicKey: string): string {
+  const raw = isZ85Key(publicKey) ? z85Decode(publicKey) : Buffer.from(publicKey);
+  return 'SHA256:' + createHash('sha256').update(raw).digest('hex').slice(0, 16);
 }

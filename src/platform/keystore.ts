@@ -9,10 +9,9 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { configDir, ensurePrivateDir } from '../common/paths.js';
 import { ZmxError } from '../common/errors.js';
-import { isZ85Key, z85Decode } from '../common/z85.js';
+import { isZ85Key } from '../common/z85.js';
 import { generateKeyPair, type KeyPair } from './zmq.js';
 import { keyring, openKeyring, type SecretStore } from './keyring.js';
 
@@ -25,10 +24,7 @@ const STALE_LOCK_MS = 10_000;
 const LOCK_WAIT_MS = 5_000;
 
 /** A short, printable fingerprint of a public key (SHA-256, first 16 hex digits). */
-export function fingerprint(publicKey: string): string {
-  const raw = isZ85Key(publicKey) ? z85Decode(publicKey) : Buffer.from(publicKey);
-  return 'SHA256:' + createHash('sha256').update(raw).digest('hex').slice(0, 16);
-}
+export { fingerprint } from '../common/z85.js';
 
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);

@@ -78,7 +78,13 @@ export class ZapHandler implements Disposable {
   private readonly socket = new zmq.Reply({ linger: TIMING.lingerMs });
   private loop: Promise<void> | null = null;
 
-  constructor(private readonly isAllowed: (publicKeyZ85: string) => boolean, private readonly onDecision?: (key: string, allowed: boolean) => void) {}
+  /**
+   * `isAllowed` gets the client's public key and the routing id it asked for
+   * (ZMQ_ROUTING_ID, empty if none): messages from an admitted peer arrive on
+   * the ROUTER under that id, which is how the server knows each
+   * connection's key.
+   */
+  constructor(private readonly isAllowed: (publicKeyZ85: string, identity: Buffer, domain: string) => boolean, private readonly onDecision?: (key: string, allowed: boolean, identity: Buffer) => void) {}
 
   async start(): Promise<void> {
     await this.socket.bind(ZAP_ENDPOINT);
@@ -88,14 +94,15 @@ export class ZapHandler implements Disposable {
   private async run(): Promise<void> {
     try {
       for await (const frames of this.socket) {
-        const [version, requestId, , , , mechanism, credential] = frames;
+        const [version, requestId, domain, , identity, mechanism, credential] = frames;
         let status = '400';
         let text = 'not authorized';
         let userId = '';
         if (version?.toString() === '1.0' && mechanism?.toString() === 'CURVE' && credential?.length === 32) {
           const key = z85Encode(credential);
-          const allowed = this.isAllowed(key);
-          this.onDecision?.(key, allowed);
+          const id = identity ?? Buffer.alloc(0);
+          const allowed = this.isAllowed(key, id, domain?.toString() ?? '');
+          this.onDecision?.(key, allowed, id);
           if (allowed) {
             status = '200';
             text = 'OK';
@@ -118,10 +125,15 @@ export class ZapHandler implements Disposable {
 export type PeerId = Buffer;
 
 export interface ServerOptions {
-  endpoint: string;
+  /** Every address the socket binds: the local IPC one, and TCP ones when listening. */
+  endpoints: string[];
   secretKey: string;
   onMessage(peer: PeerId, frames: Buffer[]): void;
   onDisconnect?(address: string): void;
+  /** The ZAP domain its handshakes are checked under (default `zmx`). */
+  zapDomain?: string;
+  /** How long unsent messages may delay close (default TIMING.lingerMs: none). */
+  lingerMs?: number;
 }
 
 /** A CurveZMQ ROUTER: many authenticated peers, addressed by routing id. */
@@ -139,8 +151,11 @@ export class ServerEndpoint implements Disposable {
       receiveHighWaterMark: QUEUES.highWaterMark,
       heartbeatInterval: TIMING.heartbeatIntervalMs,
       heartbeatTimeout: TIMING.heartbeatTimeoutMs,
-      linger: TIMING.lingerMs,
-      zapDomain: 'zmx',
+      linger: opts.lingerMs ?? TIMING.lingerMs,
+      zapDomain: opts.zapDomain ?? 'zmx',
+      // A client that reconnects (same routing id) takes its place at once,
+      // instead of waiting for the server to time the old connection out.
+      handover: true,
       // Without a ZAP handler libzmq would admit any Curve client; refuse instead.
       zapEnforceDomain: true,
     });
@@ -151,7 +166,7 @@ export class ServerEndpoint implements Disposable {
   }
 
   async bind(): Promise<void> {
-    await this.socket.bind(this.opts.endpoint);
+    for (const e of this.opts.endpoints) await this.socket.bind(e);
     this.loop = this.run();
   }
 

@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   let hadSessions = false;
   let exitTimer: NodeJS.Timeout | null = null;
   const endpoint: ServerEndpoint = new ServerEndpoint({
-    endpoint: paths.ptyhostEndpoint,
+    endpoints: [paths.ptyhostEndpoint],
     secretKey: own.secretKey,
     onMessage: (peer, frames) => {
       let msg;

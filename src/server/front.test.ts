@@ -47,7 +47,7 @@ class Rig {
     this.front = new Front({
       sendToClient: (peer, frames) => this.toClient.push({ peer: peer.toString(), msg: decode(frames) }),
       sendToHost: (frames) => this.toHost.push(decode(frames)),
-      info: () => ({ version: '9.9.9', pid: 11, ptyhostPid: 22 }),
+      info: () => ({ version: '9.9.9', pid: 11, ptyhostPid: 22, endpoints: [] }),
       log: (m) => { this.logs.push(m); },
       stop: () => { this.stops++; },
       wakeHost: () => { this.wakes++; },
@@ -174,7 +174,7 @@ test('server.info is answered by the front itself', async () => {
   rig.request('c1', 3, 'server.info', {});
   await settle();
   const r = rig.to('c1').find((m) => m.header.t === MsgType.Reply)!;
-  assert.deepEqual(r.header.t === MsgType.Reply && r.header.result, { version: '9.9.9', pid: 11, ptyhostPid: 22, protocol: PROTOCOL_VERSION });
+  assert.deepEqual(r.header.t === MsgType.Reply && r.header.result, { version: '9.9.9', pid: 11, ptyhostPid: 22, endpoints: [], protocol: PROTOCOL_VERSION });
   assert.equal(rig.hostRequests().length, 0);
 });
 

@@ -10,6 +10,7 @@
 import { ZmxError, toZmxError } from '../common/errors.js';
 import { TIMING } from '../common/constants.js';
 import { CHROME } from '../common/layout.js';
+import { fingerprint } from '../common/z85.js';
 import {
   MsgType, CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode, negotiateVersion, requestIdOf, validateArgs,
   type Header, type Message, type OpArgs, type OpName, type OpResult, type SessionInfo, type StreamEndReason,
@@ -20,7 +21,17 @@ export type PeerId = Buffer;
 export interface FrontDeps {
   sendToClient(peer: PeerId, frames: Buffer[]): void;
   sendToHost(frames: Buffer[]): void;
-  info(): { version: string; pid: number; ptyhostPid: number };
+  info(): { version: string; pid: number; ptyhostPid: number; endpoints: string[] };
+  /** Whether a client key may use the server now (authorized_keys.json, re-read on change). */
+  isAuthorized?(key: string): boolean;
+  /**
+   * Checks a Hello's proof of key (src/common/curve.ts). When given, every
+   * client must prove an authorized key; the front then knows each
+   * connection's key (for revocation, limits and audit).
+   */
+  verifyKey?(key: string, proof: string, ts: number): boolean;
+  /** Opens a one-time pairing endpoint (zmx pair); absent when the server does not listen on TCP. */
+  pair?(): Promise<{ code: string; endpoint: string; expires: number }>;
   log(msg: string, extra?: Record<string, unknown>): void;
   /** Called on server.stop after the reply is queued. */
   stop(): void;
@@ -32,7 +43,10 @@ export interface FrontDeps {
 }
 
 interface Client {
+  /** The routing id, as hex: what the client is known by. */
   key: string;
+  /** The client's public key (Z85), as ZAP admitted it for this routing id; null if unknown. */
+  publicKey: string | null;
   peer: PeerId;
   version: number;
   lastSeen: number;
@@ -70,7 +84,7 @@ interface Stream {
 interface HostReply { result: Record<string, unknown>; frames: Buffer[] }
 
 /** Ops the front answers itself; the rest go to the pty host as they are. */
-const FRONT_OPS: ReadonlySet<OpName> = new Set<OpName>(['server.info', 'server.stop', 'session.list', 'session.get', 'session.attach', 'session.tail', 'session.detach', 'session.switch', 'pane.subscribe']);
+const FRONT_OPS: ReadonlySet<OpName> = new Set<OpName>(['server.info', 'server.stop', 'server.pair', 'pair.claim', 'session.list', 'session.get', 'session.attach', 'session.tail', 'session.detach', 'session.switch', 'pane.subscribe']);
 
 /** The window area a client's terminal gives: a tui keeps a status bar; a raw client shows one pane, less its title. */
 function windowSize(s: Stream): { cols: number; rows: number } {
@@ -236,10 +250,13 @@ export class Front {
     const h = msg.header;
     if (h.t === MsgType.Hello) {
       try {
+        const publicKey = this.provenKey(h);
         const version = negotiateVersion(h.min, h.max);
+        // Hello again on a known connection (a reconnect): its streams are void;
+        // the client knows, and opens them again.
         const existing = this.clients.get(key);
-        if (existing) this.dropClient(existing, 'replaced');
-        this.clients.set(key, { key, peer, version, lastSeen: this.now(), streams: new Map() });
+        if (existing) this.dropClient(existing, 'replaced', false);
+        this.clients.set(key, { key, publicKey, peer, version, lastSeen: this.now(), streams: new Map() });
         this.deps.sendToClient(peer, encode({ t: MsgType.Welcome, version, caps: [...CAPABILITIES], agent: `zmx-front/${this.deps.info().version}` }));
       } catch (err) {
         this.sendError(peer, 0, err);
@@ -346,6 +363,11 @@ export class Front {
       case 'server.stop':
         setImmediate(() => this.deps.stop());
         return wrap({});
+      case 'server.pair':
+        if (!this.deps.pair) throw new ZmxError('EINVAL', 'pairing needs a server listening on TCP: zmx server start --listen tcp://ADDRESS:PORT');
+        return wrap(await this.deps.pair());
+      case 'pair.claim':
+        throw new ZmxError('EPROTO', 'pair.claim is answered only on a pairing endpoint');
       case 'session.list': {
         const r = await this.hostRequest('session.list', {});
         return wrap({ sessions: r.result.sessions.map((s) => this.withClients(s)) });
@@ -488,9 +510,9 @@ export class Front {
     return { stream, snapshot: r.frames[0] ?? Buffer.alloc(0), session: r.result.session };
   }
 
-  private endStream(s: Stream, reason: StreamEndReason, exitCode: number | null, unsubscribe: boolean): void {
+  private endStream(s: Stream, reason: StreamEndReason, exitCode: number | null, unsubscribe: boolean, notify = true): void {
     if (!s.client.streams.delete(s.sid)) return;
-    for (const v of [...s.views]) this.endStream(v, reason, exitCode, unsubscribe);
+    for (const v of [...s.views]) this.endStream(v, reason, exitCode, unsubscribe, notify);
     s.parent?.views.delete(s);
     this.paneStreams.get(s.paneSid)?.delete(s);
     if (this.leaders.get(s.session) === s) this.leaders.delete(s.session);
@@ -500,11 +522,11 @@ export class Front {
       if (other) this.applySize(other);
     }
     if (unsubscribe && s.paneSid !== 0) this.hostRequest('host.unsubscribe', { pane: s.paneSid, interactive: (s.kind === 'attach' || s.kind === 'view') && !s.readOnly }).catch(() => {});
-    this.sendClient(s.client, { t: MsgType.StreamEnd, sid: s.sid, reason, exitCode });
+    if (notify) this.sendClient(s.client, { t: MsgType.StreamEnd, sid: s.sid, reason, exitCode });
   }
 
-  private dropClient(c: Client, reason: StreamEndReason): void {
-    for (const s of [...c.streams.values()]) this.endStream(s, reason, null, true);
+  private dropClient(c: Client, reason: StreamEndReason, notify = true): void {
+    for (const s of [...c.streams.values()]) this.endStream(s, reason, null, true, notify);
     this.clients.delete(c.key);
   }
 
@@ -516,6 +538,36 @@ export class Front {
   tick(): void {
     const limit = this.now() - TIMING.heartbeatTimeoutMs;
     for (const c of [...this.clients.values()]) if (c.lastSeen < limit) this.dropClient(c, 'error');
+  }
+
+  /** The key a Hello proves, or null when the front does not check keys; throws EDENIED for a missing, bad or revoked one. */
+  private provenKey(h: { key?: string; proof?: string; ts?: number }): string | null {
+    if (!this.deps.verifyKey) return null;
+    if (!h.key || !h.proof || h.ts === undefined || !this.deps.verifyKey(h.key, h.proof, h.ts)) {
+      throw new ZmxError('EDENIED', 'hello did not prove its key (a client clock more than 5 minutes off, or not a zmx client)');
+    }
+    if (this.deps.isAuthorized && !this.deps.isAuthorized(h.key)) throw new ZmxError('EDENIED', `key ${fingerprint(h.key)} is not authorized on this server (revoked?)`);
+    return h.key;
+  }
+
+  /**
+   * Cuts every client whose key is no longer authorized (`zmx keys revoke`):
+   * it gets EDENIED, its streams end, and it is forgotten; a Hello on the
+   * same connection is refused the same way.
+   */
+  recheckKeys(): void {
+    if (!this.deps.isAuthorized) return;
+    for (const c of [...this.clients.values()]) {
+      if (c.publicKey === null || this.deps.isAuthorized(c.publicKey)) continue;
+      this.deps.log('cut a client whose key was revoked', { fingerprint: fingerprint(c.publicKey) });
+      this.sendError(c.peer, 0, new ZmxError('EDENIED', `key ${fingerprint(c.publicKey)} was revoked on this server`));
+      this.dropClient(c, 'error');
+    }
+  }
+
+  /** The public key a client connected with (for policy and audit), or null. */
+  publicKeyOf(peer: PeerId): string | null {
+    return this.clients.get(peer.toString('hex'))?.publicKey ?? null;
   }
 
   get clientCount(): number {

@@ -4,21 +4,26 @@
  * the pty host if none runs, and reconnects to one that survived it.
  */
 import { fileURLToPath } from 'node:url';
-import { rmSync } from 'node:fs';
+import { rmSync, unwatchFile, watchFile } from 'node:fs';
 import { runtimePaths, ensurePrivateDir } from '../common/paths.js';
 import { TIMING } from '../common/constants.js';
 import { ServerEndpoint, ClientLink, ZapHandler } from '../platform/zmq.js';
 import { KeyStore, fingerprint } from '../platform/keystore.js';
 import { acquireSingleton, isAlive, readPid, signalReady, spawnDaemon, writePidFile } from '../platform/daemon.js';
 import { fileLogger } from '../platform/log.js';
-import { AuthorizedKeys } from './authorized.js';
+import { AuthorizedKeys } from '../platform/authorized.js';
 import { Front } from './front.js';
 import { VERSION } from '../common/version.js';
 import { ConfigStore } from '../platform/config-store.js';
+import { readListen } from '../platform/listen.js';
+import { Pairing, PAIRING_DOMAIN } from './pairing.js';
+import { verifyHelloProof } from '../common/curve.js';
 
 const PTYHOST_SCRIPT = fileURLToPath(new URL('../ptyhost/main.js', import.meta.url));
 /** How often the front checks client heartbeats and the pty host's pid. */
 const TICK_MS = 1_000;
+/** How often authorized_keys.json is checked for changes: a revoked key's connections are cut within this. */
+const KEYS_POLL_MS = 250;
 
 async function main(): Promise<void> {
   const paths = runtimePaths();
@@ -51,8 +56,10 @@ async function main(): Promise<void> {
   /** Whether the link to the pty host is up: checked before each request, so it must be cheap. */
   let hostLinkUp = false;
 
-  const zap = new ZapHandler((key) => authorized.find(key) !== null, (key, ok) => {
-    if (!ok) log.warn({ fingerprint: fingerprint(key) }, 'refused an unauthorized key');
+  // An authorized key, on a connection naming itself (its routing id), is
+  // admitted; the front then knows which key each connection uses.
+  const zap = new ZapHandler((key, identity, domain) => (domain === PAIRING_DOMAIN ? pairing?.admits() ?? false : authorized.find(key) !== null), (key, ok) => {
+    if (!ok) log.warn({ fingerprint: fingerprint(key) }, 'refused a key');
   });
   await zap.start();
 
@@ -62,8 +69,17 @@ async function main(): Promise<void> {
     onMessage: (frames) => front.onHostMessage(frames),
     onConnectionChange: (up) => { hostLinkUp = up; },
   });
+  const listen = readListen(paths.listenFile);
+  const pairing = listen.length
+    ? new Pairing({
+      listen: listen[0]!,
+      serverPublicKey: serverKeys.publicKey,
+      authorize: (key, name) => authorized.add({ key, name, root: null, allow: ['fs.read', 'fs.write', 'exec', 'pty', 'admin'], readOnly: false }),
+      log: (msg, extra) => log.info(extra ?? {}, msg),
+    })
+    : null;
   const endpoint = new ServerEndpoint({
-    endpoint: paths.frontEndpoint,
+    endpoints: [paths.frontEndpoint, ...listen],
     secretKey: serverKeys.secretKey,
     onMessage: (peer, frames) => front.onClientMessage(peer, frames),
   });
@@ -71,7 +87,10 @@ async function main(): Promise<void> {
   const front: Front = new Front({
     sendToClient: (peer, frames) => endpoint.send(peer, frames),
     sendToHost: (frames) => host.send(frames),
-    info: () => ({ version: VERSION, pid: process.pid, ptyhostPid }),
+    info: () => ({ version: VERSION, pid: process.pid, ptyhostPid, endpoints: [paths.frontEndpoint, ...listen] }),
+    isAuthorized: (key) => authorized.find(key) !== null,
+    verifyKey: (key, proof, ts) => verifyHelloProof(key, proof, ts, serverKeys.secretKey, Date.now()),
+    ...(pairing ? { pair: () => pairing.start() } : {}),
     log: (msg, extra) => log.info(extra ?? {}, msg),
     stop: () => void shutdown('server.stop'),
     // The link drops the moment the pty host exits; only then is its pid worth checking.
@@ -88,7 +107,17 @@ async function main(): Promise<void> {
 
   host.connect();
   front.helloHost();
-  await endpoint.bind();
+  try {
+    await endpoint.bind();
+  } catch (err) {
+    // A port in use, an address not on this machine: say so where `server start` looks.
+    log.error({ err: String(err), listen }, 'could not bind');
+    process.stderr.write(`zmx: could not listen on ${listen.join(', ') || paths.frontEndpoint}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  if (listen.length) log.info({ listen, fingerprint: fingerprint(serverKeys.publicKey) }, 'listening');
+  // `zmx keys revoke` edits the file: cut the revoked key's live connections at once.
+  watchFile(authorized.path, { interval: KEYS_POLL_MS }, () => front.recheckKeys());
   writePidFile(paths.frontPid);
 
   let respawning = false;
@@ -123,6 +152,8 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ why }, 'front stopping');
     clearInterval(ticker);
+    unwatchFile(authorized.path);
+    await pairing?.close();
     await endpoint.dispose();
     await host.dispose();
     await zap.dispose();

@@ -13,7 +13,7 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/platform/zmq.js';
 import { fingerprint } from '../../src/platform/keystore.js';
-import { AuthorizedKeys } from '../../src/server/authorized.js';
+import { AuthorizedKeys } from '../../src/platform/authorized.js';
 import { MsgType } from '../../src/common/protocol.js';
 import {
   withServer, quiet, readKey, sessionNames, ptyhostEndpoint, type WireClient,

@@ -73,7 +73,7 @@ async function withFakeFront(theirs: [number, number], fn: (sb: Sandbox) => Prom
     mkdirSync(sb.dir, { recursive: true, mode: 0o700 });
     await zap.start();
     const ep: ServerEndpoint = new ServerEndpoint({
-      endpoint: frontEndpoint(sb),
+      endpoints: [frontEndpoint(sb)],
       secretKey: keys.secretKey,
       onMessage: (peer, frames) => {
         const h = decode(frames).header;

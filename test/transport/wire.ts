@@ -7,7 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
+import { randomBytes } from 'node:crypto';
 import { ClientLink, type KeyPair } from '../../src/platform/zmq.js';
+import { helloProof } from '../../src/common/curve.js';
 import {
   MsgType, CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode,
   type Message, type ErrorMsg, type ReplyMsg, type OpName,
@@ -77,7 +79,7 @@ export class WireClient {
     this.timers.delete(t);
   }
 
-  constructor(readonly endpoint: string, curve: { serverKey: string; pair: KeyPair } | null, routingId?: string) {
+  constructor(readonly endpoint: string, private readonly curve: { serverKey: string; pair: KeyPair } | null, routingId?: string) {
     this.link = new ClientLink({
       endpoint,
       curve: curve ? { serverKey: curve.serverKey, publicKey: curve.pair.publicKey, secretKey: curve.pair.secretKey } : null,
@@ -95,7 +97,8 @@ export class WireClient {
           }
         }
       },
-      ...(routingId ? { routingId } : {}),
+      // Every zmx client names its connection: the front learns each connection's key from it.
+      routingId: routingId ?? randomBytes(16).toString('hex'),
     });
     this.link.connect();
   }
@@ -171,7 +174,10 @@ export class WireClient {
   }
 
   hello(min = MIN_PROTOCOL_VERSION, max = PROTOCOL_VERSION): void {
-    this.send({ t: MsgType.Hello, min, max, caps: [...CAPABILITIES], agent: 'zmx-test' });
+    // A real client proves its key (src/common/curve.ts); a plaintext one cannot.
+    const ts = Date.now();
+    const proof = this.curve ? { key: this.curve.pair.publicKey, proof: helloProof(this.curve.pair.publicKey, this.curve.pair.secretKey, this.curve.serverKey, ts), ts } : {};
+    this.send({ t: MsgType.Hello, min, max, caps: [...CAPABILITIES], agent: 'zmx-test', ...proof });
   }
 
   /** Says hello and waits for Welcome (or an Error with id 0). */
