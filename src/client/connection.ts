@@ -74,6 +74,10 @@ export class Connection {
   private heartbeat: NodeJS.Timeout | null = null;
   private closed = false;
   private failure: ZmxError | null = null;
+  /** Why the connection can no longer serve (a revoked key, no common version), or null. */
+  get failed(): ZmxError | null {
+    return this.failure;
+  }
   /** Round-trip time of the last ping, in ms. */
   rttMs: number | null = null;
   /** Whether the server has answered our hello on the current connection. */

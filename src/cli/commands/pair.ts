@@ -46,7 +46,8 @@ export const pair: CommandSpec = {
     try {
       conn = await Connection.to(where, pairingKeyPair(code).publicKey, `the pairing endpoint ${where}`, { timeoutMs: PAIR_TIMEOUT_MS, silence });
     } catch (err) {
-      if (err instanceof ZmxError && err.code === 'ETIMEDOUT') throw new UsageError(silence);
+      // A wrong code is silence; a code just used is refused by ZAP until its endpoint closes.
+      if (err instanceof ZmxError && (err.code === 'ETIMEDOUT' || err.code === 'EDENIED')) throw new UsageError(silence);
       throw err;
     }
     try {

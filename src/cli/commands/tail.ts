@@ -24,6 +24,8 @@ export const tail: CommandSpec = {
         }, () => { if (--open === 0) resolve(); });
       }
     });
+    // Streams also end when the server cuts us off (a revoked key): say why.
+    if (conn.failed) throw conn.failed;
     return 0;
   },
 };

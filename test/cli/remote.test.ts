@@ -1,0 +1,133 @@
+/**
+ * Remote hosts on loopback: a "server" sandbox listening on 127.0.0.1 and a
+ * "client" sandbox with its own keys and config. Pairing, -H, the errors a
+ * user meets (unauthorized key, wrong or reused code), and revocation
+ * cutting a live connection.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
+import { Sandbox, ZMX_BIN, until } from '../helpers/harness.js';
+import { sandbox, assertOk, assertOneLineError } from '../helpers/assert.js';
+
+/** A free port whose successor (the pairing port) is free too. */
+async function freePorts(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const nextFree = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port + 1, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (nextFree && port < 65_535) return port;
+  }
+}
+
+async function listening(t: { after(fn: () => Promise<void>): void }): Promise<{ server: Sandbox; address: string }> {
+  const server = sandbox(t);
+  const address = `tcp://127.0.0.1:${await freePorts()}`;
+  const r = await server.zmx(['server', 'start', '--listen', address]);
+  assertOk(r, 'server start');
+  assert.match(r.stdout, new RegExp(`^listening on ${address}$`, 'm'));
+  server.notePids();
+  return { server, address };
+}
+
+async function paired(t: { after(fn: () => Promise<void>): void }, server: Sandbox, address: string, name = 'box'): Promise<Sandbox> {
+  const client = sandbox(t);
+  const code = /pairing code (\S+)/.exec((await server.zmx(['pair'])).stdout)![1]!;
+  const r = await client.zmx(['pair', name, address, code]);
+  assertOk(r, 'pair');
+  assert.match(r.stdout, new RegExp(`^paired with ${name} `));
+  return client;
+}
+
+describe('remote hosts', { concurrency: 2 }, () => {
+  test('pairing by code: afterwards each side knows the other\'s key and -H reaches the server\'s sessions', async (t) => {
+    const { server, address } = await listening(t);
+    const status = await server.zmx(['server', 'status']);
+    assert.match(status.stdout, new RegExp(`^endpoint ${address}$`, 'm'));
+    assertOk(await server.zmx(['new', '-s', 'far', '-d']), 'new');
+    const client = await paired(t, server, address);
+    // The client recorded the host with the server's real key...
+    const serverKey = (await server.zmx(['keys', 'show', '--server'])).stdout.trim();
+    const hosts = JSON.parse((await client.zmx(['host', 'ls', '--json'])).stdout) as { name: string; endpoint: string; serverKey: string }[];
+    assert.deepEqual(hosts.map((h) => [h.name, h.endpoint, h.serverKey]), [['box', address, serverKey]]);
+    // ...and the server authorized the client's.
+    const clientKey = (await client.zmx(['keys', 'show'])).stdout.trim();
+    const keys = JSON.parse((await server.zmx(['keys', 'list', '--json'])).stdout) as { key: string; name: string }[];
+    assert.ok(keys.some((k) => k.key === clientKey && /^paired/.test(k.name)), JSON.stringify(keys));
+    // Sessions over TCP, by -H and by ZMX_HOST.
+    assert.equal((await client.zmx(['ls', '--short', '-H', 'box'])).stdout, 'far\n');
+    const run = await client.zmx(['run', '-H', 'box', 'far', 'echo over-tcp-$((6*7))']);
+    assertOk(run, 'run -H');
+    assert.match(run.stdout, /^over-tcp-42$/m);
+    assert.equal((await client.zmx(['ls', '--short'], { env: { ZMX_HOST: 'box' } })).stdout, 'far\n');
+    assert.equal(client.frontPid(), null, 'the client started no server of its own');
+  });
+
+  test('a wrong code and a reused code are refused with the message a user needs', async (t) => {
+    const { server, address } = await listening(t);
+    const client = await paired(t, server, address);
+    const used = /pairing code (\S+)/.exec((await server.zmx(['pair'])).stdout)![1]!;
+    assertOk(await client.zmx(['pair', 'first', address, used]), 'first use');
+    const again = await client.zmx(['pair', 'second', address, used]);
+    assertOneLineError(again, 'reused code', /code is wrong, used or expired.*zmx pair on the server/);
+    const wrong = await client.zmx(['pair', 'third', address, 'ABCDE-FGHJK']);
+    assertOneLineError(wrong, 'wrong code', /code is wrong, used or expired/);
+    assertOneLineError(await client.zmx(['pair', 'x', address, 'nope']), 'malformed code', /not a pairing code/);
+    assert.deepEqual(JSON.parse((await client.zmx(['host', 'ls', '--json'])).stdout).map((h: { name: string }) => h.name).sort(), ['box', 'first']);
+  });
+
+  test('a key the server does not know gets "key not authorized on HOST" with what to run, within seconds', async (t) => {
+    const { server, address } = await listening(t);
+    const stranger = sandbox(t);
+    const serverKey = (await server.zmx(['keys', 'show', '--server'])).stdout.trim();
+    assertOk(await stranger.zmx(['host', 'add', 'box', address, '--key', serverKey]), 'host add');
+    const started = Date.now();
+    const r = await stranger.zmx(['ls', '-H', 'box']);
+    assertOneLineError(r, 'unauthorized key', /key not authorized on box \(fingerprint SHA256:[0-9a-f]{16}\); on that server run: zmx keys authorize \S{40}/);
+    assert.ok(Date.now() - started < 10_000, 'no hang');
+    // Authorizing it lets it in.
+    const key = (await stranger.zmx(['keys', 'show'])).stdout.trim();
+    assertOk(await server.zmx(['keys', 'authorize', key, '--name', 'stranger']), 'authorize');
+    assertOk(await stranger.zmx(['ls', '-H', 'box']), 'ls after authorize');
+  });
+
+  test('revoking a key cuts its live connection at once; a new one is refused', async (t) => {
+    const { server, address } = await listening(t);
+    assertOk(await server.zmx(['new', '-s', 'watched', '-d']), 'new');
+    const client = await paired(t, server, address);
+    // A live stream: tail follows the session over TCP.
+    const tail = spawn(ZMX_BIN, ['tail', '-H', 'box', 'watched'], { env: client.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => { tail.kill('SIGKILL'); });
+    let stderr = '';
+    tail.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const ended = new Promise<number | null>((resolve) => tail.on('exit', (code) => resolve(code)));
+    await until(async () => ((JSON.parse((await server.zmx(['ls', '--json'])).stdout) as { clients: number }[])[0]?.clients ?? 0) === 1, 'the tail to follow', 15_000);
+    const clientKey = (await client.zmx(['keys', 'show'])).stdout.trim();
+    assertOk(await server.zmx(['keys', 'revoke', clientKey]), 'revoke');
+    const code = await Promise.race([ended, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000))]);
+    assert.notEqual(code, 'hung', 'the revoked client was cut');
+    assert.notEqual(code, 0);
+    assert.match(stderr, /revoked/);
+    assertOneLineError(await client.zmx(['ls', '-H', 'box']), 'a new connection after revoke', /not authorized on box/);
+  });
+
+  test('bad addresses and unknown hosts get one-line errors', async (t) => {
+    const sb = sandbox(t);
+    assertOneLineError(await sb.zmx(['server', 'start', '--listen', 'http://0.0.0.0:80']), 'bad listen', /tcp:\/\/HOST:PORT/);
+    assertOneLineError(await sb.zmx(['host', 'add', 'x', 'tcp://127.0.0.1:1', '--key', 'short']), 'bad key', /40 characters of Z85/);
+    assertOneLineError(await sb.zmx(['ls', '-H', 'nowhere']), 'unknown host', /unknown host "nowhere"; add it with: zmx host add/);
+    assertOneLineError(await sb.zmx(['server', 'status']), 'no server', /no server running/);
+    assert.equal(sb.frontPid(), null);
+  });
+});
