@@ -8,10 +8,11 @@ import { randomBytes } from 'node:crypto';
 import type { HostEntry } from './hosts.js';
 import { helloProof } from '../common/curve.js';
 import { ZmxError } from '../common/errors.js';
-import { TIMING } from '../common/constants.js';
+import { FLOW, TIMING } from '../common/constants.js';
+import { LinkReceiver, LinkSender } from '../common/link.js';
 import { runtimePaths, ensurePrivateDir, checkSocketDir, type RuntimePaths } from '../common/paths.js';
 import {
-  MsgType, CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode,
+  MsgType, CAPABILITIES, LINK_CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode, isSequencedType,
   type Header, type Message, type OpArgs, type OpName, type OpResult, type StreamEndReason,
 } from '../common/protocol.js';
 import { ClientLink } from '../platform/zmq.js';
@@ -29,7 +30,28 @@ const EARLY_OUTPUT_MAX = 1024;
 export interface StreamHandlers {
   output(seq: number, data: Buffer): void;
   end(reason: StreamEndReason, exitCode: number | null): void;
+  /**
+   * The stream fell further behind than the server keeps (a stopped or slow
+   * client): `skipped` bytes were left out and `screen` is the pane's
+   * current screen (VT; plain text for a tail). Output after `seq` follows.
+   */
+  resync?(seq: number, screen: Buffer, skipped: number): void;
 }
+
+/** What a stream's consumer has taken: the server's credit comes back as Acks of it. */
+interface Consumption {
+  /** The last seq delivered to the handlers. */
+  delivered: number;
+  /** The last seq acknowledged to the server. */
+  acked: number;
+  /** Bytes delivered since the last Ack. */
+  unacked: number;
+  /** Holds by the consumer (its terminal is not keeping up): no Acks while any. */
+  holds: number;
+}
+
+/** How the link came back: `resumed` when the server kept our state (nothing was lost). */
+export type LinkState = 'lost' | 'restored' | 'resumed';
 
 export interface RequestOptions {
   /** Milliseconds to wait for the reply; 0 waits for ever (run, wait). */
@@ -84,7 +106,16 @@ export class Connection {
   private welcomed = false;
   /** Set while the link to the server is down (after a first welcome). */
   lostSince: number | null = null;
-  private readonly linkListeners: ((state: 'lost' | 'restored') => void)[] = [];
+  private readonly linkListeners: ((state: LinkState) => void)[] = [];
+  /** Link sequencing, once the server's Welcome announced `resume`. */
+  private resumable = false;
+  private readonly out = new LinkSender();
+  private readonly in = new LinkReceiver();
+  private receivedTimer: NodeJS.Timeout | null = null;
+  /** A hello is on its way and its Welcome not in yet: sequenced messages wait in the backlog. */
+  private greeting = false;
+  private readonly consumed = new Map<number, Consumption>();
+  private ackTimer: NodeJS.Immediate | null = null;
   private readonly eventListeners: ((name: string, data: Record<string, unknown>) => void)[] = [];
   /** Callers of rehello() waiting for the server's Welcome. */
   private welcomeWaiters: (() => void)[] = [];
@@ -140,10 +171,19 @@ export class Connection {
     return conn;
   }
 
-  private hello(): void {
+  /**
+   * Says hello; `resume` asks the server to carry on this connection's state
+   * (after a dropped link) rather than start afresh.
+   */
+  private hello(resume = false): void {
     const ts = Date.now();
     const { publicKey, secretKey, serverKey } = this.curve;
-    this.send({ t: MsgType.Hello, min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION, caps: [...CAPABILITIES], agent: `zmx-cli/${VERSION}`, key: publicKey, proof: helloProof(publicKey, secretKey, serverKey, ts), ts });
+    this.greeting = true;
+    this.transmit(encode({
+      t: MsgType.Hello, min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION, caps: [...CAPABILITIES, ...LINK_CAPABILITIES], agent: `zmx-cli/${VERSION}`,
+      key: publicKey, proof: helloProof(publicKey, secretKey, serverKey, ts), ts,
+      ...(resume && this.resumable && this.out.canResume ? { resume: this.in.received } : {}),
+    }));
   }
 
   /**
@@ -155,19 +195,32 @@ export class Connection {
     if (this.closed || this.failure) return;
     if (!connected) {
       if (!this.welcomed || this.lostSince !== null) return;
-      this.welcomed = false;
-      this.lostSince = Date.now();
-      const err = new ZmxError('EUNAVAIL', `lost the connection to ${this.serverName}`);
-      for (const p of this.pending.values()) {
-        if (p.timer) clearTimeout(p.timer);
-        p.reject(err);
-      }
-      this.pending.clear();
-      for (const l of this.linkListeners) l('lost');
-      this.startRecovery();
+      this.markLost();
       return;
     }
-    if (this.lostSince !== null) this.hello();
+    // A new connection (libzmq reconnected): resume on it.
+    if (this.lostSince !== null || this.resumable) this.hello(true);
+  }
+
+  /**
+   * The link is down. On a resumable link requests stay pending (their
+   * replies come after the resume) and what we send waits in the backlog;
+   * otherwise requests in flight fail with EUNAVAIL.
+   */
+  private markLost(): void {
+    this.welcomed = false;
+    this.lostSince = Date.now();
+    if (!this.resumable) this.failPending(new ZmxError('EUNAVAIL', `lost the connection to ${this.serverName}`));
+    for (const l of this.linkListeners) l('lost');
+    this.startRecovery();
+  }
+
+  private failPending(err: ZmxError): void {
+    for (const p of this.pending.values()) {
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
   }
 
   /** Until the link is back, keeps making sure a server runs for it to reach. */
@@ -205,13 +258,22 @@ export class Connection {
     });
   }
 
+  /** Whether the link resumes after a drop (what is sent meanwhile is delivered then). */
+  get resumes(): boolean {
+    return this.resumable;
+  }
+
   /** Listens for events the server sends this client (e.g. session.switch). */
   onEvent(listener: (name: string, data: Record<string, unknown>) => void): void {
     this.eventListeners.push(listener);
   }
 
-  /** Listens for the link going down ('lost') and coming back ('restored'). */
-  onLink(listener: (state: 'lost' | 'restored') => void): void {
+  /**
+   * Listens for the link going down ('lost') and coming back: 'resumed'
+   * when the server kept our state (streams go on, nothing was lost),
+   * 'restored' when it did not (a new front): streams must be opened again.
+   */
+  onLink(listener: (state: LinkState) => void): void {
     this.linkListeners.push(listener);
   }
 
@@ -220,6 +282,50 @@ export class Connection {
     this.streams.delete(sid);
     this.early.delete(sid);
     this.earlyEnd.delete(sid);
+    this.consumed.delete(sid);
+  }
+
+  /**
+   * The consumer of stream `sid` cannot take more now (its terminal's
+   * buffer is full): withhold credit until release(), so the server stops
+   * sending rather than this process buffering without bound.
+   */
+  hold(sid: number): void {
+    const c = this.consumed.get(sid);
+    if (c) c.holds++;
+  }
+
+  release(sid: number): void {
+    const c = this.consumed.get(sid);
+    if (!c || c.holds === 0) return;
+    c.holds--;
+    if (c.holds === 0) this.scheduleAcks();
+  }
+
+  /** Counts delivered output toward the stream's next Ack. */
+  private consume(sid: number, seq: number, bytes: number): void {
+    let c = this.consumed.get(sid);
+    if (!c) this.consumed.set(sid, (c = { delivered: 0, acked: 0, unacked: 0, holds: 0 }));
+    c.delivered = Math.max(c.delivered, seq);
+    c.unacked += bytes;
+    if (c.holds === 0 && c.unacked >= FLOW.ackEveryBytes) this.ack(sid, c);
+    else this.scheduleAcks();
+  }
+
+  private ack(sid: number, c: Consumption): void {
+    if (c.delivered <= c.acked) return;
+    c.acked = c.delivered;
+    c.unacked = 0;
+    this.send({ t: MsgType.Ack, sid, seq: c.acked });
+  }
+
+  /** Acks what was delivered this turn of the event loop (one Ack per stream, not per chunk). */
+  private scheduleAcks(): void {
+    if (this.ackTimer) return;
+    this.ackTimer = setImmediate(() => {
+      this.ackTimer = null;
+      for (const [sid, c] of this.consumed) if (c.holds === 0) this.ack(sid, c);
+    });
   }
 
   private async start(timeoutMs: number = TIMING.requestTimeoutMs, silence?: string): Promise<void> {
@@ -237,8 +343,87 @@ export class Connection {
     this.heartbeat.unref();
   }
 
+  /**
+   * Sends a message. On a resumable link it is numbered and kept until the
+   * server confirms it; while the link is down it waits in that backlog and
+   * goes out when the link resumes.
+   */
   private send(header: Header, frames: Buffer[] = []): void {
-    if (!this.closed) this.link.send(encode(header, frames));
+    if (this.closed) return;
+    if (!this.resumable || !isSequencedType(header.t)) {
+      this.transmit(encode(header, frames));
+      return;
+    }
+    const q = this.out.take();
+    const wire = encode({ ...header, q } as Header, frames);
+    this.out.keep(q, wire, undefined);
+    if (this.welcomed) this.transmit(wire);
+  }
+
+  private transmit(frames: Buffer[]): void {
+    if (!this.closed) this.link.send(frames);
+  }
+
+  /** Confirms receipt soon (at once when many messages are unconfirmed). */
+  private confirmLater(): void {
+    if (this.in.confirmDue) {
+      this.confirmNow();
+      return;
+    }
+    if (this.receivedTimer) return;
+    this.receivedTimer = setTimeout(() => this.confirmNow(), FLOW.receivedDelayMs);
+    this.receivedTimer.unref();
+  }
+
+  private confirmNow(): void {
+    if (this.receivedTimer) clearTimeout(this.receivedTimer);
+    this.receivedTimer = null;
+    if (this.in.hasUnconfirmed && this.welcomed) this.transmit(encode({ t: MsgType.Received, recv: this.in.confirm() }));
+  }
+
+  /**
+   * The server's answer to our hello. Resumed: send again what it missed,
+   * and carry on. Not resumed after a drop (a new front, or it forgot us):
+   * everything in flight is void — requests fail, streams must be reopened.
+   */
+  private welcomed_(h: { caps: string[]; resumed?: boolean; recv?: number }): void {
+    const wasLost = this.lostSince !== null;
+    const hadLink = this.resumable;
+    this.greeting = false;
+    if (h.resumed === true && hadLink) {
+      const missing = this.out.after(h.recv ?? 0);
+      if (!missing) {
+        // We no longer have what it needs: start afresh.
+        this.resumable = false;
+        this.hello(false);
+        return;
+      }
+      this.welcomed = true;
+      for (const k of missing) this.transmit(k.frames);
+      this.settleWelcome();
+      if (wasLost) {
+        this.lostSince = null;
+        for (const l of this.linkListeners) l('resumed');
+      }
+      return;
+    }
+    // A fresh start on this connection.
+    this.resumable = h.caps.includes('resume');
+    this.out.reset();
+    this.in.reset();
+    this.consumed.clear();
+    if (hadLink) this.failPending(new ZmxError('EUNAVAIL', `lost the connection to ${this.serverName} (it restarted or forgot this client)`));
+    this.welcomed = true;
+    this.settleWelcome();
+    if (wasLost) {
+      this.lostSince = null;
+      for (const l of this.linkListeners) l('restored');
+    }
+  }
+
+  private settleWelcome(): void {
+    for (const w of this.welcomeWaiters.splice(0)) w();
+    this.resolveWelcome();
   }
 
   private fail(err: ZmxError): void {
@@ -262,19 +447,35 @@ export class Connection {
       return; // a server we cannot parse: ignore the message
     }
     const h = msg.header;
+    if (this.resumable && isSequencedType(h.t) && 'q' in h && typeof h.q === 'number') {
+      const arrival = this.in.arrive(h.q);
+      if (arrival === 'duplicate') return;
+      if (arrival === 'gap') {
+        // Messages were lost with a connection: resume, and the server sends them again.
+        if (!this.greeting) this.hello(true);
+        return;
+      }
+      this.confirmLater();
+    }
     switch (h.t) {
       case MsgType.Welcome:
-        this.welcomed = true;
-        for (const w of this.welcomeWaiters.splice(0)) w();
-        if (this.lostSince !== null) {
-          this.lostSince = null;
-          for (const l of this.linkListeners) l('restored');
-        }
-        this.resolveWelcome();
+        this.welcomed_(h);
         return;
       case MsgType.Pong:
         this.rttMs = Date.now() - h.ts;
         return;
+      case MsgType.Received:
+        this.out.confirm(h.recv);
+        return;
+      case MsgType.Resync: {
+        const s = this.streams.get(h.sid);
+        const screen = msg.frames[0] ?? Buffer.alloc(0);
+        if (s) {
+          s.resync?.(h.seq, screen, h.skipped);
+          this.consume(h.sid, h.seq, screen.length);
+        }
+        return;
+      }
       case MsgType.Reply: {
         const p = this.pending.get(h.id);
         if (!p) return;
@@ -303,13 +504,16 @@ export class Connection {
       case MsgType.Output: {
         const data = msg.frames[0] ?? Buffer.alloc(0);
         const s = this.streams.get(h.sid);
-        if (s) s.output(h.seq, data);
-        else this.keepEarly(h.sid, h.seq, data);
+        if (s) {
+          s.output(h.seq, data);
+          this.consume(h.sid, h.seq, data.length);
+        } else this.keepEarly(h.sid, h.seq, data);
         return;
       }
       case MsgType.StreamEnd: {
         const s = this.streams.get(h.sid);
         this.streams.delete(h.sid);
+        this.consumed.delete(h.sid);
         if (s) s.end(h.reason, h.exitCode);
         else if (this.early.has(h.sid) || this.earlyEnd.size < EARLY_STREAMS_MAX) this.earlyEnd.set(h.sid, { reason: h.reason, exitCode: h.exitCode });
         return;
@@ -349,7 +553,10 @@ export class Connection {
     this.streams.set(sid, handlers);
     const early = this.early.get(sid);
     this.early.delete(sid);
-    for (const o of early ?? []) handlers.output(o.seq, o.data);
+    for (const o of early ?? []) {
+      handlers.output(o.seq, o.data);
+      this.consume(sid, o.seq, o.data.length);
+    }
     const ended = this.earlyEnd.get(sid);
     if (ended) {
       this.earlyEnd.delete(sid);
@@ -375,6 +582,8 @@ export class Connection {
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.recoveryTimer) clearInterval(this.recoveryTimer);
+    if (this.receivedTimer) clearTimeout(this.receivedTimer);
+    if (this.ackTimer) clearImmediate(this.ackTimer);
     for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
     await this.link.dispose();
   }

@@ -58,20 +58,23 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
 
   return await new Promise<RawAttachEnd>((resolve) => {
     let finished = false;
-    /** Set while no stream is live: the link is down, or a switch is under way. */
+    /** Set while no stream is live: a re-attach or a switch is under way. */
     let between = false;
+    /** Set while the link is down; on a resumable link keys typed meanwhile are delivered when it resumes. */
+    let linkDown = false;
     /** Where the server asked this client to go next. */
     let switchTo: string | null = null;
 
     const onResize = () => { if (!between) conn.resize(sid, size().cols, size().rows); };
     const onData = (data: Buffer) => {
       if (opts.detachKey && isDetachKey(data)) {
-        if (between) finish('detached', null);
+        // With no live link there is no one to answer the Detach: leave at once.
+        if (between || linkDown) finish('detached', null);
         else conn.detach(sid);
         return;
       }
       // Keys typed while no stream is live are dropped, not queued for a server that would refuse them.
-      if (!opts.readOnly && !between) conn.input(sid, data);
+      if (!opts.readOnly && !between && (!linkDown || conn.resumes)) conn.input(sid, data);
     };
     const onEnd = () => conn.detach(sid);
     const finish = (reason: StreamEndReason, exitCode: number | null) => {
@@ -114,8 +117,18 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
         });
     };
 
+    /** Writes pane bytes; while the terminal lags, the server is asked to wait (credit withheld). */
+    const show = (data: Buffer | string) => {
+      if (stdout.write(data)) return;
+      const held = sid;
+      conn.hold(held);
+      stdout.once('drain', () => conn.release(held));
+    };
+
     const handlers: StreamHandlers = {
-      output: (_seq, data) => { stdout.write(data); },
+      output: (_seq, data) => show(data),
+      // Too far behind (this process was stopped, or the terminal too slow): the current screen.
+      resync: (_seq, screen) => show(Buffer.concat([Buffer.from(CLEAR), screen])),
       end: (reason, exitCode) => {
         if (reason === 'replaced' && switchTo !== null) {
           const target = switchTo;
@@ -148,8 +161,12 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
     // The front went away (it was killed or restarted): when a new one
     // answers, attach again and redraw from its snapshot.
     conn.onLink((state) => {
-      if (state === 'lost') between = true;
-      else if (!finished) attachTo(name);
+      if (state === 'lost') linkDown = true;
+      else {
+        linkDown = false;
+        // Resumed: the stream goes on where it was. Restored: a new front; attach again.
+        if (state === 'restored' && !finished) attachTo(name);
+      }
     });
   });
 }

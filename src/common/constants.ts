@@ -62,6 +62,55 @@ export const TERMINAL = {
   detachByte: 0x1c,
 } as const;
 
+/**
+ * Flow control and resume on the client ↔ front link (as VS Code keeps
+ * FlowControlConstants). docs/protocol.md, "Credits" and "Resume".
+ */
+export const FLOW = {
+  /**
+   * Output bytes a stream may have in flight (sent, not yet acknowledged as
+   * consumed). Past it the front stops sending that stream and later sends a
+   * Resync (the current screen) instead of the backlog. 4 MiB holds a few
+   * seconds of a busy pane across a dropped link, yet bounds what a stopped
+   * client costs the server.
+   */
+  streamWindowBytes: 4 * 1024 * 1024,
+  /** A stream that fell behind is resynced once its in-flight bytes drop to this share of the window. */
+  resyncBelowFraction: 0.5,
+  /** The client acknowledges a stream's output after this many bytes (and when it goes idle). */
+  ackEveryBytes: 256 * 1024,
+  /** A side confirms receipt (Received) after this many sequenced messages... */
+  receivedEveryMessages: 64,
+  /** ...or this long after the first unconfirmed one. */
+  receivedDelayMs: 50,
+  /**
+   * Bytes of sent, unconfirmed messages a side keeps for replay after a
+   * dropped link. Past it the link cannot resume and the client starts
+   * afresh (new hello, re-attach from a snapshot). Output is bounded by the
+   * stream windows; this bounds replies and input.
+   */
+  backlogMaxBytes: 64 * 1024 * 1024,
+  /**
+   * How long the front keeps the state of a client it cannot hear (streams,
+   * backlog) so the client can resume. After it the client is forgotten.
+   */
+  resumeGraceMs: 5 * 60_000,
+  /**
+   * The same for a client with no stream open (a CLI command): long enough to
+   * outlast a request's timeout across a drop, short so that finished
+   * commands do not linger.
+   */
+  resumeGraceIdleMs: 30_000,
+  /** How often a disconnected DEALER tries again (ZMQ_RECONNECT_IVL). */
+  reconnectIntervalMs: 100,
+  /**
+   * A CURVE handshake that has not finished by then is abandoned and tried
+   * again (ZMQ_HANDSHAKE_IVL; libzmq's default, 30 s, would leave a client
+   * stuck for that long after the network comes back).
+   */
+  handshakeTimeoutMs: 5_000,
+} as const;
+
 export const QUEUES = {
   /** Messages libzmq queues per peer before it blocks or drops (ZMQ_SNDHWM/RCVHWM). */
   highWaterMark: 100_000,

@@ -65,20 +65,22 @@ const SESSION: SessionInfo = {
 };
 
 const SAMPLES: { [K in MsgTypeName]: HeaderOf<K> } = {
-  Hello: { t: MsgType.Hello, min: 1, max: 3, caps: ['pty', 'labels'], agent: 'zmx/0.1.0 node/20', key: 'k'.repeat(40), proof: 'ab'.repeat(32), ts: 1_700_000_000_000 },
-  Welcome: { t: MsgType.Welcome, version: 1, caps: [], agent: 'zmx-server/0.1.0' },
+  Hello: { t: MsgType.Hello, min: 1, max: 3, caps: ['pty', 'labels', 'resume'], agent: 'zmx/0.1.0 node/20', key: 'k'.repeat(40), proof: 'ab'.repeat(32), ts: 1_700_000_000_000, resume: 41 },
+  Welcome: { t: MsgType.Welcome, version: 1, caps: [], agent: 'zmx-server/0.1.0', resumed: true, recv: 12 },
   Ping: { t: MsgType.Ping, ts: 1_700_000_000_123 },
   Pong: { t: MsgType.Pong, ts: 0 },
-  Request: { t: MsgType.Request, id: 7, op: 'session.get', args: { name: 'dev' } },
-  Reply: { t: MsgType.Reply, id: 7, result: { session: SESSION } },
-  Error: { t: MsgType.Error, id: 0, code: 'ENOSESSION', message: 'no session "dév"' },
-  Output: { t: MsgType.Output, sid: 3, seq: 2 ** 40 },
-  Input: { t: MsgType.Input, sid: 3 },
-  Resize: { t: MsgType.Resize, sid: 3, cols: 132, rows: 43 },
-  Detach: { t: MsgType.Detach, sid: 3 },
-  StreamEnd: { t: MsgType.StreamEnd, sid: 3, reason: 'exited', exitCode: -1 },
-  Ack: { t: MsgType.Ack, sid: 3, seq: 99 },
-  Event: { t: MsgType.Event, name: 'task.done', data: { name: 'dev', status: 0, nested: { list: [1, 'two', null] } } },
+  Received: { t: MsgType.Received, recv: 2 ** 33 },
+  Request: { t: MsgType.Request, id: 7, op: 'session.get', args: { name: 'dev' }, q: 1 },
+  Reply: { t: MsgType.Reply, id: 7, result: { session: SESSION }, q: 2 },
+  Error: { t: MsgType.Error, id: 0, code: 'ENOSESSION', message: 'no session "dév"', q: 3 },
+  Output: { t: MsgType.Output, sid: 3, seq: 2 ** 40, q: 2 ** 41 },
+  Input: { t: MsgType.Input, sid: 3, q: 5 },
+  Resize: { t: MsgType.Resize, sid: 3, cols: 132, rows: 43, q: 6 },
+  Detach: { t: MsgType.Detach, sid: 3, q: 7 },
+  StreamEnd: { t: MsgType.StreamEnd, sid: 3, reason: 'exited', exitCode: -1, q: 8 },
+  Ack: { t: MsgType.Ack, sid: 3, seq: 99, q: 9 },
+  Resync: { t: MsgType.Resync, sid: 3, seq: 1_234, skipped: 500_000_000, q: 77 },
+  Event: { t: MsgType.Event, name: 'task.done', data: { name: 'dev', status: 0, nested: { list: [1, 'two', null] } }, q: 10 },
 };
 
 /** Binary payloads that would not survive a text encoding. */
@@ -188,23 +190,25 @@ test('decode rejects unknown or missing message types', () => {
   for (const [what, value] of cases) assertZmxError(() => decode([rawHeader(value)]), 'EPROTO', 'unknown message type', what);
 });
 
-type Kind = 'uint' | 'intOrNull' | 'string' | 'strings' | 'object' | 'code' | 'reason' | 'event' | 'string?' | 'uint?';
+type Kind = 'uint' | 'intOrNull' | 'string' | 'strings' | 'object' | 'code' | 'reason' | 'event' | 'string?' | 'uint?' | 'bool?';
 /** The field kinds docs/protocol.md gives each header (mapped: every field of every type). */
 const KINDS: { [K in MsgTypeName]: { [F in Exclude<keyof HeaderOf<K>, 't'>]-?: Kind } } = {
-  Hello: { min: 'uint', max: 'uint', caps: 'strings', agent: 'string', key: 'string?', proof: 'string?', ts: 'uint?' },
-  Welcome: { version: 'uint', caps: 'strings', agent: 'string' },
+  Hello: { min: 'uint', max: 'uint', caps: 'strings', agent: 'string', key: 'string?', proof: 'string?', ts: 'uint?', resume: 'uint?' },
+  Welcome: { version: 'uint', caps: 'strings', agent: 'string', resumed: 'bool?', recv: 'uint?' },
   Ping: { ts: 'uint' },
   Pong: { ts: 'uint' },
-  Request: { id: 'uint', op: 'string', args: 'object' },
-  Reply: { id: 'uint', result: 'object' },
-  Error: { id: 'uint', code: 'code', message: 'string' },
-  Output: { sid: 'uint', seq: 'uint' },
-  Input: { sid: 'uint' },
-  Resize: { sid: 'uint', cols: 'uint', rows: 'uint' },
-  Detach: { sid: 'uint' },
-  StreamEnd: { sid: 'uint', reason: 'reason', exitCode: 'intOrNull' },
-  Ack: { sid: 'uint', seq: 'uint' },
-  Event: { name: 'event', data: 'object' },
+  Received: { recv: 'uint' },
+  Request: { id: 'uint', op: 'string', args: 'object', q: 'uint?' },
+  Reply: { id: 'uint', result: 'object', q: 'uint?' },
+  Error: { id: 'uint', code: 'code', message: 'string', q: 'uint?' },
+  Output: { sid: 'uint', seq: 'uint', q: 'uint?' },
+  Input: { sid: 'uint', q: 'uint?' },
+  Resize: { sid: 'uint', cols: 'uint', rows: 'uint', q: 'uint?' },
+  Detach: { sid: 'uint', q: 'uint?' },
+  StreamEnd: { sid: 'uint', reason: 'reason', exitCode: 'intOrNull', q: 'uint?' },
+  Ack: { sid: 'uint', seq: 'uint', q: 'uint?' },
+  Resync: { sid: 'uint', seq: 'uint', skipped: 'uint', q: 'uint?' },
+  Event: { name: 'event', data: 'object', q: 'uint?' },
 };
 
 const BAD_VALUES: Record<Kind, unknown[]> = {
@@ -218,6 +222,7 @@ const BAD_VALUES: Record<Kind, unknown[]> = {
   event: ['session.nope', 1, null],
   'string?': [1, null, true, ['a'], {}, 'x'.repeat(LIMITS.maxHeaderString + 1)],
   'uint?': [-1, 1.5, '1', null, true],
+  'bool?': [0, 1, 'true', null, {}],
 };
 
 test('decode rejects every missing or mistyped field of every type', () => {
@@ -321,6 +326,7 @@ const ARGS: { [K in OpName]: OpArgs<K> } = {
   'host.subscribe': { name: 'dev', pane: 0, interactive: true },
   'host.unsubscribe': { pane: 3, interactive: false },
   'host.input': { pane: 3 },
+  'host.snapshot': { pane: 3, text: false },
   'host.resize': { name: 'dev', cols: LIMITS.maxCols, rows: LIMITS.maxRows },
 };
 

@@ -21,6 +21,15 @@ export const MIN_PROTOCOL_VERSION = 1;
 export const CAPABILITIES = ['pty', 'labels', 'run', 'history.html', 'write', 'windows'] as const;
 
 /**
+ * Capabilities of the client ↔ front link itself, announced by both ends:
+ * `resume`, link sequence numbers (`q`) and acknowledgements (Received) so
+ * that a dropped connection resumes with nothing lost or repeated; `credit`,
+ * per-stream flow control (Ack returns credit, Resync replaces a backlog the
+ * server did not keep). A side uses them only when both announced them.
+ */
+export const LINK_CAPABILITIES = ['resume', 'credit'] as const;
+
+/**
  * Message types, numbered in groups (as tmux does):
  * 0x0_ connection control, 0x1_ request/reply, 0x2_ streams, 0x3_ events.
  */
@@ -29,6 +38,7 @@ export const MsgType = {
   Welcome: 0x02,
   Ping: 0x03,
   Pong: 0x04,
+  Received: 0x05,
   Request: 0x10,
   Reply: 0x11,
   Error: 0x12,
@@ -38,6 +48,7 @@ export const MsgType = {
   Detach: 0x23,
   StreamEnd: 0x24,
   Ack: 0x25,
+  Resync: 0x26,
   Event: 0x30,
 } as const;
 export type MsgTypeName = keyof typeof MsgType;
@@ -194,6 +205,8 @@ export interface Ops {
   'host.resize': { args: { name: string; cols: number; rows: number }; result: Record<string, never> };
   /** Frame 1 is input for pane `pane`, as if typed. */
   'host.input': { args: { pane: number }; result: Record<string, never> };
+  /** Frame 1 is the pane's screen at result.seq: VT (as a subscribe's), or plain text (`text`) for a tail. */
+  'host.snapshot': { args: { pane: number; text: boolean }; result: { seq: number } };
 }
 export type OpName = keyof Ops;
 export type OpArgs<K extends OpName> = Ops[K]['args'];
@@ -207,31 +220,57 @@ export type OpResult<K extends OpName> = Ops[K]['result'];
  * secret (src/common/curve.ts); a server that enforces keys refuses a Hello
  * without them.
  */
-export interface HelloMsg { t: typeof MsgType.Hello; min: number; max: number; caps: string[]; agent: string; key?: string; proof?: string; ts?: number }
-export interface WelcomeMsg { t: typeof MsgType.Welcome; version: number; caps: string[]; agent: string }
+/**
+ * `resume`: the last link sequence number (q) the client received in order,
+ * when it asks to carry on a connection the server may still know (same
+ * routing id) after the link dropped.
+ */
+export interface HelloMsg { t: typeof MsgType.Hello; min: number; max: number; caps: string[]; agent: string; key?: string; proof?: string; ts?: number; resume?: number }
+/** `resumed`: the server kept this client's state; `recv`: the last q it received from the client in order. */
+export interface WelcomeMsg { t: typeof MsgType.Welcome; version: number; caps: string[]; agent: string; resumed?: boolean; recv?: number }
 export interface PingMsg { t: typeof MsgType.Ping; ts: number }
 export interface PongMsg { t: typeof MsgType.Pong; ts: number }
-export interface RequestMsg { t: typeof MsgType.Request; id: number; op: OpName; args: Record<string, unknown> }
-export interface ReplyMsg { t: typeof MsgType.Reply; id: number; result: Record<string, unknown> }
+/** Link acknowledgement: every sequenced message up to `recv` has arrived; the sender may forget them. */
+export interface ReceivedMsg { t: typeof MsgType.Received; recv: number }
+/*
+ * `q` on the messages below: the link sequence number, 1, 2, 3... per
+ * direction, present once both sides announced `resume` (LINK_CAPABILITIES).
+ */
+export interface RequestMsg { t: typeof MsgType.Request; id: number; op: OpName; args: Record<string, unknown>; q?: number }
+export interface ReplyMsg { t: typeof MsgType.Reply; id: number; result: Record<string, unknown>; q?: number }
 /** An error; `id` is 0 when it answers no particular request. */
-export interface ErrorMsg { t: typeof MsgType.Error; id: number; code: ErrorCode; message: string }
-export interface OutputMsg { t: typeof MsgType.Output; sid: number; seq: number }
-export interface InputMsg { t: typeof MsgType.Input; sid: number }
-export interface ResizeMsg { t: typeof MsgType.Resize; sid: number; cols: number; rows: number }
-export interface DetachMsg { t: typeof MsgType.Detach; sid: number }
-export interface StreamEndMsg { t: typeof MsgType.StreamEnd; sid: number; reason: StreamEndReason; exitCode: number | null }
-/** Credit: the receiver has consumed everything up to seq. */
-export interface AckMsg { t: typeof MsgType.Ack; sid: number; seq: number }
-export interface EventMsg { t: typeof MsgType.Event; name: EventName; data: Record<string, unknown> }
+export interface ErrorMsg { t: typeof MsgType.Error; id: number; code: ErrorCode; message: string; q?: number }
+export interface OutputMsg { t: typeof MsgType.Output; sid: number; seq: number; q?: number }
+export interface InputMsg { t: typeof MsgType.Input; sid: number; q?: number }
+export interface ResizeMsg { t: typeof MsgType.Resize; sid: number; cols: number; rows: number; q?: number }
+export interface DetachMsg { t: typeof MsgType.Detach; sid: number; q?: number }
+export interface StreamEndMsg { t: typeof MsgType.StreamEnd; sid: number; reason: StreamEndReason; exitCode: number | null; q?: number }
+/** Credit: the receiver has consumed (written out) the stream's output up to seq. */
+export interface AckMsg { t: typeof MsgType.Ack; sid: number; seq: number; q?: number }
+/**
+ * The stream fell further behind than the server keeps: `skipped` bytes of
+ * output were not sent. Frame 1 is the pane's current screen at `seq` (VT;
+ * plain text for a tail stream); Output with seq > `seq` follows.
+ */
+export interface ResyncMsg { t: typeof MsgType.Resync; sid: number; seq: number; skipped: number; q?: number }
+export interface EventMsg { t: typeof MsgType.Event; name: EventName; data: Record<string, unknown>; q?: number }
 
 export type StreamEndReason = 'detached' | 'exited' | 'killed' | 'replaced' | 'error';
 export type EventName = 'session.exit' | 'session.created' | 'task.done' | 'session.switch' | 'session.layout' | 'pane.exit';
 
 export type Header =
-  | HelloMsg | WelcomeMsg | PingMsg | PongMsg
+  | HelloMsg | WelcomeMsg | PingMsg | PongMsg | ReceivedMsg
   | RequestMsg | ReplyMsg | ErrorMsg
-  | OutputMsg | InputMsg | ResizeMsg | DetachMsg | StreamEndMsg | AckMsg
+  | OutputMsg | InputMsg | ResizeMsg | DetachMsg | StreamEndMsg | AckMsg | ResyncMsg
   | EventMsg;
+
+/** The messages that carry a link sequence number: all but the link's own control messages. */
+export type SequencedHeader = Exclude<Header, HelloMsg | WelcomeMsg | PingMsg | PongMsg | ReceivedMsg>;
+
+/** Whether a message type is numbered on a resumable link. */
+export function isSequencedType(t: number): boolean {
+  return t >= MsgType.Request;
+}
 
 export interface Message<H extends Header = Header> {
   header: H;
@@ -243,23 +282,25 @@ export interface Message<H extends Header = Header> {
 // Validation: each header type lists its fields and their kinds.
 
 /** A field's kind; a trailing `?` means the field may be absent. */
-type FieldKind = 'uint' | 'string' | 'strings' | 'object' | 'intOrNull' | 'code' | 'reason' | 'event' | 'string?' | 'uint?';
+type FieldKind = 'uint' | 'string' | 'strings' | 'object' | 'intOrNull' | 'code' | 'reason' | 'event' | 'string?' | 'uint?' | 'bool?';
 
 const SCHEMAS: Record<MsgTypeCode, Record<string, FieldKind>> = {
-  [MsgType.Hello]: { min: 'uint', max: 'uint', caps: 'strings', agent: 'string', key: 'string?', proof: 'string?', ts: 'uint?' },
-  [MsgType.Welcome]: { version: 'uint', caps: 'strings', agent: 'string' },
+  [MsgType.Hello]: { min: 'uint', max: 'uint', caps: 'strings', agent: 'string', key: 'string?', proof: 'string?', ts: 'uint?', resume: 'uint?' },
+  [MsgType.Welcome]: { version: 'uint', caps: 'strings', agent: 'string', resumed: 'bool?', recv: 'uint?' },
   [MsgType.Ping]: { ts: 'uint' },
   [MsgType.Pong]: { ts: 'uint' },
-  [MsgType.Request]: { id: 'uint', op: 'string', args: 'object' },
-  [MsgType.Reply]: { id: 'uint', result: 'object' },
-  [MsgType.Error]: { id: 'uint', code: 'code', message: 'string' },
-  [MsgType.Output]: { sid: 'uint', seq: 'uint' },
-  [MsgType.Input]: { sid: 'uint' },
-  [MsgType.Resize]: { sid: 'uint', cols: 'uint', rows: 'uint' },
-  [MsgType.Detach]: { sid: 'uint' },
-  [MsgType.StreamEnd]: { sid: 'uint', reason: 'reason', exitCode: 'intOrNull' },
-  [MsgType.Ack]: { sid: 'uint', seq: 'uint' },
-  [MsgType.Event]: { name: 'event', data: 'object' },
+  [MsgType.Received]: { recv: 'uint' },
+  [MsgType.Request]: { id: 'uint', op: 'string', args: 'object', q: 'uint?' },
+  [MsgType.Reply]: { id: 'uint', result: 'object', q: 'uint?' },
+  [MsgType.Error]: { id: 'uint', code: 'code', message: 'string', q: 'uint?' },
+  [MsgType.Output]: { sid: 'uint', seq: 'uint', q: 'uint?' },
+  [MsgType.Input]: { sid: 'uint', q: 'uint?' },
+  [MsgType.Resize]: { sid: 'uint', cols: 'uint', rows: 'uint', q: 'uint?' },
+  [MsgType.Detach]: { sid: 'uint', q: 'uint?' },
+  [MsgType.StreamEnd]: { sid: 'uint', reason: 'reason', exitCode: 'intOrNull', q: 'uint?' },
+  [MsgType.Ack]: { sid: 'uint', seq: 'uint', q: 'uint?' },
+  [MsgType.Resync]: { sid: 'uint', seq: 'uint', skipped: 'uint', q: 'uint?' },
+  [MsgType.Event]: { name: 'event', data: 'object', q: 'uint?' },
 };
 
 const REASONS: readonly StreamEndReason[] = ['detached', 'exited', 'killed', 'replaced', 'error'];
@@ -276,6 +317,7 @@ function checkField(kind: FieldKind, v: unknown): boolean {
   switch (kind) {
     case 'string?': return v === undefined || checkField('string', v);
     case 'uint?': return v === undefined || checkField('uint', v);
+    case 'bool?': return v === undefined || typeof v === 'boolean';
     case 'uint': return Number.isSafeInteger(v) && (v as number) >= 0;
     case 'string': return typeof v === 'string' && v.length <= LIMITS.maxHeaderString;
     case 'strings': return Array.isArray(v) && v.length <= LIMITS.maxListLength && v.every((s) => typeof s === 'string');
@@ -400,6 +442,7 @@ const ARG_SCHEMAS: Record<OpName, Record<string, ArgKind>> = {
   'host.unsubscribe': { pane: 'uint', interactive: 'bool' },
   'host.resize': { name: 'string', cols: 'uint', rows: 'uint' },
   'host.input': { pane: 'uint' },
+  'host.snapshot': { pane: 'uint', text: 'bool' },
 };
 
 const CREATE_KEYS: Record<string, ArgKind> = {

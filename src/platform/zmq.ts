@@ -8,7 +8,7 @@
  * client that is not in the authorized set.
  */
 import * as zmq from 'zeromq';
-import { LIMITS, QUEUES, TIMING } from '../common/constants.js';
+import { FLOW, LIMITS, QUEUES, TIMING } from '../common/constants.js';
 import { z85Encode } from '../common/z85.js';
 
 export interface KeyPair {
@@ -152,6 +152,7 @@ export class ServerEndpoint implements Disposable {
       heartbeatInterval: TIMING.heartbeatIntervalMs,
       heartbeatTimeout: TIMING.heartbeatTimeoutMs,
       linger: opts.lingerMs ?? TIMING.lingerMs,
+      handshakeInterval: FLOW.handshakeTimeoutMs,
       zapDomain: opts.zapDomain ?? 'zmx',
       // A client that reconnects (same routing id) takes its place at once,
       // instead of waiting for the server to time the old connection out.
@@ -222,6 +223,8 @@ export class ClientLink implements Disposable {
       heartbeatInterval: TIMING.heartbeatIntervalMs,
       heartbeatTimeout: TIMING.heartbeatTimeoutMs,
       linger: TIMING.lingerMs,
+      reconnectInterval: FLOW.reconnectIntervalMs,
+      handshakeInterval: FLOW.handshakeTimeoutMs,
     });
     this.queue = new SendQueue(this.socket, () => {});
     this.socket.events.on('handshake:error:auth', () => opts.onAuthFailure?.());

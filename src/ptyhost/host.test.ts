@@ -46,6 +46,8 @@ class FakePty implements PtyProcess {
   onExit(l: (e: Exit) => void): void { this.exitListeners.push(l); }
   write(d: Buffer | string): void { if (!this.exited) this.written.push(d.toString()); }
   resize(c: number, r: number): void { this.resizes.push([c, r]); }
+  pause(): void {}
+  resume(): void {}
   signalGroup(signal: NodeJS.Signals): void {
     this.signals.push(signal);
     if (signal === 'SIGKILL' || (signal === 'SIGHUP' && !this.ignoreHup)) {

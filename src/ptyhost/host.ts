@@ -250,6 +250,14 @@ export class PtyHost {
         pane.input(frames[0] ?? Buffer.alloc(0));
         return { result: {} };
       }
+      case 'host.snapshot': {
+        const args = a as OpArgs<'host.snapshot'>;
+        const pane = this.paneIndex.get(args.pane)?.pane;
+        if (!pane) throw new ZmxError('ENOENT', `no pane ${args.pane}`);
+        const snap = args.text ? await pane.screenText() : await pane.snapshot();
+        const result: OpResult<'host.snapshot'> = { seq: snap.seq };
+        return { result: result as unknown as Record<string, unknown>, frames: [snap.vt] };
+      }
       case 'host.resize': {
         const args = a as OpArgs<'host.resize'>;
         const s = this.get(args.name);

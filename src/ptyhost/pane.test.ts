@@ -21,6 +21,10 @@ class FakePty implements PtyProcess {
   onExit(l: (e: { exitCode: number; signal: number }) => void): void { this.exitListener = l; }
   write(d: Buffer | string): void { this.written.push(d.toString()); }
   resize(c: number, r: number): void { this.size = [c, r]; }
+  /** Every pause (true) and resume (false), in order. */
+  flow: boolean[] = [];
+  pause(): void { this.flow.push(true); }
+  resume(): void { this.flow.push(false); }
   signalGroup(): void {}
   dispose(): void {}
   emit(text: string): void { this.dataListener(Buffer.from(text, 'utf8')); }
@@ -136,4 +140,16 @@ test('a snapshot never includes output that arrives after it was asked for (that
   assert.match(snap.vt.toString(), /first/);
   assert.doesNotMatch(snap.vt.toString(), /second/, 'the snapshot is exactly the state at its seq');
   assert.deepEqual(outputs, [{ seq: 1, data: 'first ' }, { seq: 2, data: 'second' }]);
+});
+
+test('a flood of output pauses the pty until the emulator has parsed it, then resumes it', async () => {
+  const { pane, pty, outputs } = makePane(80, 24);
+  const line = 'x'.repeat(79) + '\r\n';
+  // About 3 MiB in one go: more than the emulator may have queued.
+  for (let i = 0; i < 40_000; i++) pty.emit(line);
+  assert.deepEqual(pty.flow, [true], 'paused once, while the emulator catches up');
+  await pane.snapshot(); // resolves once everything given so far is parsed
+  assert.deepEqual(pty.flow, [true, false], 'resumed after parsing');
+  assert.ok(outputs.length > 0);
+  pane.dispose();
 });

@@ -27,6 +27,15 @@ interface XtermCore {
 const OSC_CWD = 7;
 /** DECSET 2004: the program (readline) takes bracketed paste, i.e. pasted text literally. */
 const BRACKETED_PASTE_MODE = 2004;
+/**
+ * Emulator flow control (xterm.js's own advice): bytes handed to the
+ * headless terminal and not yet parsed. Past the high mark the pty is paused
+ * — the program waits for the server's emulator, as it would for any
+ * terminal — and resumed below the low mark, so a program printing
+ * gigabytes never grows the server's memory. Clients never pause it.
+ */
+const PARSE_HIGH_WATER_BYTES = 2 * 1024 * 1024;
+const PARSE_LOW_WATER_BYTES = 256 * 1024;
 
 export interface PaneOptions extends PtySpawnOptions {
   id: number;
@@ -62,6 +71,9 @@ export class Pane {
   /** Output read but not yet numbered and sent: coalesced per event-loop turn. */
   private unsent: Buffer[] = [];
   private flushScheduled = false;
+  /** Bytes written to the emulator and not yet parsed; the pty is paused while there are too many. */
+  private parsing = 0;
+  private paused = false;
 
   constructor(opts: PaneOptions, private readonly events: PaneEvents) {
     this.id = opts.id;
@@ -116,7 +128,18 @@ export class Pane {
   }
 
   private emit(data: Buffer): void {
-    this.term.write(data);
+    this.parsing += data.length;
+    this.term.write(data, () => {
+      this.parsing -= data.length;
+      if (this.paused && this.parsing <= PARSE_LOW_WATER_BYTES) {
+        this.paused = false;
+        this.pty.resume();
+      }
+    });
+    if (!this.paused && this.parsing > PARSE_HIGH_WATER_BYTES && !this.exited) {
+      this.paused = true;
+      this.pty.pause();
+    }
     // A pty delivers output in small reads; sending each as a message costs
     // more than the bytes. Reads of one event-loop turn go out as one chunk.
     this.unsent.push(data);
@@ -236,6 +259,15 @@ export class Pane {
     }
     while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
     return Buffer.from(lines.length ? lines.join('\n') + '\n' : '', 'utf8');
+  }
+
+  /** The visible screen as plain text, consistent with output number `seq` (a tail's Resync). */
+  screenText(): Promise<{ seq: number; vt: Buffer }> {
+    this.flushOutput();
+    const seq = this.seq;
+    return new Promise((resolve) => {
+      this.term.write('', () => resolve({ seq, vt: Buffer.from(captureScreen(this.term, false), 'utf8') }));
+    });
   }
 
   /** The visible screen (capture-pane), as text or with its SGR escapes. */

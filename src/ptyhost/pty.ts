@@ -19,6 +19,9 @@ export interface PtyProcess {
   onExit(listener: (exit: { exitCode: number; signal: number }) => void): void;
   write(data: Buffer | string): void;
   resize(cols: number, rows: number): void;
+  /** Stops reading the program's output (it blocks once the pty's buffer is full) until resume(). */
+  pause(): void;
+  resume(): void;
   /** Signals the pane's whole process group (the shell and its jobs). */
   signalGroup(signal: NodeJS.Signals): void;
   dispose(): void;
@@ -53,6 +56,12 @@ export const spawnPty: PtySpawner = (opts) => {
     },
     resize: (cols, rows) => {
       if (!exited) proc.resize(cols, rows);
+    },
+    pause: () => {
+      if (!exited) proc.pause();
+    },
+    resume: () => {
+      if (!exited) proc.resume();
     },
     signalGroup: (signal) => {
       try {

@@ -6,9 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Front } from './front.js';
-import { TIMING } from '../common/constants.js';
+import { FLOW, TIMING } from '../common/constants.js';
 import {
-  MsgType, CAPABILITIES, PROTOCOL_VERSION, decode, encode,
+  MsgType, CAPABILITIES, LINK_CAPABILITIES, PROTOCOL_VERSION, decode, encode,
   type Header, type Message, type RequestMsg, type SessionInfo,
 } from '../common/protocol.js';
 
@@ -575,4 +575,176 @@ test('session.switch with no client attached to "from" is a clear EINVAL', async
   assert.equal(err?.id, 3);
   assert.equal(err?.code, 'EINVAL');
   assert.match(err!.message, /no client is attached to session "a"/);
+});
+
+// ---------------------------------------------------------------------------
+// Resumable links and credits (LINK_CAPABILITIES)
+
+/** A client that announces resume and credit, numbering what it sends. */
+class LinkPeer {
+  q = 0;
+  constructor(private readonly rig: Rig, readonly peer: string) {}
+
+  hello(resume?: number): Message {
+    this.rig.fromClient(this.peer, { t: MsgType.Hello, min: 1, max: PROTOCOL_VERSION, caps: [...CAPABILITIES, ...LINK_CAPABILITIES], agent: 'test', ...(resume === undefined ? {} : { resume }) });
+    return this.rig.to(this.peer).filter((m) => m.header.t === MsgType.Welcome).at(-1)!;
+  }
+
+  send(header: Header, frames: Buffer[] = []): void {
+    this.rig.fromClient(this.peer, { ...header, q: ++this.q } as Header, frames);
+  }
+
+  request(id: number, op: string, args: Record<string, unknown>): void {
+    this.send({ t: MsgType.Request, id, op: op as RequestMsg['op'], args });
+  }
+
+  /** Everything sent to this peer carrying a link number, in order. */
+  numbered(): Message[] {
+    return this.rig.to(this.peer).filter((m) => 'q' in m.header);
+  }
+
+  async attach(id: number, seq = 0): Promise<number> {
+    this.request(id, 'session.attach', { name: 'a', cols: 80, rows: 24, create: null, readOnly: false, mode: 'raw' });
+    const resize = await this.rig.take('host.resize');
+    this.rig.reply(resize, {});
+    const sub = await this.rig.take('host.subscribe');
+    this.rig.reply(sub, { paneSid: PANE, seq, session: SESSION }, [Buffer.from('SNAPSHOT')]);
+    await settle();
+    return resultOf<{ sid: number }>(this.rig.to(this.peer).find((m) => m.header.t === MsgType.Reply && m.header.id === id)).sid;
+  }
+}
+
+function outputSeqs(msgs: Message[], sid: number): number[] {
+  return msgs.flatMap((m) => (m.header.t === MsgType.Output && m.header.sid === sid ? [m.header.seq] : []));
+}
+
+test('a resumable link numbers every message; a resume replays exactly what the client missed, in order', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  const c = new LinkPeer(rig, 'c');
+  const w = c.hello();
+  assert.deepEqual(w.header, { t: MsgType.Welcome, version: PROTOCOL_VERSION, caps: [...CAPABILITIES, ...LINK_CAPABILITIES], agent: 'zmx-front/9.9.9', resumed: false, recv: 0 });
+  const sid = await c.attach(1);
+  for (let seq = 1; seq <= 5; seq++) rig.output(seq, `out${seq}`);
+  const sent = c.numbered();
+  assert.deepEqual(sent.map((m) => (m.header as { q: number }).q), [1, 2, 3, 4, 5, 6], 'the reply and five outputs, numbered from 1');
+
+  // The client got the first three; its link dropped; it says hello with resume: 3.
+  const before = rig.to('c').length;
+  const again = c.hello(3);
+  assert.deepEqual(again.header, { t: MsgType.Welcome, version: PROTOCOL_VERSION, caps: [...CAPABILITIES, ...LINK_CAPABILITIES], agent: 'zmx-front/9.9.9', resumed: true, recv: c.q });
+  const replay = rig.to('c').slice(before + 1);
+  assert.deepEqual(replay.map((m) => (m.header as { q: number }).q), [4, 5, 6]);
+  assert.deepEqual(outputSeqs(replay, sid), [3, 4, 5]);
+  assert.deepEqual(replay.map((m) => m.frames[0]?.toString()), ['out3', 'out4', 'out5']);
+  // The stream goes on where it was, numbered on.
+  rig.output(6, 'out6');
+  assert.deepEqual(rig.to('c').at(-1)?.header, { t: MsgType.Output, sid, seq: 6, q: 7 });
+});
+
+test('a resumable link takes each client number once: repeats and messages past a gap are dropped', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  const c = new LinkPeer(rig, 'c');
+  c.hello();
+  c.request(1, 'server.info', {});
+  rig.fromClient('c', { t: MsgType.Request, id: 2, op: 'server.info', args: {}, q: 1 }); // a repeat of q 1
+  rig.fromClient('c', { t: MsgType.Request, id: 3, op: 'server.info', args: {}, q: 5 }); // past a gap
+  await settle();
+  assert.deepEqual(rig.to('c').filter((m) => m.header.t === MsgType.Reply).map((m) => (m.header as { id: number }).id), [1]);
+  // A sequenced message without a number is refused on such a link.
+  rig.fromClient('c', { t: MsgType.Request, id: 4, op: 'server.info', args: {} });
+  assert.equal(errorsOf(rig.to('c')).at(-1)?.code, 'EPROTO');
+  // A resume says what the front has taken (q 1 alone); the client sends again from q 2.
+  const w = c.hello(c.numbered().length);
+  assert.deepEqual([(w.header as { resumed?: boolean }).resumed, (w.header as { recv?: number }).recv], [true, 1]);
+  rig.fromClient('c', { t: MsgType.Request, id: 5, op: 'server.info', args: {}, q: 2 });
+  await settle();
+  assert.deepEqual(rig.to('c').filter((m) => m.header.t === MsgType.Reply).map((m) => (m.header as { id: number }).id), [1, 5]);
+});
+
+test('a resume that cannot be honoured starts afresh: resumed false, old streams replaced', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  const c = new LinkPeer(rig, 'c');
+  c.hello();
+  await c.attach(1);
+  const w = c.hello(99); // claims messages never sent
+  assert.equal((w.header as { resumed?: boolean }).resumed, false);
+  const unsub = await rig.take('host.unsubscribe');
+  assert.equal(unsub.header.args['pane'], PANE);
+  // A legacy client (no resume) never sees link numbers.
+  rig.hello('old');
+  rig.request('old', 1, 'server.info', {});
+  await settle();
+  assert.ok(rig.to('old').every((m) => !('q' in m.header)));
+});
+
+test('credits: past its window a stream stops; once acknowledged it gets the current screen (Resync) and goes on', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  const c = new LinkPeer(rig, 'c');
+  c.hello();
+  const sid = await c.attach(1);
+  const chunk = 'x'.repeat(FLOW.streamWindowBytes / 4);
+  for (let seq = 1; seq <= 10; seq++) rig.output(seq, chunk);
+  assert.deepEqual(outputSeqs(rig.to('c'), sid), [1, 2, 3, 4], 'a window of output, then nothing');
+  // The client consumed up to 3: three quarters of the window free again, and it is resynced.
+  c.send({ t: MsgType.Ack, sid, seq: 3 });
+  const snap = await rig.take('host.snapshot');
+  assert.deepEqual(snap.header.args, { pane: PANE, text: false });
+  rig.output(11, 'during'); // while the snapshot is on its way
+  rig.reply(snap, { seq: 10 }, [Buffer.from('SCREEN@10')]);
+  await settle();
+  const resync = rig.to('c').find((m) => m.header.t === MsgType.Resync)!;
+  assert.deepEqual({ ...resync.header, q: 0 }, { t: MsgType.Resync, sid, seq: 10, skipped: chunk.length * 6, q: 0 });
+  assert.equal(resync.frames[0]?.toString(), 'SCREEN@10');
+  rig.output(12, 'after');
+  assert.deepEqual(outputSeqs(rig.to('c'), sid), [1, 2, 3, 4, 11, 12]);
+});
+
+test('a client silent past the heartbeat timeout is away (not counted), resumable, and forgotten after the grace', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  const t0 = rig.now;
+  const c = new LinkPeer(rig, 'c');
+  c.hello();
+  const sid = await c.attach(1);
+  rig.request('other', 1, 'session.list', {}); // not even a client: ignored below
+  rig.now = t0 + TIMING.heartbeatTimeoutMs + 1;
+  rig.front.tick();
+  assert.equal(rig.front.clientCount, 0, 'away clients do not count');
+  assert.equal(rig.hostRequests('host.unsubscribe').length, 0, 'its stream is kept');
+  rig.output(1, 'while away');
+  // Back within the grace: it resumes and gets what it missed.
+  const w = c.hello(1);
+  assert.equal((w.header as { resumed?: boolean }).resumed, true);
+  assert.deepEqual(outputSeqs(rig.to('c'), sid), [1, 1], 'sent once into the void, once on resume');
+  assert.equal(rig.front.clientCount, 1);
+  // Silent past the grace: forgotten.
+  rig.now += FLOW.resumeGraceMs + 1;
+  rig.front.tick();
+  assert.equal(rig.front.clientCount, 0);
+  assert.equal((c.hello(3).header as { resumed?: boolean }).resumed, false);
+});
+
+test('resuming a client whose stream fell behind replays its numbers without the stale bytes, then the current screen', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  const c = new LinkPeer(rig, 'c');
+  c.hello();
+  const sid = await c.attach(1);
+  const chunk = 'y'.repeat(FLOW.streamWindowBytes / 2);
+  for (let seq = 1; seq <= 4; seq++) rig.output(seq, chunk);
+  const before = rig.to('c').length;
+  c.hello(1); // got the reply only
+  const replay = rig.to('c').slice(before + 1);
+  assert.deepEqual(outputSeqs(replay, sid), [1, 2]);
+  assert.ok(replay.every((m) => m.frames[0]?.length === 0), 'stale output goes as numbers only');
+  const snap = await rig.take('host.snapshot');
+  rig.reply(snap, { seq: 4 }, [Buffer.from('NOW')]);
+  await settle();
+  const resync = rig.to('c').at(-1)!;
+  assert.equal(resync.header.t, MsgType.Resync);
+  assert.equal(resync.frames[0]?.toString(), 'NOW');
 });

@@ -8,12 +8,13 @@
  * Front is transport-free: main.ts gives it functions that send frames.
  */
 import { ZmxError, toZmxError } from '../common/errors.js';
-import { TIMING } from '../common/constants.js';
+import { FLOW, TIMING } from '../common/constants.js';
+import { LinkReceiver, LinkSender } from '../common/link.js';
 import { CHROME } from '../common/layout.js';
 import { fingerprint } from '../common/z85.js';
 import {
-  MsgType, CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode, negotiateVersion, requestIdOf, validateArgs,
-  type Header, type Message, type OpArgs, type OpName, type OpResult, type SessionInfo, type StreamEndReason,
+  MsgType, CAPABILITIES, LINK_CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode, isSequencedType, negotiateVersion, requestIdOf, validateArgs,
+  type Header, type HelloMsg, type Message, type OpArgs, type OpName, type OpResult, type SessionInfo, type StreamEndReason,
 } from '../common/protocol.js';
 
 export type PeerId = Buffer;
@@ -51,6 +52,17 @@ interface Client {
   version: number;
   lastSeen: number;
   streams: Map<number, Stream>;
+  /** Both ends announced `resume`: messages are numbered, kept until confirmed, replayed after a drop. */
+  resume: boolean;
+  /** Both ends announced `credit`: streams are flow-controlled by the client's Acks. */
+  credit: boolean;
+  /** Messages sent to this client; an Output entry names its stream and seq. */
+  out: LinkSender<{ sid: number; seq: number } | null>;
+  in: LinkReceiver;
+  /** Silent longer than the heartbeat timeout: kept for a resume, but not counted as attached. */
+  away: boolean;
+  /** Pending Received for this client (sent a moment after the first unconfirmed message). */
+  receivedTimer: NodeJS.Timeout | null;
 }
 
 export type SizePolicy = 'latest' | 'smallest';
@@ -79,6 +91,16 @@ interface Stream {
   fromSeq: number;
   cols: number;
   rows: number;
+  /** Credits: output sent and not yet acknowledged as consumed, oldest first (from `inflightHead`). */
+  inflight: { seq: number; bytes: number }[];
+  inflightHead: number;
+  inflightBytes: number;
+  /** Output went unsent because the window was full; a Resync will replace it. */
+  behind: boolean;
+  /** Bytes not sent while behind, reported in the Resync. */
+  skipped: number;
+  /** A snapshot for a Resync is on its way from the pty host. */
+  resyncing: boolean;
 }
 
 interface HostReply { result: Record<string, unknown>; frames: Buffer[] }
@@ -184,7 +206,7 @@ export class Front {
         if (this.subscribing > 0) this.recentOutput.push({ paneSid: h.sid, seq: h.seq, data });
         for (const s of this.paneStreams.get(h.sid) ?? []) {
           if (s.pending) s.pending.push({ seq: h.seq, data });
-          else if (h.seq > s.fromSeq) this.sendClient(s.client, { t: MsgType.Output, sid: s.sid, seq: h.seq }, [data]);
+          else this.deliver(s, h.seq, data);
         }
         return;
       }
@@ -229,8 +251,113 @@ export class Front {
 
   // --------------------------------------------------------------- clients
 
+  /**
+   * Sends to a client; on a resumable link the message is numbered and kept
+   * until the client confirms it. It is sent even while the client is away:
+   * libzmq drops what it cannot deliver, and a resume sends it again.
+   */
   private sendClient(c: Client, header: Header, frames: Buffer[] = []): void {
-    this.deps.sendToClient(c.peer, encode(header, frames));
+    if (!c.resume || !isSequencedType(header.t)) {
+      this.deps.sendToClient(c.peer, encode(header, frames));
+      return;
+    }
+    const q = c.out.take();
+    const wire = encode({ ...header, q } as Header, frames);
+    c.out.keep(q, wire, header.t === MsgType.Output ? { sid: header.sid, seq: header.seq } : null);
+    this.deps.sendToClient(c.peer, wire);
+  }
+
+  /**
+   * One chunk of a pane's output to one stream, within the stream's credit:
+   * past its window the stream falls behind and the chunk is only counted;
+   * the client gets the current screen (Resync) once it has caught up.
+   */
+  private deliver(s: Stream, seq: number, data: Buffer): void {
+    if (seq <= s.fromSeq) return;
+    if (s.client.credit) {
+      if (s.behind) {
+        s.skipped += data.length;
+        return;
+      }
+      if (s.inflightBytes > 0 && s.inflightBytes + data.length > FLOW.streamWindowBytes) {
+        s.behind = true;
+        s.skipped += data.length;
+        return;
+      }
+      s.inflight.push({ seq, bytes: data.length });
+      s.inflightBytes += data.length;
+    }
+    this.sendClient(s.client, { t: MsgType.Output, sid: s.sid, seq }, [data]);
+  }
+
+  /** The client has consumed stream output up to `seq`: its credit returns. */
+  private credit(s: Stream, seq: number): void {
+    while (s.inflightHead < s.inflight.length && s.inflight[s.inflightHead]!.seq <= seq) {
+      s.inflightBytes -= s.inflight[s.inflightHead]!.bytes;
+      s.inflightHead++;
+    }
+    if (s.inflightHead === s.inflight.length) {
+      s.inflight = [];
+      s.inflightHead = 0;
+    } else if (s.inflightHead > 1024 && s.inflightHead * 2 > s.inflight.length) {
+      s.inflight = s.inflight.slice(s.inflightHead);
+      s.inflightHead = 0;
+    }
+    if (s.behind && !s.resyncing && s.inflightBytes <= FLOW.streamWindowBytes * FLOW.resyncBelowFraction) this.resync(s);
+  }
+
+  private clearCredit(s: Stream): void {
+    s.inflight = [];
+    s.inflightHead = 0;
+    s.inflightBytes = 0;
+  }
+
+  /**
+   * Replaces what a stream missed with the pane's current screen: a fresh
+   * snapshot from the pty host, then the output after it. Output arriving
+   * meanwhile waits in `pending`, as for a new stream.
+   */
+  private resync(s: Stream): void {
+    s.resyncing = true;
+    s.pending = [];
+    this.hostRequest('host.snapshot', { pane: s.paneSid, text: s.kind === 'tail' }).then(({ result, frames }) => {
+      const buffered = s.pending ?? [];
+      s.pending = null;
+      s.resyncing = false;
+      if (!s.client.streams.has(s.sid)) return;
+      const screen = frames[0] ?? Buffer.alloc(0);
+      const skipped = s.skipped;
+      s.behind = false;
+      s.skipped = 0;
+      s.fromSeq = result.seq;
+      this.clearCredit(s);
+      s.inflight.push({ seq: result.seq, bytes: screen.length });
+      s.inflightBytes = screen.length;
+      this.deps.log('stream resynced', { sid: s.sid, session: s.session, skipped });
+      this.sendClient(s.client, { t: MsgType.Resync, sid: s.sid, seq: result.seq, skipped }, [screen]);
+      for (const o of buffered) this.deliver(s, o.seq, o.data);
+    }, () => {
+      // The pane is gone (its StreamEnd follows) or the pty host is: nothing to show.
+      s.pending = null;
+      s.resyncing = false;
+    });
+  }
+
+  /** Confirms receipt to a client soon (at once when many messages are unconfirmed). */
+  private confirmLater(c: Client): void {
+    if (c.in.confirmDue) {
+      this.confirmNow(c);
+      return;
+    }
+    if (c.receivedTimer) return;
+    c.receivedTimer = setTimeout(() => this.confirmNow(c), FLOW.receivedDelayMs);
+    c.receivedTimer.unref?.();
+  }
+
+  private confirmNow(c: Client): void {
+    if (c.receivedTimer) clearTimeout(c.receivedTimer);
+    c.receivedTimer = null;
+    if (c.in.hasUnconfirmed && this.clients.get(c.key) === c) this.sendClient(c, { t: MsgType.Received, recv: c.in.confirm() });
   }
 
   private sendError(peer: PeerId, id: number, err: unknown): void {
@@ -250,14 +377,7 @@ export class Front {
     const h = msg.header;
     if (h.t === MsgType.Hello) {
       try {
-        const publicKey = this.provenKey(h);
-        const version = negotiateVersion(h.min, h.max);
-        // Hello again on a known connection (a reconnect): its streams are void;
-        // the client knows, and opens them again.
-        const existing = this.clients.get(key);
-        if (existing) this.dropClient(existing, 'replaced', false);
-        this.clients.set(key, { key, publicKey, peer, version, lastSeen: this.now(), streams: new Map() });
-        this.deps.sendToClient(peer, encode({ t: MsgType.Welcome, version, caps: [...CAPABILITIES], agent: `zmx-front/${this.deps.info().version}` }));
+        this.hello(peer, key, h);
       } catch (err) {
         this.sendError(peer, 0, err);
       }
@@ -269,7 +389,22 @@ export class Front {
       return;
     }
     client.lastSeen = this.now();
+    if (client.away) this.comeBack(client);
+    if (client.resume && isSequencedType(h.t)) {
+      const q = (h as { q?: number }).q;
+      if (q === undefined) {
+        this.sendError(peer, h.t === MsgType.Request ? h.id : 0, new ZmxError('EPROTO', `message 0x${h.t.toString(16)} without a link sequence number on a resumable link`));
+        return;
+      }
+      // A repeat is dropped; a gap means messages were lost with a connection:
+      // the client says hello to resume and sends them again, in order.
+      if (client.in.arrive(q) !== 'next') return;
+      this.confirmLater(client);
+    }
     switch (h.t) {
+      case MsgType.Received:
+        client.out.confirm(h.recv);
+        return;
       case MsgType.Ping:
         this.sendClient(client, { t: MsgType.Pong, ts: h.ts });
         return;
@@ -301,10 +436,68 @@ export class Front {
         if (s) this.endStream(s, 'detached', null, true);
         return;
       }
-      case MsgType.Ack:
-        return; // credits: flow control is not enforced yet
+      case MsgType.Ack: {
+        const s = client.streams.get(h.sid);
+        if (s) this.credit(s, h.seq);
+        return;
+      }
       default:
         this.sendError(peer, 0, new ZmxError('EPROTO', `clients may not send message 0x${h.t.toString(16)}`));
+    }
+  }
+
+  /**
+   * A Hello: a new client, a client starting afresh on a known connection
+   * (its streams are void; it knows, and opens them again), or — with
+   * `resume` — a client whose link dropped carrying on where it was.
+   */
+  private hello(peer: PeerId, key: string, h: HelloMsg): void {
+    const publicKey = this.provenKey(h);
+    const version = negotiateVersion(h.min, h.max);
+    const agent = `zmx-front/${this.deps.info().version}`;
+    const resume = h.caps.includes('resume');
+    const caps = resume ? [...CAPABILITIES, ...LINK_CAPABILITIES] : [...CAPABILITIES];
+    const existing = this.clients.get(key);
+    if (existing && h.resume !== undefined && existing.resume && existing.publicKey === publicKey && existing.version === version) {
+      const missing = existing.out.after(h.resume);
+      if (missing) {
+        existing.peer = peer;
+        existing.lastSeen = this.now();
+        if (existing.away) this.comeBack(existing);
+        this.deps.sendToClient(peer, encode({ t: MsgType.Welcome, version, caps, agent, resumed: true, recv: existing.in.received }));
+        for (const k of missing) {
+          // Output of a stream that fell behind is replaced by a Resync right
+          // after: send its numbers (the link needs them) without its bytes.
+          const s = k.meta ? existing.streams.get(k.meta.sid) : undefined;
+          if (k.meta && s?.behind) this.deps.sendToClient(peer, encode({ t: MsgType.Output, sid: k.meta.sid, seq: k.meta.seq, q: k.q }, [Buffer.alloc(0)]));
+          else this.deps.sendToClient(peer, k.frames);
+        }
+        for (const s of existing.streams.values()) {
+          if (s.behind && !s.resyncing) {
+            this.clearCredit(s);
+            this.resync(s);
+          }
+        }
+        this.deps.log('client resumed', { replayed: missing.length });
+        return;
+      }
+    }
+    if (existing) this.dropClient(existing, 'replaced', false);
+    const credit = resume && h.caps.includes('credit');
+    this.clients.set(key, {
+      key, publicKey, peer, version, lastSeen: this.now(), streams: new Map(),
+      resume, credit, out: new LinkSender(), in: new LinkReceiver(), away: false, receivedTimer: null,
+    });
+    this.deps.sendToClient(peer, encode(resume ? { t: MsgType.Welcome, version, caps, agent, resumed: false, recv: 0 } : { t: MsgType.Welcome, version, caps, agent }));
+  }
+
+  /** An away client is heard again: it counts as attached once more. */
+  private comeBack(c: Client): void {
+    c.away = false;
+    const sessions = new Set([...c.streams.values()].map((s) => s.session));
+    for (const name of sessions) {
+      const any = [...c.streams.values()].find((s) => s.session === name && isAttachment(s) && !s.readOnly);
+      if (any && this.policy() === 'smallest') this.applySize(any);
     }
   }
 
@@ -321,7 +514,7 @@ export class Front {
 
   /** The window area for a session: the leader's, or under `smallest` the least of every interactive client's. */
   private sizeFor(leader: Stream, joining?: Stream): { cols: number; rows: number } | null {
-    const sized = (s: Stream) => isAttachment(s) && !s.readOnly && s.cols > 0 && s.rows > 0;
+    const sized = (s: Stream) => isAttachment(s) && !s.readOnly && !s.client.away && s.cols > 0 && s.rows > 0;
     if (this.policy() !== 'smallest') return sized(leader) ? windowSize(leader) : null;
     let best: { cols: number; rows: number } | null = null;
     const all = [...this.clients.values()].flatMap((c) => [...c.streams.values()]);
@@ -341,7 +534,10 @@ export class Front {
 
   private clientsOf(name: string): number {
     let n = 0;
-    for (const c of this.clients.values()) for (const s of c.streams.values()) if (s.session === name && s.kind !== 'view') n++;
+    for (const c of this.clients.values()) {
+      if (c.away) continue;
+      for (const s of c.streams.values()) if (s.session === name && s.kind !== 'view') n++;
+    }
     return n;
   }
 
@@ -444,7 +640,10 @@ export class Front {
   }
 
   private newStream(client: Client, name: string, kind: StreamKind, readOnly: boolean, cols: number, rows: number, pane: number, parent: Stream | null): Stream {
-    return { sid: this.nextSid++, client, session: name, kind, readOnly, paneSid: pane, parent, views: new Set(), pending: [], fromSeq: 0, cols, rows };
+    return {
+      sid: this.nextSid++, client, session: name, kind, readOnly, paneSid: pane, parent, views: new Set(), pending: [], fromSeq: 0, cols, rows,
+      inflight: [], inflightHead: 0, inflightBytes: 0, behind: false, skipped: 0, resyncing: false,
+    };
   }
 
   /**
@@ -505,7 +704,7 @@ export class Front {
       const buffered = stream.pending ?? [];
       stream.pending = null;
       if (!client.streams.has(stream.sid)) return;
-      for (const o of buffered) if (o.seq > stream.fromSeq) this.sendClient(client, { t: MsgType.Output, sid: stream.sid, seq: o.seq }, [o.data]);
+      for (const o of buffered) this.deliver(stream, o.seq, o.data);
     });
     return { stream, snapshot: r.frames[0] ?? Buffer.alloc(0), session: r.result.session };
   }
@@ -527,17 +726,42 @@ export class Front {
 
   private dropClient(c: Client, reason: StreamEndReason, notify = true): void {
     for (const s of [...c.streams.values()]) this.endStream(s, reason, null, true, notify);
+    if (c.receivedTimer) clearTimeout(c.receivedTimer);
+    c.receivedTimer = null;
     this.clients.delete(c.key);
   }
 
   /**
-   * Forgets clients silent for longer than the heartbeat timeout (a client
-   * with open streams pings; a killed one stops), so `clients=` and the
-   * size leader stay true.
+   * Clients silent for longer than the heartbeat timeout (a client with
+   * open streams pings; a killed or stopped one does not) stop counting as
+   * attached, so `clients=` and the size stay true. One that can resume is
+   * kept for a grace period — longer when it has streams to carry on —
+   * then forgotten; one that cannot is forgotten at once.
    */
   tick(): void {
-    const limit = this.now() - TIMING.heartbeatTimeoutMs;
-    for (const c of [...this.clients.values()]) if (c.lastSeen < limit) this.dropClient(c, 'error');
+    const now = this.now();
+    for (const c of [...this.clients.values()]) {
+      const silent = now - c.lastSeen;
+      if (silent <= TIMING.heartbeatTimeoutMs) continue;
+      const grace = c.streams.size > 0 ? FLOW.resumeGraceMs : FLOW.resumeGraceIdleMs;
+      if (c.resume && c.out.canResume && silent <= grace) {
+        if (!c.away) this.goAway(c);
+        continue;
+      }
+      this.dropClient(c, 'error');
+    }
+  }
+
+  private goAway(c: Client): void {
+    c.away = true;
+    const sessions = new Set([...c.streams.values()].map((s) => s.session));
+    for (const name of sessions) {
+      const leader = this.leaders.get(name);
+      if (leader?.client === c) this.leaders.delete(name);
+      // Under `smallest`, an absent client no longer holds the session small.
+      const other = [...this.clients.values()].flatMap((o) => [...o.streams.values()]).find((o) => o.session === name && isAttachment(o) && !o.readOnly && !o.client.away);
+      if (other && this.policy() === 'smallest') this.applySize(other);
+    }
   }
 
   /** The key a Hello proves, or null when the front does not check keys; throws EDENIED for a missing, bad or revoked one. */
@@ -570,7 +794,10 @@ export class Front {
     return this.clients.get(peer.toString('hex'))?.publicKey ?? null;
   }
 
+  /** Clients heard from lately (away ones, kept only for a resume, do not count). */
   get clientCount(): number {
-    return this.clients.size;
+    let n = 0;
+    for (const c of this.clients.values()) if (!c.away) n++;
+    return n;
   }
 }

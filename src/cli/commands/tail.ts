@@ -2,6 +2,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../command.js';
 import { stripAnsi } from '../util.js';
+import { formatBytes } from '../../common/units.js';
 
 export const tail: CommandSpec = {
   name: 'tail',
@@ -17,8 +18,17 @@ export const tail: CommandSpec = {
       for (const name of matched) {
         conn.request('session.tail', { name }).then(({ result }) => {
           const decoder = new StringDecoder('utf8');
-          conn.stream(result.sid, {
-            output: (_seq, data) => ctx.out(stripAnsi(decoder.write(data))),
+          const sid = result.sid;
+          // A slow reader (a pipe into less) holds the server back instead of filling our memory.
+          const show = (text: string) => {
+            if (ctx.stdout.write(text)) return;
+            conn.hold(sid);
+            ctx.stdout.once('drain', () => conn.release(sid));
+          };
+          conn.stream(sid, {
+            output: (_seq, data) => show(stripAnsi(decoder.write(data))),
+            // Output that was not kept for us: say so, then show where the pane is now.
+            resync: (_seq, screen, skipped) => show(`${decoder.end()}\n[zmx: ${name}: skipped ${formatBytes(skipped)} of output; its screen now:]\n${screen.toString('utf8')}`),
             end: () => { if (--open === 0) resolve(); },
           });
         }, () => { if (--open === 0) resolve(); });

@@ -15,6 +15,7 @@ import { hostname } from 'node:os';
 import { PassThrough } from 'node:stream';
 import { geometry, panesOf, CHROME, type Geometry, type PaneRect } from '../../common/layout.js';
 import { ZmxError } from '../../common/errors.js';
+import { formatBytes } from '../../common/units.js';
 import type { CreateArgs, PaneInfo, SessionInfo, StreamEndReason, WindowInfo } from '../../common/protocol.js';
 import type { Connection, StreamHandlers } from '../connection.js';
 import { isDetachKey } from '../raw-attach.js';
@@ -41,6 +42,12 @@ export const TUI = {
   wheelLines: 3,
   /** The status bar's clock ticks this often. */
   clockMs: 1_000,
+  /**
+   * Output bytes a pane view may have queued for its terminal emulator.
+   * Past it the view withholds credit, so the server waits (or sends the
+   * current screen later) instead of this client's memory growing.
+   */
+  viewQueueBytes: 4 * 1024 * 1024,
 } as const;
 
 /** Mouse reports (clicks, drags, wheel) with SGR coordinates, in the user's terminal. */
@@ -84,6 +91,10 @@ interface View {
   term: Terminal;
   /** Set while a subscribe is in flight. */
   opening: boolean;
+  /** Output bytes written to `term` and not parsed yet. */
+  queued: number;
+  /** Set while the view withholds credit (see TUI.viewQueueBytes). */
+  held: boolean;
 }
 
 /** Scroll/copy mode over one pane's history. */
@@ -118,6 +129,8 @@ class TuiApp {
   private finished = false;
   private done!: (end: TuiEnd) => void;
   private between = false;
+  /** Set while the link is down. */
+  private linkDown = false;
   private attaching = false;
   private switchTo: string | null = null;
   private wasRaw = false;
@@ -138,7 +151,12 @@ class TuiApp {
       this.conn.stream(this.sid, this.tuiHandlers);
       this.conn.onEvent((event, data) => this.onEvent(event, data));
       this.conn.onLink((state) => {
-        if (state === 'lost') { this.between = true; this.render(); } else if (!this.finished) this.reattach(this.name);
+        // Lost: the status bar says so (keys wait for the link on a resumable one).
+        // Resumed: everything goes on. Restored: a new front; attach again.
+        if (state === 'lost') this.linkDown = true;
+        else this.linkDown = false;
+        if (state === 'restored' && !this.finished) this.reattach(this.name);
+        this.render();
       });
       this.applyLayout();
     });
@@ -296,7 +314,7 @@ class TuiApp {
     // The same character widths as the server's copy of the pane.
     term.loadAddon(new Unicode11Addon());
     term.unicode.activeVersion = '11';
-    const view: View = { id: info.id, sid: null, term, opening: true };
+    const view: View = { id: info.id, sid: null, term, opening: true, queued: 0, held: false };
     this.views.set(info.id, view);
     const attachSid = this.sid;
     this.conn.request('pane.subscribe', { attach: attachSid, pane: info.id }).then(({ result, frames }) => {
@@ -307,9 +325,31 @@ class TuiApp {
       }
       view.sid = result.sid;
       if (frames[0]?.length) term.write(frames[0]);
+      const sid = result.sid;
+      const feed = (data: Buffer) => {
+        view.queued += data.length;
+        if (!view.held && view.queued > TUI.viewQueueBytes) {
+          view.held = true;
+          this.conn.hold(sid);
+        }
+        term.write(data, () => {
+          view.queued -= data.length;
+          if (view.held && view.queued <= TUI.viewQueueBytes / 2) {
+            view.held = false;
+            this.conn.release(sid);
+          }
+          this.schedule();
+        });
+      };
       const handlers: StreamHandlers = {
-        output: (_seq, data) => term.write(data, () => this.schedule()),
-        end: () => { if (view.sid === result.sid) view.sid = null; },
+        output: (_seq, data) => feed(data),
+        // Output was skipped (this client was stopped, or too slow): start from the current screen.
+        resync: (_seq, screen, skipped) => {
+          term.reset();
+          feed(screen);
+          this.flash(`skipped ${formatBytes(skipped)} of output: showing the current screen`);
+        },
+        end: () => { if (view.sid === sid) view.sid = null; },
       };
       this.conn.stream(result.sid, handlers);
       this.schedule();
@@ -371,7 +411,7 @@ class TuiApp {
   /** Sends a key or paste to the active pane, as that pane's own terminal would. */
   private toPane(t: Token): void {
     const v = this.activeView();
-    if (!v || v.sid === null || this.opts.readOnly || this.between) return;
+    if (!v || v.sid === null || this.opts.readOnly || this.between || (this.linkDown && !this.conn.resumes)) return;
     let bytes = t.bytes;
     if (t.kind === 'paste' && !v.term.modes.bracketedPasteMode) {
       bytes = Buffer.from(bytes.toString('utf8').slice(PASTE_START.length, -PASTE_END.length), 'utf8');
