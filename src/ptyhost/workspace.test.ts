@@ -5,18 +5,17 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import {
-  chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeFileSync,
+  chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   addWorktree, diff, dropSnapshots, encodeName, listSnapshots, relabelNoIndexDiff, removeWorktree, rollback, snapshot, snapshotKind,
   timeLabel, undoWorktree, validateLabel, worktreeChanges, SNAPSHOT_REF_PREFIX, WORKTREES_DIR, type WorkspaceRef,
 } from './workspace.js';
 import { ZmxError } from '../common/errors.js';
+import { git, listing, repoState } from '../../test/helpers/tree.js';
 
 let base: string;
 
@@ -28,12 +27,6 @@ before(() => {
   for (const k of ['GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL', 'EMAIL']) delete process.env[k];
 });
 after(() => rmSync(base, { recursive: true, force: true }));
-
-function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', ['-C', dir, '-c', 'user.name=Test', '-c', 'user.email=test@example.com', ...args], {
-    encoding: 'utf8', env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
-  }).trim();
-}
 
 let n = 0;
 function fresh(what: string): string {
@@ -55,41 +48,6 @@ function repo(): string {
   git(dir, 'add', '-A');
   git(dir, 'commit', '-q', '-m', 'init');
   return dir;
-}
-
-/** Every file, directory and symlink under dir (not .git): path, type, mode, sha-256 or target. */
-function listing(dir: string): string[] {
-  const out: string[] = [];
-  const visit = (rel: string) => {
-    for (const name of readdirSync(join(dir, rel)).sort()) {
-      if (rel === '' && name === '.git') continue;
-      const r = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(join(dir, r));
-      const mode = (st.mode & 0o7777).toString(8);
-      if (st.isSymbolicLink()) out.push(`${r} link ${readlinkSync(join(dir, r))}`);
-      else if (st.isDirectory()) { out.push(`${r}/ dir ${mode}`); visit(r); }
-      else out.push(`${r} file ${mode} ${createHash('sha256').update(readFileSync(join(dir, r))).digest('hex')}`);
-    }
-  };
-  visit('');
-  return out;
-}
-
-function sha(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
-
-/** What must not change in the user's repository: HEAD, branch, index, status, staged diff. */
-function repoState(dir: string): Record<string, string> {
-  const index = git(dir, 'rev-parse', '--git-path', 'index');
-  return {
-    head: git(dir, 'rev-parse', 'HEAD'),
-    branch: git(dir, 'symbolic-ref', 'HEAD'),
-    index: sha(resolve(dir, index)),
-    cached: git(dir, 'diff', '--cached'),
-    status: git(dir, 'status', '--porcelain'),
-    refs: git(dir, 'for-each-ref', '--format=%(refname) %(objectname)', 'refs/heads', 'refs/tags'),
-  };
 }
 
 async function rejects(p: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
