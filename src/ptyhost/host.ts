@@ -130,6 +130,8 @@ interface Session {
   worktree: Worktree | null;
   /** A portal pane's target (`HOST:SESSION`) and its MCP configuration file. */
   portal: { name: string; file: string } | null;
+  /** Set once a copy snapshot was taken: the copies are removed when the session ends. */
+  copied: boolean;
 }
 
 export interface HostOptions {
@@ -258,7 +260,10 @@ export class PtyHost {
       case 'workspace.kill': return { result: await this.killClean(a) };
       case 'workspace.snapshot': {
         const args = a as OpArgs<'workspace.snapshot'>;
-        return { result: await workspaceSnapshot(this.workspaceOf(this.get(args.name)), args.label) };
+        const s = this.get(args.name);
+        const r = await workspaceSnapshot(this.workspaceOf(s), args.label);
+        if (r.kind === 'copy') s.copied = true;
+        return { result: r };
       }
       case 'workspace.rollback': {
         const args = a as OpArgs<'workspace.rollback'>;
@@ -544,6 +549,7 @@ export class PtyHost {
       killed: false,
       worktree: null,
       portal: null,
+      copied: false,
     };
     const pane = this.newPane(session, { cmd: args.cmd, cwd, env: args.env });
     const window: Window = { id: this.nextWindowId++, name: '', layout: leaf(pane.id), active: pane.id, zoomed: false, preset: LAYOUT_PRESETS[0] };
@@ -839,7 +845,7 @@ export class PtyHost {
   /** A session has ended: what zmx kept for it in the state dir goes (its worktree stays unless kill --clean). */
   private forgetWorkspace(s: Session): void {
     if (s.portal) rmSync(s.portal.file, { force: true });
-    dropCopies(s.name, this.stateDir).catch(() => {});
+    if (s.copied) dropCopies(s.name, this.stateDir).catch(() => {});
   }
 
   /** Ends every session (used when the host itself is asked to stop). */
