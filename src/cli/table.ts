@@ -32,6 +32,7 @@ import { capturePane } from './commands/capture-pane.js';
 import { server } from './commands/server.js';
 import { host } from './commands/host.js';
 import { pair } from './commands/pair.js';
+import { snapshot, rollback, diff } from './commands/snapshot.js';
 
 /** Commands about this machine alone: the rest take -H HOST to act on a remote server. */
 const LOCAL_ONLY = new Set(['keys', 'config', 'completions', 'version', 'help', 'host', 'server', 'pair']);
@@ -45,5 +46,5 @@ function withHost(spec: CommandSpec): CommandSpec {
 export const COMMANDS: readonly CommandSpec[] = [
   newSession, attach, detach, list, kill, run, send, print, write,
   split, newWindow, selectPane, selectWindow, selectLayout, resizePane, killPane, capturePane,
-  get, set, unset, clear, history, tail, wait, server, host, pair, keys, config, completions, version, help,
+  get, set, unset, clear, history, tail, wait, snapshot, rollback, diff, server, host, pair, keys, config, completions, version, help,
 ].map(withHost);

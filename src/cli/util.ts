@@ -40,8 +40,17 @@ export function listLine(s: SessionInfo, current: string | undefined): string {
   fields.push(`cwd=${pane?.cwdUri || s.root}`);
   if (pane && pane.cmd.length > 0 && !isDefaultShell(pane.cmd)) fields.push(`cmd=${truncate(shellJoin(pane.cmd), 256)}`);
   if (s.task && s.task.status !== null && s.task.ended !== null) fields.push(`ended=${Math.floor(s.task.ended / 1000)}`, `exit_code=${s.task.status}`);
+  for (const [k, v] of Object.entries(workspaceFields(s))) fields.push(`${k}=${v}`);
   for (const [k, v] of Object.entries(s.labels)) fields.push(`${k}=${v}`);
   return `${s.name === current ? '→ ' : '  '}${fields.join('\t')}\n`;
+}
+
+/** The read-only fields of a session's workspace: worktree, worktree_branch, portal (only those it has). */
+export function workspaceFields(s: SessionInfo): Record<string, string> {
+  const fields: Record<string, string> = {};
+  if (s.worktree) { fields['worktree'] = s.worktree.path; fields['worktree_branch'] = s.worktree.branch; }
+  if (s.portal) fields['portal'] = s.portal;
+  return fields;
 }
 
 function isDefaultShell(cmd: string[]): boolean {

@@ -50,6 +50,8 @@ export const TIMING = {
   recoverRetryMs: 500,
   /** Lingering on close: 0 so exiting processes never hang on unsent messages. */
   lingerMs: 0,
+  /** How long the CLI waits for a workspace op (git worktree add, a snapshot of a large tree): minutes, not seconds. */
+  workspaceOpMs: 300_000,
 } as const;
 
 export const TERMINAL = {

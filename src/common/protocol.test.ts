@@ -328,6 +328,12 @@ const ARGS: { [K in OpName]: OpArgs<K> } = {
   'host.input': { pane: 3 },
   'host.snapshot': { pane: 3, text: false },
   'host.resize': { name: 'dev', cols: LIMITS.maxCols, rows: LIMITS.maxRows },
+  'workspace.create': { ...CREATE, worktree: { repo: '/src/app', branch: 'fix-42' }, portal: { host: 'box', session: 'agent' } },
+  'workspace.kill': { names: ['dev'], force: true },
+  'workspace.snapshot': { name: 'dev', label: 'before-refactor' },
+  'workspace.rollback': { name: 'dev', label: '' },
+  'workspace.diff': { name: 'dev', label: '20250102-150405' },
+  'workspace.snapshots': { name: 'dev' },
 };
 
 function argsOf(op: OpName): Record<string, unknown> {
@@ -338,7 +344,7 @@ function argsOf(op: OpName): Record<string, unknown> {
 /** Times in ms since the epoch: past 2^32, which other uints may not be. */
 const TIMES = new Set(['pair.claim.ts']);
 const NULLABLE = new Set([
-  'session.attach.create', 'session.switch.create', 'pane.select.move', 'window.select.move', 'window.select.window', 'pane.resize.dir', 'window.layout.window',
+  'session.attach.create', 'session.switch.create', 'workspace.create.worktree', 'workspace.create.portal', 'pane.select.move', 'window.select.move', 'window.select.window', 'pane.resize.dir', 'window.layout.window',
   ...['pane.split', 'pane.select', 'pane.kill', 'pane.resize', 'pane.capture'].flatMap((op) => [`${op}.window`, `${op}.pane`]),
 ]);
 
@@ -411,6 +417,12 @@ test('validateArgs checks the create arguments nested in session.attach', () => 
     }
   }
   assertZmxError(() => validateArgs('session.history', { name: 'dev', format: 'pdf' }), 'EINVAL', '"format"');
+  // workspace.create's nested worktree and portal: exact keys, strings only.
+  const ws = argsOf('workspace.create');
+  assertZmxError(() => validateArgs('workspace.create', { ...ws, worktree: { repo: '/r' } }), 'EINVAL', '"worktree"');
+  assertZmxError(() => validateArgs('workspace.create', { ...ws, worktree: { repo: '/r', branch: 1 } }), 'EINVAL', '"worktree"');
+  assertZmxError(() => validateArgs('workspace.create', { ...ws, portal: { host: 'h', session: 's', extra: 'x' } }), 'EINVAL', '"portal"');
+  assert.doesNotThrow(() => validateArgs('workspace.create', { ...ws, worktree: null, portal: null }));
   assertZmxError(() => validateArgs('session.create', { ...argsOf('session.create'), env: { A: 1 } }), 'EINVAL', '"env"');
 });
 

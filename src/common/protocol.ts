@@ -104,7 +104,14 @@ export interface SessionInfo {
   /** The window area every window is laid out in (the client's terminal less its status bar). */
   cols: number;
   rows: number;
+  /** The git worktree the session owns (`zmx new --worktree`); null or absent: none. */
+  worktree?: WorktreeInfo | null;
+  /** A portal pane's remote session, `HOST:SESSION` (`local:SESSION` for this server); null or absent: none. */
+  portal?: string | null;
 }
+
+/** A session's own git worktree: its root, on `branch` of the repository at `repo`. */
+export interface WorktreeInfo { path: string; branch: string; repo: string }
 
 /** Which pane a request is about: window and pane numbers as users type them (`NAME:W.P`); null = the active one. */
 export interface PaneTarget { window: number | null; pane: number | null }
@@ -125,6 +132,9 @@ export interface CreateArgs {
 }
 
 export type HistoryFormat = 'text' | 'vt' | 'html';
+
+/** How a workspace is snapshotted: commits on private refs (a git root), or a copy in the server's state dir. */
+export type SnapshotKind = 'git' | 'copy';
 
 /**
  * Every request, by op name: its arguments and the result of its reply.
@@ -207,6 +217,29 @@ export interface Ops {
   'host.input': { args: { pane: number }; result: Record<string, never> };
   /** Frame 1 is the pane's screen at result.seq: VT (as a subscribe's), or plain text (`text`) for a tail. */
   'host.snapshot': { args: { pane: number; text: boolean }; result: { seq: number } };
+
+  // ---- Workspaces (issue 5): worktrees, portal panes, snapshots. Served by
+  // the pty host (the session's machine); the front forwards them unchanged.
+  /**
+   * session.create with a prepared workspace: `worktree` gives the session a
+   * git worktree of `branch` in the repository at `repo` as its root (cwd is
+   * not used); `portal` makes a pane whose agent's MCP tools act on `session`
+   * at `host` ('' or 'local': this server). At most one of them.
+   */
+  'workspace.create': {
+    args: CreateArgs & { worktree: { repo: string; branch: string } | null; portal: { host: string; session: string } | null };
+    result: { session: SessionInfo; createdBranch: boolean; reused: boolean };
+  };
+  /** session.kill that also removes the sessions' worktrees (refused for uncommitted changes unless `force`); branches are kept. */
+  'workspace.kill': { args: { names: string[]; force: boolean }; result: { killed: string[]; removed: { name: string; path: string; branch: string }[] } };
+  /** Saves the session's root; `label` '' makes one from the time. */
+  'workspace.snapshot': { args: { name: string; label: string }; result: { kind: SnapshotKind; label: string; created: number } };
+  /** Restores the root to a snapshot ('' = the latest); HEAD, branch and index are untouched. */
+  'workspace.rollback': { args: { name: string; label: string }; result: { kind: SnapshotKind; label: string } };
+  /** Frame 1 is a unified diff of the snapshot ('' = the latest) against the root now. */
+  'workspace.diff': { args: { name: string; label: string }; result: { kind: SnapshotKind; label: string; bytes: number } };
+  /** The session's snapshots, oldest first. */
+  'workspace.snapshots': { args: { name: string }; result: { kind: SnapshotKind; snapshots: { label: string; created: number }[] } };
 }
 export type OpName = keyof Ops;
 export type OpArgs<K extends OpName> = Ops[K]['args'];
@@ -406,7 +439,8 @@ export function negotiateVersion(min: number, max: number): number {
 // are refused so a typo never silently does something else.
 
 /** A field's kind; a list means one of those values. */
-type ArgKind = 'string' | 'strings' | 'uint' | 'uintOrNull' | 'time' | 'bool' | 'stringMap' | 'create' | 'createOrNull' | 'format' | readonly (string | null)[];
+type ArgKind = 'string' | 'strings' | 'uint' | 'uintOrNull' | 'time' | 'bool' | 'stringMap' | 'create' | 'createOrNull' | 'format'
+  | 'worktreeOrNull' | 'portalOrNull' | readonly (string | null)[];
 const TARGET: Record<string, ArgKind> = { name: 'string', window: 'uintOrNull', pane: 'uintOrNull' };
 const DIRECTIONS = ['left', 'right', 'up', 'down'] as const;
 const ARG_SCHEMAS: Record<OpName, Record<string, ArgKind>> = {
@@ -443,7 +477,17 @@ const ARG_SCHEMAS: Record<OpName, Record<string, ArgKind>> = {
   'host.resize': { name: 'string', cols: 'uint', rows: 'uint' },
   'host.input': { pane: 'uint' },
   'host.snapshot': { pane: 'uint', text: 'bool' },
+  // ---- Workspaces (issue 5)
+  'workspace.create': { name: 'string', cmd: 'strings', cwd: 'string', env: 'stringMap', cols: 'uint', rows: 'uint', worktree: 'worktreeOrNull', portal: 'portalOrNull' },
+  'workspace.kill': { names: 'strings', force: 'bool' },
+  'workspace.snapshot': { name: 'string', label: 'string' },
+  'workspace.rollback': { name: 'string', label: 'string' },
+  'workspace.diff': { name: 'string', label: 'string' },
+  'workspace.snapshots': { name: 'string' },
 };
+
+const WORKTREE_KEYS: Record<string, ArgKind> = { repo: 'string', branch: 'string' };
+const PORTAL_KEYS: Record<string, ArgKind> = { host: 'string', session: 'string' };
 
 const CREATE_KEYS: Record<string, ArgKind> = {
   name: 'string', cmd: 'strings', cwd: 'string', env: 'stringMap', cols: 'uint', rows: 'uint',
@@ -466,6 +510,8 @@ function checkArg(kind: ArgKind, v: unknown): boolean {
     case 'create': return isPlainObject(v) && validateObject(CREATE_KEYS, v) === null;
     case 'createOrNull': return v === null || checkArg('create', v);
     case 'format': return v === 'text' || v === 'vt' || v === 'html';
+    case 'worktreeOrNull': return v === null || (isPlainObject(v) && validateObject(WORKTREE_KEYS, v) === null);
+    case 'portalOrNull': return v === null || (isPlainObject(v) && validateObject(PORTAL_KEYS, v) === null);
   }
 }
 

@@ -524,7 +524,7 @@ test('labels: built-in fields are read-only (set and unset) with EINVAL', async 
   const rig = new Rig(t);
   rig.hello();
   await rig.create('a');
-  assert.deepEqual(READ_ONLY_FIELDS.slice().sort(), ['clients', 'cmd', 'created', 'cwd', 'ended', 'exit_code', 'name', 'pid', 'start_dir']);
+  assert.deepEqual(READ_ONLY_FIELDS.slice().sort(), ['clients', 'cmd', 'created', 'cwd', 'ended', 'exit_code', 'name', 'pid', 'portal', 'start_dir', 'worktree', 'worktree_branch']);
   for (const f of READ_ONLY_FIELDS) {
     const e = await rig.fails('session.labels', { name: 'a', set: { [f]: 'x' }, unset: [], clear: false });
     assert.equal(e.code, 'EINVAL', f);

@@ -8,12 +8,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync, writeFileSync, renameSync, rmSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
+import { homedir, hostname, userInfo } from 'node:os';
 import { isAbsolute, join, resolve, dirname, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ZmxError, toZmxError } from '../common/errors.js';
 import { LIMITS, TERMINAL, TIMING } from '../common/constants.js';
 import { validateSessionName } from '../common/names.js';
+import { ensurePrivateDir, runtimePaths } from '../common/paths.js';
 import {
   MsgType, CAPABILITIES, encode, negotiateVersion, validateArgs,
   type CreateArgs, type Header, type Message, type OpArgs, type OpName, type OpResult, type PaneTarget, type SessionInfo, type WindowInfo,
@@ -24,6 +25,11 @@ import {
 } from '../common/layout.js';
 import { Pane } from './pane.js';
 import type { PtySpawner } from './pty.js';
+import {
+  COPY_SNAPSHOTS_DIR, addWorktree, diff as workspaceDiff, dropCopies, dropSnapshots, encodeName, listSnapshots, removeWorktree,
+  rollback as workspaceRollback, snapshot as workspaceSnapshot, undoWorktree, worktreeChanges, type Worktree,
+} from './workspace.js';
+import { portalArgv, portalEnv, portalName, portalTarget, mcpConfig } from './portal-pane.js';
 
 /** Marker typed after a `run` command; the shell prints it with the status. */
 export const TASK_MARKER = 'ZMX_TASK_COMPLETED';
@@ -71,7 +77,9 @@ const OSC7_PROMPT_COMMAND = 'printf "\\033]7;file://%s%s\\033\\\\" "${HOSTNAME:-
 /** Label keys and values: as zmx allows. */
 const LABEL_RE = /^[A-Za-z0-9._-]+$/;
 /** Built-in fields shown by `list` that labels may not shadow. */
-export const READ_ONLY_FIELDS = ['name', 'pid', 'clients', 'created', 'cwd', 'cmd', 'ended', 'exit_code', 'start_dir'];
+export const READ_ONLY_FIELDS = ['name', 'pid', 'clients', 'created', 'cwd', 'cmd', 'ended', 'exit_code', 'start_dir', 'worktree', 'worktree_branch', 'portal'];
+/** Portal panes' MCP configurations: <state dir>/portal/<session>.mcp.json (0600, in a 0700 directory). */
+const PORTAL_DIR = 'portal';
 
 interface Task {
   id: string;
@@ -118,6 +126,12 @@ interface Session {
   markerTail: string;
   /** Set when `kill` asked for the end, so clients hear "killed" rather than "exited". */
   killed: boolean;
+  /** The git worktree the session owns (its root), from workspace.create. */
+  worktree: Worktree | null;
+  /** A portal pane's target (`HOST:SESSION`) and its MCP configuration file. */
+  portal: { name: string; file: string } | null;
+  /** Set once a copy snapshot was taken: the copies are removed when the session ends. */
+  copied: boolean;
 }
 
 export interface HostOptions {
@@ -130,6 +144,8 @@ export interface HostOptions {
   onSessionsChanged?(): void;
   /** How long `run` waits for a new shell's first prompt (default TIMING.shellReadyMs). */
   shellReadyMs?: number;
+  /** Where the server keeps state: copy snapshots, portal MCP configurations (default $ZMX_DIR/state). */
+  stateDir?: string;
 }
 
 type Reply = { result: Record<string, unknown>; frames?: Buffer[] };
@@ -147,13 +163,27 @@ export class PtyHost {
   private nextPaneId = 1;
   private nextWindowId = 1;
   private readonly opts: HostOptions;
+  /** Names being made by workspace.create (git runs meanwhile): no one else may take them. */
+  private readonly creating = new Set<string>();
+  readonly stateDir: string;
 
   constructor(opts: HostOptions) {
     this.opts = opts;
+    this.stateDir = opts.stateDir ?? join(runtimePaths().dir, 'state');
   }
 
+  /**
+   * Removes state no session can own any more: copy snapshots and portal
+   * configurations left by a pty host that died (sessions do not outlive it).
+   * Called once at start-up, holding the instance lock.
+   */
+  clearStaleState(): void {
+    for (const sub of [COPY_SNAPSHOTS_DIR, PORTAL_DIR]) rmSync(join(this.stateDir, sub), { recursive: true, force: true });
+  }
+
+  /** Sessions, and ones being made (a worktree takes a while): the host stays while any is counted. */
   get sessionCount(): number {
-    return this.sessions.size;
+    return this.sessions.size + this.creating.size;
   }
 
   private send(header: Header, frames: Buffer[] = []): void {
@@ -225,6 +255,30 @@ export class PtyHost {
       case 'session.run': return { result: await this.run(a) };
       case 'session.wait': return { result: await this.wait(a) };
       case 'session.write': return { result: this.write(a, frames[0] ?? Buffer.alloc(0)) };
+      // ---- Workspaces (issue 5)
+      case 'workspace.create': return { result: await this.createWorkspace(a) };
+      case 'workspace.kill': return { result: await this.killClean(a) };
+      case 'workspace.snapshot': {
+        const args = a as OpArgs<'workspace.snapshot'>;
+        const s = this.get(args.name);
+        const r = await workspaceSnapshot(this.workspaceOf(s), args.label);
+        if (r.kind === 'copy') s.copied = true;
+        return { result: r };
+      }
+      case 'workspace.rollback': {
+        const args = a as OpArgs<'workspace.rollback'>;
+        return { result: await workspaceRollback(this.workspaceOf(this.get(args.name)), args.label) };
+      }
+      case 'workspace.diff': {
+        const args = a as OpArgs<'workspace.diff'>;
+        const r = await workspaceDiff(this.workspaceOf(this.get(args.name)), args.label);
+        return { result: { kind: r.kind, label: r.label, bytes: r.diff.length }, frames: [r.diff] };
+      }
+      case 'workspace.snapshots': {
+        const args = a as OpArgs<'workspace.snapshots'>;
+        const r = await listSnapshots(this.workspaceOf(this.get(args.name)));
+        return { result: { kind: r.kind, snapshots: r.snapshots } };
+      }
       case 'host.subscribe': {
         const args = a as OpArgs<'host.subscribe'>;
         const s = this.get(args.name);
@@ -294,6 +348,8 @@ export class PtyHost {
       activeWindow: s.activeWindow,
       cols: s.cols,
       rows: s.rows,
+      worktree: s.worktree ? { path: s.worktree.path, branch: s.worktree.branch, repo: s.worktree.repo } : null,
+      portal: s.portal?.name ?? null,
     };
   }
 
@@ -474,6 +530,7 @@ export class PtyHost {
       if (args.ifMissing) return { session: this.info(existing), created: false };
       throw new ZmxError('EEXIST', `session "${args.name}" already exists`);
     }
+    if (this.creating.has(args.name)) throw new ZmxError('EEXIST', `session "${args.name}" is being created`);
     const s = this.spawnSession(args);
     return { session: this.info(s), created: true };
   }
@@ -498,6 +555,9 @@ export class PtyHost {
       taskWaiters: [],
       markerTail: '',
       killed: false,
+      worktree: null,
+      portal: null,
+      copied: false,
     };
     const pane = this.newPane(session, { cmd: args.cmd, cwd, env: args.env });
     const window: Window = { id: this.nextWindowId++, name: '', layout: leaf(pane.id), active: pane.id, zoomed: false, preset: LAYOUT_PRESETS[0] };
@@ -554,6 +614,7 @@ export class PtyHost {
       this.paneIndex.delete(p.id);
     }
     gone();
+    this.forgetWorkspace(s);
     this.opts.log?.(`session ${s.name} ended (exit ${exit.exitCode}, signal ${exit.signal})`);
     this.opts.onSessionsChanged?.();
   }
@@ -697,6 +758,102 @@ export class PtyHost {
       throw err;
     }
     return { path: target, bytes: data.length };
+  }
+
+  // ------------------------------------------------------------ workspaces
+
+  private workspaceOf(s: Session): { session: string; root: string; stateDir: string } {
+    return { session: s.name, root: s.root, stateDir: this.stateDir };
+  }
+
+  /**
+   * session.create with a prepared workspace: a git worktree as the root, or
+   * a portal pane (an MCP configuration for `zmx mcp -H HOST -t SESSION`,
+   * its path and target in the environment, the flag for known agents).
+   */
+  private async createWorkspace(a: OpArgs<'workspace.create'>): Promise<OpResult<'workspace.create'>> {
+    validateSessionName(a.name);
+    if (this.sessions.has(a.name) || this.creating.has(a.name)) throw new ZmxError('EEXIST', `session "${a.name}" already exists`);
+    if (a.worktree && a.portal) throw new ZmxError('EINVAL', 'a session takes a worktree or a portal, not both');
+    const create: CreateArgs = { name: a.name, cmd: a.cmd, cwd: a.cwd, env: a.env, cols: a.cols, rows: a.rows };
+    if (a.portal) {
+      const target = portalTarget(a.portal.host, a.portal.session);
+      const file = join(ensurePrivateDir(join(this.stateDir, PORTAL_DIR)), `${encodeName(a.name)}.mcp.json`);
+      rmSync(file, { force: true }); // a file left by an earlier session: made anew, so mode 0600 applies
+      writeFileSync(file, mcpConfig(target), { mode: 0o600 });
+      let s: Session;
+      try {
+        s = this.spawnSession({ ...create, cmd: portalArgv(a.cmd, file, target), env: { ...a.env, ...portalEnv(target, file) } });
+      } catch (err) {
+        rmSync(file, { force: true });
+        throw err;
+      }
+      s.portal = { name: portalName(target), file };
+      return { session: this.info(s), createdBranch: false, reused: false };
+    }
+    if (!a.worktree) return { session: this.info(this.spawnSession(create)), createdBranch: false, reused: false };
+    this.creating.add(a.name);
+    let made = false;
+    try {
+      const wt = await addWorktree(resolve(homedir(), a.worktree.repo), a.worktree.branch, a.name);
+      let s: Session;
+      try {
+        s = this.spawnSession({ ...create, cwd: wt.path });
+      } catch (err) {
+        await undoWorktree(wt);
+        throw err;
+      }
+      made = true;
+      s.worktree = wt;
+      this.opts.log?.(`session ${a.name} owns worktree ${wt.path} (branch ${wt.branch}${wt.createdBranch ? ', new' : ''})`);
+      return { session: this.info(s), createdBranch: wt.createdBranch, reused: wt.reused };
+    } finally {
+      this.creating.delete(a.name);
+      // A pty host started for this request may exit now that no session came of it.
+      if (!made) this.opts.onSessionsChanged?.();
+    }
+  }
+
+  /**
+   * Kills sessions and removes their worktrees (the branches stay) and
+   * snapshots. Uncommitted changes in any worktree refuse the whole request,
+   * before anything is killed, unless `force`.
+   */
+  private async killClean(a: OpArgs<'workspace.kill'>): Promise<OpResult<'workspace.kill'>> {
+    const targets = a.names.map((n) => this.sessions.get(n)).filter((s): s is Session => s !== undefined);
+    if (!a.force) {
+      for (const s of targets) {
+        if (!s.worktree) continue;
+        const changes = await worktreeChanges(s.worktree.path).catch(() => []);
+        if (changes.length > 0) {
+          throw new ZmxError('EINVAL', `worktree ${s.worktree.path} of session "${s.name}" has uncommitted changes (${changes.length} ${changes.length === 1 ? 'file' : 'files'}); commit or stash them, or add --force to discard them`);
+        }
+      }
+    }
+    // Where each session's git snapshots are, found while the root still exists.
+    const repos = new Map<Session, string | null>();
+    for (const s of targets) repos.set(s, s.worktree?.repo ?? ((await listSnapshots(this.workspaceOf(s)).catch(() => null))?.kind === 'git' ? s.root : null));
+    const { killed } = await this.kill({ names: targets.map((s) => s.name), force: a.force });
+    const removed: OpResult<'workspace.kill'>['removed'] = [];
+    const failures: string[] = [];
+    for (const s of targets) {
+      await dropSnapshots(s.name, this.stateDir, repos.get(s) ?? null).catch(() => {});
+      if (!s.worktree) continue;
+      try {
+        await removeWorktree(s.worktree, a.force);
+        removed.push({ name: s.name, path: s.worktree.path, branch: s.worktree.branch });
+      } catch (err) {
+        failures.push(toZmxError(err).message);
+      }
+    }
+    if (failures.length > 0) throw new ZmxError('EINVAL', `killed ${killed.map((n) => `"${n}"`).join(', ')}, but ${failures.join('; ')}`);
+    return { killed, removed };
+  }
+
+  /** A session has ended: what zmx kept for it in the state dir goes (its worktree stays unless kill --clean). */
+  private forgetWorkspace(s: Session): void {
+    if (s.portal) rmSync(s.portal.file, { force: true });
+    if (s.copied) dropCopies(s.name, this.stateDir).catch(() => {});
   }
 
   /** Ends every session (used when the host itself is asked to stop). */

@@ -71,6 +71,8 @@ async function main(): Promise<void> {
     log: (m) => log.info(m),
     onSessionsChanged: () => checkEmpty(),
   });
+  // Sessions die with the pty host: copies and portal files of an earlier one are stale.
+  host.clearStaleState();
 
   function checkEmpty(): void {
     if (host.sessionCount > 0) {

@@ -10,7 +10,7 @@ export const list: CommandSpec = {
     { flags: '--short', description: 'names only' },
     { flags: '--json', description: 'machine-readable JSON' },
   ],
-  details: 'Each line holds tab-separated key=value fields: name, pid, clients, created (Unix seconds), cwd (the shell\'s OSC 7 file:// URI once it reports one), cmd, exit_code of the last run, then labels. "→" marks the session you are in.',
+  details: 'Each line holds tab-separated key=value fields: name, pid, clients, created (Unix seconds), cwd (the shell\'s OSC 7 file:// URI once it reports one), cmd, exit_code of the last run, worktree and worktree_branch (zmx new --worktree) or portal (zmx new --portal), then labels. "→" marks the session you are in.',
   async run(ctx, _args, opts) {
     const conn = await ctx.connect(false);
     const sessions = conn ? (await conn.request('session.list', {})).result.sessions : [];

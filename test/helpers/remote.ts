@@ -1,0 +1,49 @@
+/**
+ * A server sandbox listening on loopback and a client sandbox paired with
+ * it, for CLI tests that check a command also works with -H HOST.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { Sandbox } from './harness.js';
+import { sandbox, assertOk } from './assert.js';
+
+type After = { after(fn: () => Promise<void>): void };
+
+/** A free loopback port whose successor (the pairing port) is free too. */
+export async function freePorts(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const nextFree = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port + 1, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (nextFree && port < 65_535) return port;
+  }
+}
+
+/** A server sandbox listening on TCP. */
+export async function listening(t: After, env: NodeJS.ProcessEnv = {}): Promise<{ server: Sandbox; address: string }> {
+  const server = sandbox(t, env);
+  const address = `tcp://127.0.0.1:${await freePorts()}`;
+  assertOk(await server.zmx(['server', 'start', '--listen', address]), 'server start');
+  server.notePids();
+  return { server, address };
+}
+
+/** A client sandbox paired with `server` as host `name`. */
+export async function paired(t: After, server: Sandbox, address: string, name = 'box', env: NodeJS.ProcessEnv = {}): Promise<Sandbox> {
+  const client = sandbox(t, env);
+  const code = /pairing code (\S+)/.exec((await server.zmx(['pair'])).stdout)![1]!;
+  const r = await client.zmx(['pair', name, address, code]);
+  assertOk(r, 'pair');
+  assert.match(r.stdout, new RegExp(`^paired with ${name} `));
+  return client;
+}
