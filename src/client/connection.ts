@@ -116,6 +116,7 @@ export class Connection {
   private greeting = false;
   private readonly consumed = new Map<number, Consumption>();
   private ackTimer: NodeJS.Immediate | null = null;
+  private pongWaiters: ((rttMs: number) => void)[] = [];
   private readonly eventListeners: ((name: string, data: Record<string, unknown>) => void)[] = [];
   /** Callers of rehello() waiting for the server's Welcome. */
   private welcomeWaiters: (() => void)[] = [];
@@ -255,6 +256,23 @@ export class Connection {
       };
       this.welcomeWaiters.push(done);
       this.hello();
+    });
+  }
+
+  /** Measures the round-trip time now (a Ping and its Pong), in ms. */
+  ping(): Promise<number> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pongWaiters = this.pongWaiters.filter((w) => w !== done);
+        reject(new ZmxError('ETIMEDOUT', `${this.serverName} did not answer a ping within ${TIMING.requestTimeoutMs / 1000} s`));
+      }, TIMING.requestTimeoutMs);
+      const done = (rtt: number) => {
+        clearTimeout(timer);
+        resolve(rtt);
+      };
+      this.pongWaiters.push(done);
+      this.transmit(encode({ t: MsgType.Ping, ts: Date.now() }));
     });
   }
 
@@ -463,6 +481,7 @@ export class Connection {
         return;
       case MsgType.Pong:
         this.rttMs = Date.now() - h.ts;
+        for (const w of this.pongWaiters.splice(0)) w(this.rttMs);
         return;
       case MsgType.Received:
         this.out.confirm(h.recv);

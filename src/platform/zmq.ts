@@ -10,6 +10,7 @@
 import * as zmq from 'zeromq';
 import { FLOW, LIMITS, QUEUES, TIMING } from '../common/constants.js';
 import { z85Encode } from '../common/z85.js';
+import { noteTraffic } from './memory.js';
 
 export interface KeyPair {
   publicKey: string;
@@ -68,6 +69,12 @@ class SendQueue {
 }
 
 const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
+
+function frameBytes(frames: readonly Buffer[]): number {
+  let n = 0;
+  for (const f of frames) n += f.length;
+  return n;
+}
 
 /**
  * A ZAP handler (RFC 27) for this process: every CURVE handshake on any
@@ -175,6 +182,7 @@ export class ServerEndpoint implements Disposable {
     try {
       for await (const [peer, ...frames] of this.socket) {
         if (!peer) continue;
+        noteTraffic(frameBytes(frames));
         this.opts.onMessage(peer, frames);
       }
     } catch {
@@ -239,7 +247,10 @@ export class ClientLink implements Disposable {
 
   private async run(): Promise<void> {
     try {
-      for await (const frames of this.socket) this.opts.onMessage(frames);
+      for await (const frames of this.socket) {
+        noteTraffic(frameBytes(frames));
+        this.opts.onMessage(frames);
+      }
     } catch {
       // closed
     }

@@ -3,6 +3,7 @@
  * logic above it (Pane, PtyHost) can be tested with a fake.
  */
 import * as nodePty from 'node-pty';
+import { noteTraffic } from '../platform/memory.js';
 
 export interface PtySpawnOptions {
   file: string;
@@ -46,7 +47,11 @@ export const spawnPty: PtySpawner = (opts) => {
   return {
     pid: proc.pid,
     onData: (listener) => {
-      disposables.push(proc.onData((d: string | Buffer) => listener(typeof d === 'string' ? Buffer.from(d, 'utf8') : d)));
+      disposables.push(proc.onData((d: string | Buffer) => {
+        const data = typeof d === 'string' ? Buffer.from(d, 'utf8') : d;
+        noteTraffic(data.length);
+        listener(data);
+      }));
     },
     onExit: (listener) => {
       disposables.push(proc.onExit((e) => listener({ exitCode: e.exitCode, signal: e.signal ?? 0 })));

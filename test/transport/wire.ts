@@ -174,10 +174,13 @@ export class WireClient {
   }
 
   hello(min = MIN_PROTOCOL_VERSION, max = PROTOCOL_VERSION): void {
-    // A real client proves its key (src/common/curve.ts); a plaintext one cannot.
+    this.send({ t: MsgType.Hello, min, max, caps: [...CAPABILITIES], agent: 'zmx-test', ...this.proof() });
+  }
+
+  /** The fields by which a Hello proves this client's key (src/common/curve.ts); none for a plaintext client. */
+  proof(): { key?: string; proof?: string; ts?: number } {
     const ts = Date.now();
-    const proof = this.curve ? { key: this.curve.pair.publicKey, proof: helloProof(this.curve.pair.publicKey, this.curve.pair.secretKey, this.curve.serverKey, ts), ts } : {};
-    this.send({ t: MsgType.Hello, min, max, caps: [...CAPABILITIES], agent: 'zmx-test', ...proof });
+    return this.curve ? { key: this.curve.pair.publicKey, proof: helloProof(this.curve.pair.publicKey, this.curve.pair.secretKey, this.curve.serverKey, ts), ts } : {};
   }
 
   /** Says hello and waits for Welcome (or an Error with id 0). */

@@ -10,19 +10,22 @@ export const list: CommandSpec = {
     { flags: '--short', description: 'names only' },
     { flags: '--json', description: 'machine-readable JSON' },
   ],
-  details: 'Each line holds tab-separated key=value fields: name, pid, clients, created (Unix seconds), cwd (the shell\'s OSC 7 file:// URI once it reports one), cmd, exit_code of the last run, worktree and worktree_branch (zmx new --worktree) or portal (zmx new --portal), then labels. "→" marks the session you are in.',
+  details: 'Each line holds tab-separated key=value fields: name, pid, clients, created (Unix seconds), cwd (the shell\'s OSC 7 file:// URI once it reports one), cmd, exit_code of the last run, worktree and worktree_branch (zmx new --worktree) or portal (zmx new --portal), then labels. With -H, each line ends with the link to that host: host, link (connected) and rtt (round-trip time); --json adds them as "link". An unreachable host is an error after the request timeout. "→" marks the session you are in.',
   async run(ctx, _args, opts) {
     const conn = await ctx.connect(false);
     const sessions = conn ? (await conn.request('session.list', {})).result.sessions : [];
+    // A remote host: say how the link to it is, measured now.
+    const link = conn && ctx.host ? { host: ctx.host, state: 'connected', rttMs: await conn.ping() } : null;
     if (opts['json']) {
-      ctx.out(JSON.stringify(sessions, null, 2) + '\n');
+      ctx.out(JSON.stringify(link ? sessions.map((s) => ({ ...s, link })) : sessions, null, 2) + '\n');
       return 0;
     }
     if (sessions.length === 0) {
       if (!opts['short']) ctx.err(`no sessions found in ${ctx.paths.dir}\n`);
       return 0;
     }
-    for (const s of sessions) ctx.out(opts['short'] ? `${s.name}\n` : listLine(s, ctx.env['ZMX_SESSION']));
+    const linkFields = link ? `\thost=${link.host}\tlink=${link.state}\trtt=${link.rttMs}ms` : '';
+    for (const s of sessions) ctx.out(opts['short'] ? `${s.name}\n` : listLine(s, ctx.env['ZMX_SESSION']).replace(/\n$/, `${linkFields}\n`));
     return 0;
   },
 };
