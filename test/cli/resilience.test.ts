@@ -133,6 +133,27 @@ describe('resilience over a faulty link', { concurrency: 1 }, () => {
     t.diagnostic(`${proxy.accepted} connections accepted`);
   });
 
+  test('the full-screen client shows the link lost and back, and carries on without a re-attach', async (t) => {
+    const { server, address } = await listening(t);
+    const port = Number(/:(\d+)$/.exec(address)![1]);
+    const proxy = new FaultProxy(port);
+    const via = await proxy.listen();
+    t.after(() => proxy.close());
+    assertOk(await server.zmx(['new', '-s', 'tui', '-d']), 'new');
+    const client = await clientOf(t, server, via);
+    client.tmuxStart(`${ZMX_BIN} attach -H box tui`, 100, 30);
+    await client.waitForScreen(/box connected \d+ms/, 'main', 15_000);
+    const hole = proxy.blackhole(9_000);
+    await client.waitForScreen(/box reconnecting \d+s/, 'main', 12_000);
+    // Typed while the link is down: delivered when it resumes.
+    client.tmux('send-keys', '-t', 'main', 'echo TYPED-IN-THE-HOLE-$((40+2))', 'Enter');
+    await hole;
+    await client.waitForScreen(/^TYPED-IN-THE-HOLE-42\s*$/m, 'main', 15_000);
+    await client.waitForScreen(/box connected/, 'main');
+    const log = readFileSync(`${server.dir}/front.log`, 'utf8');
+    assert.match(log, /client resumed/, 'the link resumed rather than starting afresh');
+  });
+
   test('a remote list shows the link state and round-trip time; 50 ms each way shows in the rtt', async (t) => {
     const { server, address } = await listening(t);
     const port = Number(/:(\d+)$/.exec(address)![1]);

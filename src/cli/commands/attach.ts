@@ -42,7 +42,7 @@ export async function attachSession(ctx: Context, name: string, create: boolean,
     onCreated: () => ctx.out(`session "${name}" created\n`),
   };
   const end = settings
-    ? await runTui(conn, { ...common, ...settings, detachKey })
+    ? await runTui(conn, { ...common, ...settings, detachKey, ...(ctx.host ? { hostName: ctx.host } : {}) })
     : await rawAttach(conn, { ...common, stderr: ctx.stderr, detachKey });
   if (end.reason === 'detached') ctx.err(`[detached from session ${end.name}]\n`);
   else if (end.reason === 'exited') ctx.err(`[session ${end.name} exited${end.exitCode ? ` with status ${end.exitCode}` : ''}]\n`);

@@ -75,6 +75,8 @@ export interface TuiOptions {
   mouse: boolean;
   /** Whether C-\ detaches (as in zmx and raw mode), besides prefix d. */
   detachKey: boolean;
+  /** The host the session lives on, for the status bar (a remote's name; default this machine's). */
+  hostName?: string;
   onCreated?(): void;
 }
 
@@ -134,7 +136,9 @@ class TuiApp {
   private attaching = false;
   private switchTo: string | null = null;
   private wasRaw = false;
-  private readonly host = hostname();
+  private get host(): string {
+    return this.opts.hostName ?? hostname();
+  }
 
   constructor(private readonly conn: Connection, private readonly opts: TuiOptions) {
     this.name = opts.name;
