@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeFileSync,
+  chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -395,4 +395,20 @@ test('relabelNoIndexDiff rewrites only header lines', () => {
     'diff --git a/f b/f', 'index 1..2 100644', '--- a/f', '+++ b/f', '@@ -1 +1 @@', '-a/s/t/ inside content', '+x',
     'diff --git a/new b/new', 'new file mode 100644', '--- /dev/null', '+++ b/new', '@@ -0,0 +1 @@', '+n', '',
   ].join('\n'));
+});
+
+test('a file changed in the same second as it was staged is snapshotted as it is now (racy git)', async () => {
+  const r = repo();
+  const file = join(r, 'README');
+  // Staged at second S, then changed within S (same size): git's cached stat
+  // matches, and only the index being no older than S makes git look again.
+  const s = new Date(Math.floor(Date.now() / 1000) * 1000 - 10_000);
+  writeFileSync(file, 'staged\n');
+  utimesSync(file, s, s);
+  git(r, 'add', 'README');
+  writeFileSync(file, 'latest\n');
+  utimesSync(file, s, s);
+  utimesSync(join(r, '.git', 'index'), s, s);
+  await snapshot(ws(r, 'racy'), 'now');
+  assert.equal(git(r, 'show', `${SNAPSHOT_REF_PREFIX}/racy/now:README`), 'latest');
 });

@@ -443,7 +443,14 @@ async function withCurrentTree<T>(root: string, fn: (tree: string, env: Record<s
   try {
     const index = join(tmp, 'index');
     const real = resolve(root, await gitText(root, ['rev-parse', '--git-path', 'index']));
-    if (await exists(real)) await copyFile(real, index);
+    if (await exists(real)) {
+      await copyFile(real, index);
+      // Keep the index file's own times: git trusts an entry's cached stat only
+      // when the file is older than the index ("racy git"), and a fresh copy
+      // would make a file changed within the same second look unchanged.
+      const times = await stat(real);
+      await utimes(index, times.atime, times.mtime);
+    }
     const env = { GIT_INDEX_FILE: index };
     await git(root, ['add', '-A'], { env });
     const tree = await gitText(root, ['write-tree'], { env });

@@ -35,6 +35,26 @@ interface Open {
   claimed: boolean;
 }
 
+/** A pairing port closed a moment ago may still be held by libzmq's I/O thread: try again for this long. */
+const REBIND_WINDOW_MS = 2_000;
+const REBIND_EVERY_MS = 50;
+
+async function bindRetrying(socket: ServerEndpoint): Promise<void> {
+  const deadline = Date.now() + REBIND_WINDOW_MS;
+  for (;;) {
+    try {
+      await socket.bind();
+      return;
+    } catch (err) {
+      if (!/in use/i.test(String((err as Error)?.message)) || Date.now() > deadline) {
+        await socket.dispose();
+        throw err;
+      }
+      await new Promise((r) => setTimeout(r, REBIND_EVERY_MS));
+    }
+  }
+}
+
 export class Pairing {
   private open: Open | null = null;
 
@@ -58,7 +78,7 @@ export class Pairing {
       lingerMs: REPLY_FLUSH_MS,
       onMessage: (peer, frames) => this.onMessage(peer, frames),
     });
-    await socket.bind();
+    await bindRetrying(socket);
     const expires = Date.now() + PAIRING_TTL_MS;
     const open: Open = { code, endpoint, expires, socket, secretKey: keys.secretKey, claimed: false, timer: setTimeout(() => void this.close(), PAIRING_TTL_MS) };
     this.open = open;

@@ -6,49 +6,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { spawn } from 'node:child_process';
-import { Sandbox, ZMX_BIN, until } from '../helpers/harness.js';
+import { ZMX_BIN, until } from '../helpers/harness.js';
 import { sandbox, assertOk, assertOneLineError } from '../helpers/assert.js';
-
-/** A free port whose successor (the pairing port) is free too. */
-async function freePorts(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const nextFree = await new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port + 1, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (nextFree && port < 65_535) return port;
-  }
-}
-
-async function listening(t: { after(fn: () => Promise<void>): void }): Promise<{ server: Sandbox; address: string }> {
-  const server = sandbox(t);
-  const address = `tcp://127.0.0.1:${await freePorts()}`;
-  const r = await server.zmx(['server', 'start', '--listen', address]);
-  assertOk(r, 'server start');
-  assert.match(r.stdout, new RegExp(`^listening on ${address}$`, 'm'));
-  server.notePids();
-  return { server, address };
-}
-
-async function paired(t: { after(fn: () => Promise<void>): void }, server: Sandbox, address: string, name = 'box'): Promise<Sandbox> {
-  const client = sandbox(t);
-  const code = /pairing code (\S+)/.exec((await server.zmx(['pair'])).stdout)![1]!;
-  const r = await client.zmx(['pair', name, address, code]);
-  assertOk(r, 'pair');
-  assert.match(r.stdout, new RegExp(`^paired with ${name} `));
-  return client;
-}
+import { listening, paired, pairingCode } from '../helpers/remote.js';
 
 describe('remote hosts', { concurrency: 2 }, () => {
   test('pairing by code: afterwards each side knows the other\'s key and -H reaches the server\'s sessions', async (t) => {
@@ -77,7 +38,7 @@ describe('remote hosts', { concurrency: 2 }, () => {
   test('a wrong code and a reused code are refused with the message a user needs', async (t) => {
     const { server, address } = await listening(t);
     const client = await paired(t, server, address);
-    const used = /pairing code (\S+)/.exec((await server.zmx(['pair'])).stdout)![1]!;
+    const used = await pairingCode(server);
     assertOk(await client.zmx(['pair', 'first', address, used]), 'first use');
     const again = await client.zmx(['pair', 'second', address, used]);
     assertOneLineError(again, 'reused code', /code is wrong, used or expired.*zmx pair on the server/);

@@ -33,15 +33,26 @@ export async function freePorts(): Promise<number> {
 export async function listening(t: After, env: NodeJS.ProcessEnv = {}): Promise<{ server: Sandbox; address: string }> {
   const server = sandbox(t, env);
   const address = `tcp://127.0.0.1:${await freePorts()}`;
-  assertOk(await server.zmx(['server', 'start', '--listen', address]), 'server start');
+  const r = await server.zmx(['server', 'start', '--listen', address]);
+  assertOk(r, 'server start');
+  assert.match(r.stdout, new RegExp(`^listening on ${address}$`, 'm'));
   server.notePids();
   return { server, address };
+}
+
+/** A fresh one-time code from `zmx pair` on the server. */
+export async function pairingCode(server: Sandbox): Promise<string> {
+  const r = await server.zmx(['pair']);
+  assertOk(r, 'zmx pair on the server');
+  const m = /pairing code (\S+)/.exec(r.stdout);
+  assert.ok(m, `zmx pair printed no code: ${JSON.stringify(r.stdout)}`);
+  return m[1]!;
 }
 
 /** A client sandbox paired with `server` as host `name`. */
 export async function paired(t: After, server: Sandbox, address: string, name = 'box', env: NodeJS.ProcessEnv = {}): Promise<Sandbox> {
   const client = sandbox(t, env);
-  const code = /pairing code (\S+)/.exec((await server.zmx(['pair'])).stdout)![1]!;
+  const code = await pairingCode(server);
   const r = await client.zmx(['pair', name, address, code]);
   assertOk(r, 'pair');
   assert.match(r.stdout, new RegExp(`^paired with ${name} `));
