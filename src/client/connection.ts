@@ -404,7 +404,7 @@ export class Connection {
    * and carry on. Not resumed after a drop (a new front, or it forgot us):
    * everything in flight is void — requests fail, streams must be reopened.
    */
-  private welcomed_(h: { caps: string[]; resumed?: boolean; recv?: number }): void {
+  private onWelcome(h: { caps: string[]; resumed?: boolean; recv?: number }): void {
     const wasLost = this.lostSince !== null;
     const hadLink = this.resumable;
     this.greeting = false;
@@ -477,7 +477,7 @@ export class Connection {
     }
     switch (h.t) {
       case MsgType.Welcome:
-        this.welcomed_(h);
+        this.onWelcome(h);
         return;
       case MsgType.Pong:
         this.rttMs = Date.now() - h.ts;
