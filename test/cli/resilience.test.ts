@@ -13,6 +13,7 @@ import { Sandbox, ZMX_BIN, until } from '../helpers/harness.js';
 import { sandbox, assertOk } from '../helpers/assert.js';
 import { listening } from '../helpers/remote.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
+import { mulberry32 } from '../helpers/seeded.js';
 
 type T = { after(fn: () => Promise<void>): void; diagnostic(msg: string): void };
 
@@ -24,6 +25,16 @@ async function clientOf(t: T, server: Sandbox, address: string): Promise<Sandbox
   const clientKey = (await client.zmx(['keys', 'show'])).stdout.trim();
   assertOk(await server.zmx(['keys', 'authorize', clientKey, '--name', 'test client']), 'authorize');
   return client;
+}
+
+/** A server with session `name`, a fault proxy in front of it, and a client that reaches it through the proxy as "box". */
+async function throughProxy(t: T, name: string): Promise<{ server: Sandbox; client: Sandbox; proxy: FaultProxy }> {
+  const { server, address } = await listening(t);
+  const proxy = new FaultProxy(Number(/:(\d+)$/.exec(address)![1]));
+  const via = await proxy.listen();
+  t.after(() => proxy.close());
+  assertOk(await server.zmx(['new', '-s', name, '-d']), 'new');
+  return { server, client: await clientOf(t, server, via), proxy };
 }
 
 /** Collects a child's stdout as text. */
@@ -53,18 +64,6 @@ function assertExactly1ToN(seen: number[], n: number): void {
   assert.equal(seen.length, n, `expected ${n} numbers, got ${seen.length}`);
 }
 
-/** A seeded generator (mulberry32), so a failing schedule of faults can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 function rssKb(pid: number | null): number {
   if (!pid) return 0;
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -77,13 +76,7 @@ const PACED_SEQ = `seq 1 ${SEQ_LINES} | awk '{ print } NR % 4000 == 0 { system("
 
 describe('resilience over a faulty link', { concurrency: 1 }, () => {
   test(`seq 1 ${SEQ_LINES} followed through a link cut 20+ times arrives exactly once, in order`, async (t) => {
-    const { server, address } = await listening(t);
-    const port = Number(/:(\d+)$/.exec(address)![1]);
-    const proxy = new FaultProxy(port);
-    const via = await proxy.listen();
-    t.after(() => proxy.close());
-    assertOk(await server.zmx(['new', '-s', 'flood', '-d']), 'new');
-    const client = await clientOf(t, server, via);
+    const { server, client, proxy } = await throughProxy(t, 'flood');
 
     const tail = client.start(['tail', '-H', 'box', 'flood']);
     const out = collect(tail);
@@ -91,7 +84,7 @@ describe('resilience over a faulty link', { concurrency: 1 }, () => {
 
     const seed = Number(process.env['ZMX_FAULT_SEED'] ?? Date.now() % 100_000);
     t.diagnostic(`fault seed ${seed} (ZMX_FAULT_SEED=${seed} replays it)`);
-    const random = seeded(seed);
+    const random = mulberry32(seed);
     // The end marker as the shell prints it, not as the command line echoes it.
     assertOk(await server.zmx(['run', '-d', 'flood', `${PACED_SEQ}; echo FLOOD-$((40+2))-DONE`]), 'run');
     let cuts = 0;
@@ -108,13 +101,7 @@ describe('resilience over a faulty link', { concurrency: 1 }, () => {
   });
 
   test('a black hole longer than the heartbeat timeout: the client reconnects and resumes without loss; a command started meanwhile gets through', async (t) => {
-    const { server, address } = await listening(t);
-    const port = Number(/:(\d+)$/.exec(address)![1]);
-    const proxy = new FaultProxy(port);
-    const via = await proxy.listen();
-    t.after(() => proxy.close());
-    assertOk(await server.zmx(['new', '-s', 'hole', '-d']), 'new');
-    const client = await clientOf(t, server, via);
+    const { server, client, proxy } = await throughProxy(t, 'hole');
     const tail = client.start(['tail', '-H', 'box', 'hole']);
     const out = collect(tail);
     await until(async () => (await attachedClients(server, 'hole')) === 1, 'the tail to follow the session', 15_000);
@@ -134,13 +121,7 @@ describe('resilience over a faulty link', { concurrency: 1 }, () => {
   });
 
   test('the full-screen client shows the link lost and back, and carries on without a re-attach', async (t) => {
-    const { server, address } = await listening(t);
-    const port = Number(/:(\d+)$/.exec(address)![1]);
-    const proxy = new FaultProxy(port);
-    const via = await proxy.listen();
-    t.after(() => proxy.close());
-    assertOk(await server.zmx(['new', '-s', 'tui', '-d']), 'new');
-    const client = await clientOf(t, server, via);
+    const { server, client, proxy } = await throughProxy(t, 'tui');
     client.tmuxStart(`${ZMX_BIN} attach -H box tui`, 100, 30);
     await client.waitForScreen(/box connected \d+ms/, 'main', 15_000);
     const hole = proxy.blackhole(9_000);
@@ -155,13 +136,7 @@ describe('resilience over a faulty link', { concurrency: 1 }, () => {
   });
 
   test('a remote list shows the link state and round-trip time; 50 ms each way shows in the rtt', async (t) => {
-    const { server, address } = await listening(t);
-    const port = Number(/:(\d+)$/.exec(address)![1]);
-    const proxy = new FaultProxy(port);
-    const via = await proxy.listen();
-    t.after(() => proxy.close());
-    assertOk(await server.zmx(['new', '-s', 'far', '-d']), 'new');
-    const client = await clientOf(t, server, via);
+    const { client, proxy } = await throughProxy(t, 'far');
     const fast = await client.zmx(['ls', '-H', 'box']);
     assertOk(fast, 'ls');
     assert.match(fast.stdout, /^ {2}name=far\t.*\thost=box\tlink=connected\trtt=\d+ms$/m);

@@ -13,20 +13,7 @@ import { LIMITS } from '../../src/common/constants.js';
 import { MsgType, OP_NAMES, CAPABILITIES, LINK_CAPABILITIES, decode, type Message, type OpName, type ReplyMsg } from '../../src/common/protocol.js';
 import { alive, type Sandbox } from '../helpers/harness.js';
 import { withServer, pack, sessionNames, type WireClient } from './wire.js';
-
-// ---------------------------------------------------------------------------
-// Seeded PRNG (mulberry32): the same seed gives the same messages.
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../helpers/seeded.js';
 
 function randomBytes(rand: () => number, n: number): Buffer {
   const b = Buffer.alloc(n);
