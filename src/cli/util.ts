@@ -16,7 +16,11 @@ export { stripAnsi } from '../client/run-output.js';
 /** `run` and `write` make sessions running bash, whatever the user's shell: the marker relies on `$?`. */
 export const TASK_SHELL = ['bash', '--login'];
 
-/** Arguments for creating a session from this terminal. */
+/**
+ * Arguments for creating a session from this terminal. It starts in `cwd`,
+ * else here — but on a remote host (-H) this directory means nothing, so
+ * there it starts in the server's default (its user's home).
+ */
 export function createArgs(ctx: Context, name: string, cmd: string[], cwd: string | undefined): CreateArgs {
   const env: Record<string, string> = {};
   for (const key of ['TERM', 'COLORTERM', 'LANG', 'LC_ALL', 'LC_CTYPE']) {
@@ -26,7 +30,7 @@ export function createArgs(ctx: Context, name: string, cmd: string[], cwd: strin
   return {
     name,
     cmd,
-    cwd: cwd ?? process.cwd(),
+    cwd: cwd ?? (ctx.host ? '' : process.cwd()),
     env,
     cols: ctx.stdout.columns || TERMINAL.defaultCols,
     rows: ctx.stdout.rows || TERMINAL.defaultRows,

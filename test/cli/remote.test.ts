@@ -32,6 +32,10 @@ describe('remote hosts', { concurrency: 2 }, () => {
     assertOk(run, 'run -H');
     assert.match(run.stdout, /^over-tcp-42$/m);
     assert.equal((await client.zmx(['ls', '--short'], { env: { ZMX_HOST: 'box' } })).stdout, 'far\n');
+    // A session made from here starts in the server's home, not in a directory of this machine.
+    assertOk(await client.zmx(['new', '-H', 'box', '-s', 'made-here', '-d'], { cwd: client.home }), 'new -H');
+    const made = (JSON.parse((await server.zmx(['ls', '--json'])).stdout) as { name: string; root: string }[]).find((s) => s.name === 'made-here');
+    assert.equal(made?.root, server.home);
     assert.equal(client.frontPid(), null, 'the client started no server of its own');
   });
 
