@@ -17,7 +17,9 @@ export interface AttachHow {
 
 /** Attaches this terminal to a session (creating it when `create`). */
 export async function attachSession(ctx: Context, name: string, create: boolean, cmd: string[], cwd: string | undefined, how: AttachHow): Promise<number> {
-  const current = ctx.env['ZMX_SESSION'];
+  // ZMX_SESSION names a session of this machine's server: with -H the
+  // session is elsewhere, so attach nested (as ssh inside tmux), never switch.
+  const current = ctx.host ? undefined : ctx.env['ZMX_SESSION'];
   if (current === name) throw new UsageError(`cannot attach session "${name}" to itself; detach first (C-\\)`);
   if (current) {
     // Inside a session, as zmx does: the client showing this session moves
