@@ -12,6 +12,12 @@ export const LIMITS = {
   maxMessageBytes: 64 * 1024 * 1024,
   /** A header is a small map; anything larger is hostile or a bug. */
   maxHeaderBytes: 64 * 1024,
+  /**
+   * A reply whose result packs larger than this carries it in a body frame
+   * instead (ReplyMsg.body): a list of hundreds of sessions is data, not a
+   * header, and must not meet maxHeaderBytes.
+   */
+  maxInlineResultBytes: 16 * 1024,
   /** Header frame plus payload frames. */
   maxFrames: 16,
   /** Longest string field in a header (error messages, agent names). */

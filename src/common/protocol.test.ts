@@ -191,8 +191,11 @@ test('decode rejects unknown or missing message types', () => {
 });
 
 type Kind = 'uint' | 'intOrNull' | 'string' | 'strings' | 'object' | 'code' | 'reason' | 'event' | 'string?' | 'uint?' | 'bool?';
-/** The field kinds docs/protocol.md gives each header (mapped: every field of every type). */
-const KINDS: { [K in MsgTypeName]: { [F in Exclude<keyof HeaderOf<K>, 't'>]-?: Kind } } = {
+/**
+ * The field kinds docs/protocol.md gives each header (mapped: every field of
+ * every type). Reply's `body` exists only on the wire; its own test is below.
+ */
+const KINDS: { [K in MsgTypeName]: { [F in Exclude<keyof HeaderOf<K>, 't' | 'body'>]-?: Kind } } = {
   Hello: { min: 'uint', max: 'uint', caps: 'strings', agent: 'string', key: 'string?', proof: 'string?', ts: 'uint?', resume: 'uint?' },
   Welcome: { version: 'uint', caps: 'strings', agent: 'string', resumed: 'bool?', recv: 'uint?' },
   Ping: { ts: 'uint' },
@@ -258,6 +261,30 @@ test('decode accepts the edges of each field kind', () => {
     { ...SAMPLES.Reply, result: {} },
   ];
   for (const h of ok) assert.deepEqual(decode(encode(h)).header, h);
+});
+
+test('a reply too large for a header travels in a body frame, after its payload frames', () => {
+  // What `zmx ls` gets back from hundreds of sessions with long commands.
+  const sessions = Array.from({ length: 300 }, (_, i) => ({ ...SESSION, name: `s${i}`, labels: { cmd: 'x'.repeat(500) } }));
+  const reply: Header = { t: MsgType.Reply, id: 9, result: { sessions }, q: 4 };
+  const payload = Buffer.from('screen');
+  const wire = encode(reply, [payload]);
+  assert.equal(wire.length, 3, 'header, payload, body');
+  assert.ok(wire[0]!.length < LIMITS.maxInlineResultBytes, `header of ${wire[0]!.length} bytes`);
+  assert.ok(wire[2]!.length > LIMITS.maxHeaderBytes, 'the body holds more than a header may');
+  const back = decode(wire);
+  assert.deepEqual(back.header, reply, 'the receiver sees the result in place, and no body field');
+  assert.deepEqual(back.frames, [payload]);
+  // A small result stays inline.
+  assert.equal(encode({ t: MsgType.Reply, id: 1, result: { ok: true } }).length, 1);
+});
+
+test('a reply that announces a body it lacks, or a body that is not a map, is EPROTO', () => {
+  const head = rawHeader({ t: MsgType.Reply, id: 3, result: {}, body: true });
+  assertZmxError(() => decode([head]), 'EPROTO', 'body');
+  assertZmxError(() => decode([head, Buffer.from([0xc1])]), 'EPROTO', 'body');
+  assertZmxError(() => decode([head, new Packr({ useRecords: false }).pack([1, 2])]), 'EPROTO', 'body');
+  assertZmxError(() => decode([rawHeader({ t: MsgType.Reply, id: 3, result: {}, body: 1 })]), 'EPROTO', '"body"');
 });
 
 test('decode rejects too many frames, and accepts the limit', () => {

@@ -270,7 +270,12 @@ export interface ReceivedMsg { t: typeof MsgType.Received; recv: number }
  * direction, present once both sides announced `resume` (LINK_CAPABILITIES).
  */
 export interface RequestMsg { t: typeof MsgType.Request; id: number; op: OpName; args: Record<string, unknown>; q?: number }
-export interface ReplyMsg { t: typeof MsgType.Reply; id: number; result: Record<string, unknown>; q?: number }
+/**
+ * `body`: on the wire only — the result was too large for a header
+ * (LIMITS.maxInlineResultBytes) and travels msgpacked in the last frame;
+ * decode puts it back, so receivers never see `body`.
+ */
+export interface ReplyMsg { t: typeof MsgType.Reply; id: number; result: Record<string, unknown>; body?: boolean; q?: number }
 /** An error; `id` is 0 when it answers no particular request. */
 export interface ErrorMsg { t: typeof MsgType.Error; id: number; code: ErrorCode; message: string; q?: number }
 export interface OutputMsg { t: typeof MsgType.Output; sid: number; seq: number; q?: number }
@@ -324,7 +329,7 @@ const SCHEMAS: Record<MsgTypeCode, Record<string, FieldKind>> = {
   [MsgType.Pong]: { ts: 'uint' },
   [MsgType.Received]: { recv: 'uint' },
   [MsgType.Request]: { id: 'uint', op: 'string', args: 'object', q: 'uint?' },
-  [MsgType.Reply]: { id: 'uint', result: 'object', q: 'uint?' },
+  [MsgType.Reply]: { id: 'uint', result: 'object', body: 'bool?', q: 'uint?' },
   [MsgType.Error]: { id: 'uint', code: 'code', message: 'string', q: 'uint?' },
   [MsgType.Output]: { sid: 'uint', seq: 'uint', q: 'uint?' },
   [MsgType.Input]: { sid: 'uint', q: 'uint?' },
@@ -371,6 +376,10 @@ export function encode(header: Header, frames: readonly Buffer[] = []): Buffer[]
   if (header.t === MsgType.Error && header.message.length > LIMITS.maxErrorMessage) {
     header = { ...header, message: header.message.slice(0, LIMITS.maxErrorMessage) + '…' };
   }
+  if (header.t === MsgType.Reply) {
+    const result = packr.pack(header.result);
+    if (result.length > LIMITS.maxInlineResultBytes) return [packr.pack({ ...header, result: {}, body: true }), ...frames, result];
+  }
   return [packr.pack(header), ...frames];
 }
 
@@ -401,7 +410,22 @@ export function decode(frames: readonly Buffer[]): Message {
   for (const [field, kind] of Object.entries(schema)) {
     if (!checkField(kind, raw[field])) throw new ZmxError('EPROTO', `field "${field}" of message 0x${t.toString(16)} must be ${kind}`);
   }
+  if (t === MsgType.Reply && raw['body'] === true) return { header: withBody(raw, frames), frames: frames.slice(1, -1) };
   return { header: raw as unknown as Header, frames: frames.slice(1) };
+}
+
+/** A Reply whose result came in its last frame (encode's `body`), made whole again. */
+function withBody(raw: Record<string, unknown>, frames: readonly Buffer[]): ReplyMsg {
+  if (frames.length < 2) throw new ZmxError('EPROTO', 'reply announces a body frame but has none');
+  let result: unknown;
+  try {
+    result = packr.unpack(frames[frames.length - 1]!);
+  } catch {
+    throw new ZmxError('EPROTO', 'reply body is not valid msgpack');
+  }
+  if (!isPlainObject(result)) throw new ZmxError('EPROTO', 'reply body is not a map');
+  const { body: _body, ...rest } = raw;
+  return { ...(rest as unknown as ReplyMsg), result };
 }
 
 /**

@@ -48,6 +48,23 @@ describe('sessions', { concurrency: 4 }, () => {
     assert.equal(after[0]!['pid'], pid, 'the existing session is left alone');
   });
 
+  test('ls lists sessions whose descriptions add up to more than a message header holds', async (t) => {
+    // Each session's command is 30 KB; together they are far past
+    // LIMITS.maxHeaderBytes (64 KB), so the list must travel as a body.
+    const sb = sandbox(t);
+    const padding = 'x'.repeat(30_000);
+    const names = ['long0', 'long1', 'long2', 'long3'];
+    for (const name of names) await newDetached(sb, name, ['--', 'sh', '-c', 'exec sleep 600', padding]);
+    const rows = await list(sb);
+    assert.deepEqual(rows.map((r) => r['name']).sort(), names);
+    assert.ok(rows.every((r) => r['cmd']!.startsWith("sh -c 'exec sleep 600' xxx")), 'each row shows its command (cut for the line)');
+    const json = await sb.zmx(['ls', '--json']);
+    assertOk(json, 'ls --json');
+    const sessions = JSON.parse(json.stdout) as { panes: { cmd: string[] }[] }[];
+    assert.equal(sessions.length, names.length);
+    assert.ok(sessions.every((s) => s.panes[0]!.cmd[3] === padding), 'the JSON carries each whole command');
+  });
+
   test('ls with no server: "no sessions found in DIR" on stderr, exit 0, starts no server', async (t) => {
     const sb = sandbox(t);
     const r = await sb.zmx(['ls']);
