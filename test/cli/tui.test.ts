@@ -56,6 +56,19 @@ function withoutStatus(screen: string): string {
 }
 
 describe('the full-screen client', { concurrency: 2 }, () => {
+  test('keys typed before the client has drawn reach the pane, in order (full-screen and --raw)', async (t) => {
+    const sb = sandbox(t);
+    // Typed at once: the client is still starting, then attaching, then opening the pane's view.
+    sb.tmuxStart(`${ZMX_BIN} attach early -- cat`, 100, 30);
+    sb.tmux('send-keys', '-t', 'main', '-l', 'typed-before-drawn');
+    await started(sb, 'early');
+    sb.tmux('send-keys', '-t', 'main', '-l', '+after');
+    await until(async () => (await sb.zmx(['history', 'early'])).stdout.includes('typed-before-drawn+after'), 'both bursts in the pane, in order', 15_000);
+    sb.tmuxNew('raw', `${ZMX_BIN} attach --raw early-raw -- cat`);
+    sb.tmux('send-keys', '-t', 'raw', '-l', 'raw-before-drawn');
+    await until(async () => (await sb.zmx(['history', 'early-raw'])).stdout.includes('raw-before-drawn'), 'the raw client delivers them too', 15_000);
+  });
+
   test('C-b % and C-b " split; each pane runs its own command and its output lands there and nowhere else', async (t) => {
     const sb = sandbox(t);
     sb.tmuxStart(`${ZMX_BIN} attach tiles`, 100, 30);

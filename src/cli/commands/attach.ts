@@ -89,12 +89,14 @@ export const attach: CommandSpec = {
   ],
   passThrough: true,
   details: 'Opens the full-screen client: the session\'s windows and panes, a status bar, tmux\'s keys after the prefix (C-b by default; C-b d detaches, C-b ? lists the keys). C-\\ detaches too, as in zmx (unless ZMX_NO_DETACH_KEY is set). With --raw the active pane is passed through as it is: the screen, cursor, title and modes come back exactly as they were.\nA command given for a session that exists already is ignored. Inside a session, attach switches the client showing it to NAME (creating NAME in the current directory if needed), as zmx does.',
-  examples: ['zmx attach dev', 'zmx attach dev vim', 'zmx attach -t dev'],
+  examples: ['zmx attach dev', 'zmx attach dev vim', 'zmx attach dev -- npm run watch', 'zmx attach -t dev'],
   async run(ctx, args, opts) {
-    const [first, ...rest] = args;
     const target = opts['target'] as string | undefined;
+    // `--` before the command, as new takes it (after the first word, options are not parsed here).
+    const words = target !== undefined && args[0] === '--' ? args.slice(1) : args;
+    const [first, ...rest] = words;
     const name = ctx.sessionName(target ?? first);
-    const cmd = target !== undefined && first !== undefined ? [first, ...rest] : rest;
+    const cmd = target !== undefined && first !== undefined ? [first, ...rest] : rest[0] === '--' ? rest.slice(1) : rest;
     return attachSession(ctx, name, true, cmd, opts['cwd'] as string | undefined, { raw: Boolean(opts['raw']), theme: opts['theme'] as string | undefined });
   },
 };

@@ -48,6 +48,12 @@ export const TUI = {
    * current screen later) instead of this client's memory growing.
    */
   viewQueueBytes: 4 * 1024 * 1024,
+  /**
+   * Keys typed for a pane whose view is still opening (right after attach,
+   * a split, a window switch) are kept until it opens, up to this much —
+   * a burst of typing or a paste, not a stream.
+   */
+  earlyInputBytes: 64 * 1024,
 } as const;
 
 /** Mouse reports (clicks, drags, wheel) with SGR coordinates, in the user's terminal. */
@@ -97,6 +103,8 @@ interface View {
   queued: number;
   /** Set while the view withholds credit (see TUI.viewQueueBytes). */
   held: boolean;
+  /** Input typed while the view was opening, sent once it has a stream (see TUI.earlyInputBytes). */
+  early: Buffer[];
 }
 
 /** Scroll/copy mode over one pane's history. */
@@ -318,7 +326,7 @@ class TuiApp {
     // The same character widths as the server's copy of the pane.
     term.loadAddon(new Unicode11Addon());
     term.unicode.activeVersion = '11';
-    const view: View = { id: info.id, sid: null, term, opening: true, queued: 0, held: false };
+    const view: View = { id: info.id, sid: null, term, opening: true, queued: 0, held: false, early: [] };
     this.views.set(info.id, view);
     const attachSid = this.sid;
     this.conn.request('pane.subscribe', { attach: attachSid, pane: info.id }).then(({ result, frames }) => {
@@ -329,6 +337,7 @@ class TuiApp {
       }
       view.sid = result.sid;
       if (frames[0]?.length) term.write(frames[0]);
+      for (const bytes of view.early.splice(0)) this.conn.input(result.sid, bytes);
       const sid = result.sid;
       const feed = (data: Buffer) => {
         view.queued += data.length;
@@ -415,14 +424,15 @@ class TuiApp {
   /** Sends a key or paste to the active pane, as that pane's own terminal would. */
   private toPane(t: Token): void {
     const v = this.activeView();
-    if (!v || v.sid === null || this.opts.readOnly || this.between || (this.linkDown && !this.conn.resumes)) return;
+    if (!v || this.opts.readOnly || this.between || (this.linkDown && !this.conn.resumes)) return;
     let bytes = t.bytes;
     if (t.kind === 'paste' && !v.term.modes.bracketedPasteMode) {
       bytes = Buffer.from(bytes.toString('utf8').slice(PASTE_START.length, -PASTE_END.length), 'utf8');
     } else if (t.kind === 'key') {
       bytes = forPane(bytes, v.term.modes.applicationCursorKeysMode);
     }
-    this.conn.input(v.sid, bytes);
+    if (v.sid !== null) this.conn.input(v.sid, bytes);
+    else if (v.opening && v.early.reduce((n, b) => n + b.length, bytes.length) <= TUI.earlyInputBytes) v.early.push(bytes);
   }
 
   private perform(a: Action): void {
