@@ -164,7 +164,15 @@ export interface Ops {
   /** The reply carries the history in frame 1. */
   'session.history': { args: { name: string; format: HistoryFormat }; result: { bytes: number } };
   /** Types `script` into the pane's shell; `wait` replies once it has finished. */
-  'session.run': { args: { name: string; script: string; wait: boolean }; result: { status: number | null } };
+  'session.run': {
+    args: { name: string; script: string; wait: boolean };
+    /**
+     * Waited for: the status, the output seq of the chunk that held the
+     * marker, and the output printed while it ran as [seq, length] pairs of
+     * the one frame (the oldest may be dropped past a bound).
+     */
+    result: { status: number | null; seq?: number; chunks?: [number, number][] };
+  };
   'session.wait': { args: { names: string[] }; result: { results: { name: string; status: number }[] } };
   'session.detach': { args: { name: string }; result: { detached: number } };
   /** Frame 1 holds the file's bytes; a relative path is taken from the shell's directory (OSC 7), else the root. */

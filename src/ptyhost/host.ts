@@ -31,6 +31,16 @@ import {
 } from './workspace.js';
 import { portalArgv, portalEnv, portalName, portalTarget, mcpConfig } from './portal-pane.js';
 
+/** A `run` typed and not finished: who waits for it, and (when waited for) the output printed meanwhile. */
+interface RunningTask {
+  pane: number;
+  waiters: ((status: number) => void)[];
+  output: { seq: number; data: Buffer }[] | null;
+  outputBytes: number;
+  /** Output seq of the chunk holding the marker, once seen. */
+  doneSeq: number;
+}
+
 /** Marker typed after a `run` command; the shell prints it with the status. */
 export const TASK_MARKER = 'ZMX_TASK_COMPLETED';
 /** The marker as the shell prints it: task id and exit status. */
@@ -72,6 +82,14 @@ function markerCommand(id: string): string {
 
 /** Bytes of output kept between chunks so a marker split across reads is still found. */
 const MARKER_TAIL_BYTES = 64;
+/**
+ * A waited-for `run` keeps the output its pane printed while it ran, and the
+ * reply carries it: the client prints from it whatever its tail stream did
+ * not bring (a stream that fell behind, or one that missed output), so the
+ * command's output is never lost. Past these bounds the oldest is dropped.
+ */
+const RUN_OUTPUT_KEEP_BYTES = 1024 * 1024;
+const RUN_OUTPUT_KEEP_CHUNKS = 512;
 /** Makes bash report its working directory as OSC 7 before each prompt. */
 const OSC7_PROMPT_COMMAND = 'printf "\\033]7;file://%s%s\\033\\\\" "${HOSTNAME:-$(hostname)}" "$PWD"';
 /** Label keys and values: as zmx allows. */
@@ -120,7 +138,7 @@ interface Session {
   /** The latest `run` task: what `list` shows and `wait` waits for. */
   task: Task | null;
   /** Tasks typed and not finished yet, by id, with the callbacks waiting for each. */
-  running: Map<string, { pane: number; waiters: ((status: number) => void)[] }>;
+  running: Map<string, RunningTask>;
   /** Callbacks waiting for the latest task (or the session) to end. */
   taskWaiters: ((status: number) => void)[];
   markerTail: string;
@@ -252,7 +270,7 @@ export class PtyHost {
         const data = await this.target(this.get(args.name), args).pane.capture(args.escapes);
         return { result: { bytes: data.length }, frames: [data] };
       }
-      case 'session.run': return { result: await this.run(a) };
+      case 'session.run': return this.run(a);
       case 'session.wait': return { result: await this.wait(a) };
       case 'session.write': return { result: this.write(a, frames[0] ?? Buffer.alloc(0)) };
       // ---- Workspaces (issue 5)
@@ -423,7 +441,7 @@ export class PtyHost {
         exit: (p, exit) => this.onPaneExit(s, p, exit),
       },
     );
-    pane.onData((data) => this.scanForMarker(s, data));
+    pane.onData((data) => this.scanForMarker(s, pane, data));
     s.panes.set(id, pane);
     this.paneIndex.set(id, { pane, session: s });
     return pane;
@@ -670,7 +688,7 @@ export class PtyHost {
     return { labels: Object.fromEntries(s.labels) };
   }
 
-  private async run(args: OpArgs<'session.run'>): Promise<OpResult<'session.run'>> {
+  private async run(args: OpArgs<'session.run'>): Promise<{ result: Record<string, unknown>; frames: Buffer[] }> {
     const s = this.get(args.name);
     const id = randomBytes(2).toString('hex');
     const command = args.script.replace(/[\r\n]+$/, '');
@@ -680,7 +698,8 @@ export class PtyHost {
     const pane = this.activePane(s);
     s.task = { id, pane: pane.id, command, status: null, ended: null };
     const waiters: ((status: number) => void)[] = [];
-    s.running.set(id, { pane: pane.id, waiters });
+    const task: RunningTask = { pane: pane.id, waiters, output: args.wait ? [] : null, outputBytes: 0, doneSeq: 0 };
+    s.running.set(id, task);
     const done = args.wait ? new Promise<number>((res) => waiters.push(res)) : null;
     // A readline shell takes the script as a paste: tabs stay tabs (no
     // completion), and every line reaches the parser as written. A shell
@@ -688,16 +707,32 @@ export class PtyHost {
     const readyMs = this.opts.shellReadyMs ?? TIMING.shellReadyMs;
     const age = Date.now() - s.created;
     const paste = pane.pasteCapable || (age < readyMs && (await pane.whenPasteCapable(readyMs - age)));
+    const fromSeq = pane.seq;
     pane.input(Buffer.from(paste ? pastedCommand(command, id) : typedCommand(command, id), 'utf8'));
-    return { status: done ? await done : null };
+    if (!done) return { result: { status: null }, frames: [] };
+    const status = await done;
+    // The output printed while it ran: one frame, cut at the chunks' lengths.
+    const chunks = (task.output ?? []).filter((o) => o.seq > fromSeq);
+    const result: OpResult<'session.run'> = { status, seq: task.doneSeq, chunks: chunks.map((o) => [o.seq, o.data.length]) };
+    return { result: result as unknown as Record<string, unknown>, frames: [Buffer.concat(chunks.map((o) => o.data))] };
   }
 
-  private scanForMarker(s: Session, data: Buffer): void {
+  private scanForMarker(s: Session, pane: Pane, data: Buffer): void {
     if (s.running.size === 0) return;
+    for (const task of s.running.values()) {
+      if (task.pane !== pane.id || !task.output) continue;
+      task.output.push({ seq: pane.seq, data });
+      task.outputBytes += data.length;
+      while (task.output.length > 1 && (task.outputBytes > RUN_OUTPUT_KEEP_BYTES || task.output.length > RUN_OUTPUT_KEEP_CHUNKS)) {
+        task.outputBytes -= task.output.shift()!.data.length;
+      }
+    }
     const text = s.markerTail + data.toString('latin1');
     let end = 0;
     for (const m of text.matchAll(MARKER_RE)) {
-      if (!s.running.has(m[1]!)) continue; // another task's, or the echo of one
+      const task = s.running.get(m[1]!);
+      if (!task) continue; // another task's, or the echo of one
+      task.doneSeq = pane.seq;
       this.finishTask(s, m[1]!, Number(m[2]) & 0xff);
       end = m.index! + m[0].length;
     }

@@ -10,6 +10,9 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Sandbox, parseList, until } from '../helpers/harness.js';
 import { sandbox, assertOk, runLines } from '../helpers/assert.js';
+import { Connection } from '../../src/client/connection.js';
+import { runtimePaths } from '../../src/common/paths.js';
+import { KeyStore } from '../../src/platform/keystore.js';
 
 async function history(sb: Sandbox, name: string, ...flags: string[]): Promise<string> {
   const r = await sb.zmx(['history', name, ...flags]);
@@ -60,6 +63,25 @@ describe('run, send, print, write, history, tail', { concurrency: 4 }, () => {
       assert.deepEqual(runLines(r.stdout), [`first-${i}`, `last-${i}`], `run #${i} printed ${JSON.stringify(r.stdout)}`);
       assert.match(r.stdout, /^ZMX_TASK_COMPLETED:[0-9a-f]{4}:0$/m, `run #${i}: the completion marker shows, as in zmx`);
     }
+  });
+
+  test('a waited-for run replies with the output it printed, so a client whose stream missed it still prints it', async (t) => {
+    const sb = sandbox(t);
+    assertOk(await sb.zmx(['run', 'direct', 'true']), 'run');
+    // No tail stream at all: everything must come in the reply.
+    const conn = (await Connection.local({ spawn: false, paths: runtimePaths(sb.dir), keys: new KeyStore(join(sb.configDir, 'keys'), 'file') }))!;
+    t.after(() => conn.close());
+    const { result, frames } = await conn.request('session.run', { name: 'direct', script: 'echo one-$((40+2)); (exit 3)', wait: true }, [], { timeoutMs: 0 });
+    assert.equal(result.status, 3);
+    const chunks = result.chunks ?? [];
+    assert.ok(chunks.length > 0, 'the reply lists the output chunks');
+    const body = frames[0] ?? Buffer.alloc(0);
+    assert.equal(chunks.reduce((n, [, len]) => n + len, 0), body.length, 'the chunk lengths add up to the frame');
+    const text = body.toString('utf8');
+    assert.match(text, /one-42\r?\n/, 'the command\'s output is in the reply');
+    assert.match(text, /ZMX_TASK_COMPLETED:[0-9a-f]{4}:3/, 'up to and including the marker');
+    assert.equal(result.seq, chunks[chunks.length - 1]![0], 'seq names the chunk that held the marker');
+    for (let i = 1; i < chunks.length; i++) assert.ok(chunks[i]![0] > chunks[i - 1]![0], 'chunks in order, each once');
   });
 
   test('stdin scripts: quotes, $VARS, $(cmd) and a quoted heredoc pass through unmangled', async (t) => {

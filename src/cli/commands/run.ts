@@ -50,14 +50,30 @@ export const run: CommandSpec = {
     const tail = await conn.request('session.tail', { name });
     const filter = new RunOutputFilter(script);
     const decoder = new StringDecoder('utf8');
+    /** The last output chunk printed: a chunk is printed once, from the stream or the reply. */
+    let printed = tail.result.seq;
+    const print = (seq: number, data: Buffer) => {
+      if (seq <= printed) return;
+      printed = seq;
+      ctx.out(filter.push(decoder.write(data)));
+    };
     let ended: (() => void) | null = null;
     const streamDone = new Promise<void>((res) => { ended = res; });
     conn.stream(tail.result.sid, {
-      output: (_seq, data) => ctx.out(filter.push(decoder.write(data))),
+      output: print,
       end: () => ended?.(),
     });
-    const { result: done } = await conn.request('session.run', { name, script, wait: true }, [], { timeoutMs: 0 });
+    const { result: done, frames } = await conn.request('session.run', { name, script, wait: true }, [], { timeoutMs: 0 });
+    // The reply carries what the pane printed while the command ran; print
+    // whatever the stream has not brought (yet), so no output is ever lost.
+    const body = frames[0] ?? Buffer.alloc(0);
+    let at = 0;
+    for (const [seq, length] of done.chunks ?? []) {
+      print(seq, body.subarray(at, at + length));
+      at += length;
+    }
     ctx.out(filter.push(decoder.end()) + filter.end());
+    printed = Number.POSITIVE_INFINITY; // after the marker only the next prompt comes
     conn.detach(tail.result.sid);
     await Promise.race([streamDone, conn.request('server.info', {}).then(() => {})]);
     return done.status ?? 0;
