@@ -626,7 +626,14 @@ for (const status of [0, 3, 255]) {
     assert.equal(rig.answer(req), undefined, 'no reply before the marker');
     assert.deepEqual((await rig.get('a')).task, { status: null, command: 'make', ended: null });
     pty.emit(`${TASK_MARKER}:${id}:${status}\r\n$ `);
-    assert.deepEqual((await rig.replied(req)).result, { status });
+    const reply = await rig.replied(req);
+    assert.equal(reply.result['status'], status);
+    // The reply carries what the pane printed while the task ran, up to the marker.
+    const text = (reply.frames[0] ?? Buffer.alloc(0)).toString('latin1');
+    assert.ok(text.includes('building...\r\n') && text.includes(`${TASK_MARKER}:${id}:${status}\r\n`), JSON.stringify(text));
+    const chunks = reply.result['chunks'] as [number, number][];
+    assert.equal(chunks.reduce((n, [, len]) => n + len, 0), text.length, 'chunk lengths add up to the frame');
+    assert.equal(reply.result['seq'], chunks[chunks.length - 1]![0], 'seq names the chunk with the marker');
     const { ended, ...rest } = (await rig.get('a')).task!;
     assert.deepEqual(rest, { status, command: 'make' });
     assert.equal(typeof ended, 'number');
@@ -647,20 +654,20 @@ test('a marker split across two output chunks is found (and a split status is re
   pty.emit(`out\r\nZMX_TASK_COM`);
   await settle();
   pty.emit(`PLETED:${first.id}:0\r\n`);
-  assert.deepEqual((await rig.replied(first.req)).result, { status: 0 });
+  assert.deepEqual((await rig.replied(first.req)).result['status'], 0);
 
   const second = await rig.run('a', 'exit_255', true);
   pty.emit(`${TASK_MARKER}:${second.id}:25`);
   await settle();
   assert.equal(rig.answer(second.req), undefined, '25 is not the whole status');
   pty.emit('5\r\n');
-  assert.deepEqual((await rig.replied(second.req)).result, { status: 255 });
+  assert.deepEqual((await rig.replied(second.req)).result['status'], 255);
 
   const third = await rig.run('a', 'x', true);
   pty.emit(`${TASK_MARKER}:${third.id}:1`);
   await settle();
   pty.emit('\n');
-  assert.deepEqual((await rig.replied(third.req)).result, { status: 1 }, 'a bare LF ends it too');
+  assert.deepEqual((await rig.replied(third.req)).result['status'], 1, 'a bare LF ends it too');
 });
 
 test('run wait:true: the reply comes after the Output carrying the marker, and after task.done', async (t) => {
@@ -713,13 +720,13 @@ test('a shell that exits during a run resolves it (and waits) with its exit stat
   const a = await rig.run('a', 'exit 5', true);
   const waitA = rig.request('session.wait', { names: ['a'] });
   rig.pty('a').exit(5);
-  assert.deepEqual((await rig.replied(a.req)).result, { status: 5 });
+  assert.deepEqual((await rig.replied(a.req)).result['status'], 5);
   assert.deepEqual((await rig.replied(waitA)).result, { results: [{ name: 'a', status: 5 }] });
   assert.deepEqual(rig.events('task.done').map((e) => [e.data['name'], e.data['status']]), [['a', 5]]);
   // Killed by a signal: 128 + signal.
   const b = await rig.run('b', 'sleep 100', true);
   rig.pty('b').exit(0, 9);
-  assert.deepEqual((await rig.replied(b.req)).result, { status: 137 });
+  assert.deepEqual((await rig.replied(b.req)).result['status'], 137);
 });
 
 test('session.wait on a session that never ran a task waits for it to end', async (t) => {
@@ -1032,11 +1039,11 @@ test('two runs in flight each get their own status; the latest is what list show
   const first = await rig.run('a', 'sleep 1; false', true);
   const second = await rig.run('a', 'true', true);
   rig.pty('a').emit(`${TASK_MARKER}:${first.id}:1\r\n`);
-  assert.deepEqual((await rig.replied(first.req)).result, { status: 1 });
+  assert.deepEqual((await rig.replied(first.req)).result['status'], 1);
   assert.equal(rig.answer(second.req), undefined, 'the second run is still going');
   assert.deepEqual((await rig.get('a')).task, { status: null, command: 'true', ended: null });
   rig.pty('a').emit(`${TASK_MARKER}:${second.id}:0\r\n`);
-  assert.deepEqual((await rig.replied(second.req)).result, { status: 0 });
+  assert.deepEqual((await rig.replied(second.req)).result['status'], 0);
   const task = (await rig.get('a')).task!;
   assert.equal(task.status, 0);
   assert.ok(task.ended !== null && Math.abs(task.ended - Date.now()) < 60_000, 'the end time is recorded');
@@ -1079,6 +1086,6 @@ test('run pastes the script (bracketed) once the shell takes paste, with the mar
   const id = /ZMX_TASK_COMPLETED:([0-9a-f]{4})/.exec(typed)![1]!;
   assert.equal(typed, `\x1b[200~${script}\necho ${TASK_MARKER}:${id}:$?\x1b[201~\r`);
   pty.emit(`${TASK_MARKER}:${id}:1\r\n`);
-  assert.deepEqual((await rig.replied(req)).result, { status: 1 });
+  assert.deepEqual((await rig.replied(req)).result['status'], 1);
   assert.equal(pastedCommand('a\x1b[201~b', 'ab12'), `\x1b[200~ab\necho ${TASK_MARKER}:ab12:$?\x1b[201~\r`, 'a script cannot end the paste early');
 });

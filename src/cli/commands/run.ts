@@ -57,10 +57,17 @@ export const run: CommandSpec = {
       printed = seq;
       ctx.out(filter.push(decoder.write(data)));
     };
+    // Output numbers follow one another; a gap (or a Resync, after the stream
+    // fell behind) means the stream lost some: the reply brings it, in order.
+    let streamLost = false;
     let ended: (() => void) | null = null;
     const streamDone = new Promise<void>((res) => { ended = res; });
     conn.stream(tail.result.sid, {
-      output: print,
+      output: (seq, data) => {
+        if (seq !== printed + 1) streamLost = true;
+        if (!streamLost) print(seq, data);
+      },
+      resync: () => { streamLost = true; },
       end: () => ended?.(),
     });
     const { result: done, frames } = await conn.request('session.run', { name, script, wait: true }, [], { timeoutMs: 0 });
