@@ -9,6 +9,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** rmSync retries of a sandbox that exiting shells still write into, and the pause between them. */
+const CLEANUP_RM_RETRIES = 10;
+const CLEANUP_RM_RETRY_MS = 50;
+
 export const ROOT = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
 export const ZMX_BIN = join(ROOT, 'bin', 'zmx');
 
@@ -198,7 +202,9 @@ export class Sandbox {
     await until(() => [...this.serverPids].every((p) => !alive(p)), 'servers to exit', 10_000).catch(() => {
       for (const pid of this.serverPids) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     });
-    rmSync(this.base, { recursive: true, force: true });
+    // A shell the pty host hung up on may still be writing its history into
+    // HOME (inside base) as it exits: rm retries a directory that refills.
+    rmSync(this.base, { recursive: true, force: true, maxRetries: CLEANUP_RM_RETRIES, retryDelay: CLEANUP_RM_RETRY_MS });
   }
 }
 
