@@ -35,10 +35,9 @@ import { portalArgv, portalEnv, portalName, portalTarget, mcpConfig } from './po
 interface RunningTask {
   pane: number;
   waiters: ((status: number) => void)[];
+  /** From the paste on, when waited for; the last chunk is the one that held the marker. */
   output: { seq: number; data: Buffer }[] | null;
   outputBytes: number;
-  /** Output seq of the chunk holding the marker, once seen. */
-  doneSeq: number;
 }
 
 /** Marker typed after a `run` command; the shell prints it with the status. */
@@ -441,7 +440,7 @@ export class PtyHost {
         exit: (p, exit) => this.onPaneExit(s, p, exit),
       },
     );
-    pane.onData((data) => this.scanForMarker(s, pane, data));
+    pane.onData((data) => this.followTasks(s, pane, data));
     s.panes.set(id, pane);
     this.paneIndex.set(id, { pane, session: s });
     return pane;
@@ -698,7 +697,7 @@ export class PtyHost {
     const pane = this.activePane(s);
     s.task = { id, pane: pane.id, command, status: null, ended: null };
     const waiters: ((status: number) => void)[] = [];
-    const task: RunningTask = { pane: pane.id, waiters, output: args.wait ? [] : null, outputBytes: 0, doneSeq: 0 };
+    const task: RunningTask = { pane: pane.id, waiters, output: null, outputBytes: 0 };
     s.running.set(id, task);
     const done = args.wait ? new Promise<number>((res) => waiters.push(res)) : null;
     // A readline shell takes the script as a paste: tabs stay tabs (no
@@ -707,17 +706,18 @@ export class PtyHost {
     const readyMs = this.opts.shellReadyMs ?? TIMING.shellReadyMs;
     const age = Date.now() - s.created;
     const paste = pane.pasteCapable || (age < readyMs && (await pane.whenPasteCapable(readyMs - age)));
-    const fromSeq = pane.seq;
+    if (args.wait) task.output = [];
     pane.input(Buffer.from(paste ? pastedCommand(command, id) : typedCommand(command, id), 'utf8'));
     if (!done) return { result: { status: null }, frames: [] };
     const status = await done;
     // The output printed while it ran: one frame, cut at the chunks' lengths.
-    const chunks = (task.output ?? []).filter((o) => o.seq > fromSeq);
-    const result: OpResult<'session.run'> = { status, seq: task.doneSeq, chunks: chunks.map((o) => [o.seq, o.data.length]) };
+    const chunks = task.output ?? [];
+    const result: OpResult<'session.run'> = { status, seq: chunks.at(-1)?.seq ?? pane.seq, chunks: chunks.map((o) => [o.seq, o.data.length]) };
     return { result: result as unknown as Record<string, unknown>, frames: [Buffer.concat(chunks.map((o) => o.data))] };
   }
 
-  private scanForMarker(s: Session, pane: Pane, data: Buffer): void {
+  /** Each chunk a pane prints: kept for the waited-for tasks running in it, then scanned for their markers. */
+  private followTasks(s: Session, pane: Pane, data: Buffer): void {
     if (s.running.size === 0) return;
     for (const task of s.running.values()) {
       if (task.pane !== pane.id || !task.output) continue;
@@ -730,9 +730,7 @@ export class PtyHost {
     const text = s.markerTail + data.toString('latin1');
     let end = 0;
     for (const m of text.matchAll(MARKER_RE)) {
-      const task = s.running.get(m[1]!);
-      if (!task) continue; // another task's, or the echo of one
-      task.doneSeq = pane.seq;
+      if (!s.running.has(m[1]!)) continue; // another task's, or the echo of one
       this.finishTask(s, m[1]!, Number(m[2]) & 0xff);
       end = m.index! + m[0].length;
     }
