@@ -123,3 +123,45 @@ export const QUEUES = {
   /** Messages libzmq queues per peer before it blocks or drops (ZMQ_SNDHWM/RCVHWM). */
   highWaterMark: 100_000,
 } as const;
+
+/** The agent portal's bounds (docs/protocol.md, "Portal"). */
+export const PORTAL = {
+  /**
+   * Largest slice one fs.read answers (and one upload chunk carries): big
+   * enough that a 1 GB file is a thousand round trips, small enough that a
+   * window of them stays a few MiB on either side.
+   */
+  chunkBytes: 1024 * 1024,
+  /** Reads (or upload chunks) a client keeps in flight: hides the round trip without holding much memory. */
+  window: 8,
+  /** fs.readFiles: at most this many bytes of each file... */
+  readFilesPerFileBytes: 1024 * 1024,
+  /** ...and of all of them together (the rest are marked truncated). */
+  readFilesTotalBytes: 16 * 1024 * 1024,
+  /** fs.list answers at most this many entries unless asked for fewer. */
+  listMaxEntries: 10_000,
+  /** fs.grep answers at most this many matches unless asked for fewer. */
+  grepMaxResults: 1_000,
+  /** Files larger than this are skipped by grep (logs, binaries). */
+  grepMaxFileBytes: 8 * 1024 * 1024,
+  /** A matched line longer than this is cut in the answer. */
+  grepMaxLineChars: 1_000,
+  /** fs.edit reads the file whole: larger ones are refused (ETOOBIG). */
+  editMaxBytes: 32 * 1024 * 1024,
+  /** An upload no chunk arrived for in this long is abandoned and its temp file removed. */
+  uploadIdleMs: 5 * 60_000,
+  /** Output of a command kept per stream, for exec.read from any offset; past it output is dropped (`truncated`). */
+  execKeepBytes: 16 * 1024 * 1024,
+  /** How long an exec.read waits for new output before it answers with none. */
+  execReadMaxWaitMs: 10_000,
+  /** A finished command is kept this long for exec.read/list, then forgotten. */
+  execKeepDoneMs: 10 * 60_000,
+  /** Commands one server runs at once; one more answers ETOOBIG. */
+  execMaxRunning: 64,
+  /** After a timeout or kill, SIGTERM to the group, then SIGKILL after this. */
+  execKillGraceMs: 2_000,
+  /** Watches one client holds at once. */
+  maxWatchesPerClient: 64,
+  /** Audit reads answer at most this many lines at a time. */
+  auditReadMaxLines: 1_000,
+} as const;

@@ -361,6 +361,28 @@ const ARGS: { [K in OpName]: OpArgs<K> } = {
   'workspace.rollback': { name: 'dev', label: '' },
   'workspace.diff': { name: 'dev', label: '20250102-150405' },
   'workspace.snapshots': { name: 'dev' },
+  'fs.read': { name: 'dev', path: 'src/a.ts', offset: 5 * 2 ** 32, length: 1024 * 1024 },
+  'fs.readFiles': { name: 'dev', paths: ['a.ts', 'b/c.ts'] },
+  'fs.write': { name: 'dev', path: 'out/x.bin', mode: 0o644, parents: true },
+  'fs.upload.begin': { name: 'dev', path: 'big.iso', mode: 0o600, parents: false },
+  'fs.upload.chunk': { upload: 3, offset: 2 ** 33 },
+  'fs.upload.commit': { upload: 3, size: 2 ** 33 + 7 },
+  'fs.upload.abort': { upload: 3 },
+  'fs.edit': { name: 'dev', path: 'a.ts', old: 'foo', new: 'bar', count: 2 },
+  'fs.stat': { name: 'dev', path: '.' },
+  'fs.list': { name: 'dev', path: 'src', recursive: true, glob: '**/*.ts', all: false, max: 100 },
+  'fs.grep': { name: 'dev', path: '', pattern: 'TODO\\(', glob: '*.md', ignoreCase: true, max: 10 },
+  'fs.mkdir': { name: 'dev', path: 'a/b', parents: true },
+  'fs.rm': { name: 'dev', path: 'a', recursive: true },
+  'fs.mv': { name: 'dev', from: 'a', to: 'b', overwrite: false },
+  'fs.watch': { name: 'dev', path: 'src', recursive: true },
+  'fs.unwatch': { watch: 2 },
+  'exec.start': { name: 'dev', argv: ['npm', 'test'], shell: '', cwd: 'pkg', env: { CI: '1' }, timeoutMs: 60_000, stdin: false },
+  'exec.read': { exec: 7, stdout: 2 ** 40, stderr: 0, waitMs: 500, max: 1024 * 1024 },
+  'exec.stdin': { exec: 7, eof: true },
+  'exec.kill': { exec: 7, signal: 'SIGTERM' },
+  'exec.list': { name: 'dev' },
+  'audit.read': { session: '', offset: 2 ** 35, waitMs: 0 },
 };
 
 function argsOf(op: OpName): Record<string, unknown> {
@@ -370,7 +392,10 @@ function argsOf(op: OpName): Record<string, unknown> {
 /** Arguments that may also be null (their samples hold a value). */
 /** Times in ms since the epoch: past 2^32, which other uints may not be. */
 const TIMES = new Set(['pair.claim.ts']);
+/** Byte offsets and sizes: past 2^32 as well (files may be larger than 4 GiB). */
+const SIZES = new Set(['fs.read.offset', 'fs.upload.chunk.offset', 'fs.upload.commit.size', 'exec.read.stdout', 'exec.read.stderr', 'audit.read.offset']);
 const NULLABLE = new Set([
+  'fs.write.mode', 'fs.upload.begin.mode',
   'session.attach.create', 'session.switch.create', 'workspace.create.worktree', 'workspace.create.portal', 'pane.select.move', 'window.select.move', 'window.select.window', 'pane.resize.dir', 'window.layout.window',
   ...['pane.split', 'pane.select', 'pane.kill', 'pane.resize', 'pane.capture'].flatMap((op) => [`${op}.window`, `${op}.pane`]),
 ]);
@@ -424,7 +449,7 @@ test('validateArgs refuses every missing or mistyped argument with EINVAL', () =
       delete missing[key];
       assertZmxError(() => validateArgs(op, missing), 'EINVAL', `"${key}"`, `${op} without ${key}`);
       checked++;
-      for (const bad of wrongValues(sample, NULLABLE.has(`${op}.${key}`)).filter((v) => !(TIMES.has(`${op}.${key}`) && v === LIMITS.maxUint + 1))) {
+      for (const bad of wrongValues(sample, NULLABLE.has(`${op}.${key}`)).filter((v) => !((TIMES.has(`${op}.${key}`) || SIZES.has(`${op}.${key}`)) && v === LIMITS.maxUint + 1))) {
         const what = `${op}.${key} = ${JSON.stringify(bad)?.slice(0, 40)}`;
         assertZmxError(() => validateArgs(op, { ...argsOf(op), [key]: bad }), 'EINVAL', `"${key}"`, what);
         checked++;

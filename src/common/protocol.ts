@@ -11,6 +11,7 @@ import { Packr } from 'msgpackr';
 import { ZmxError, isErrorCode, type ErrorCode } from './errors.js';
 import { LIMITS } from './constants.js';
 import { LAYOUT_PRESETS, type Direction, type LayoutNode, type SplitDir } from './layout.js';
+import { SIGNALS, type AuditEntry, type ExecInfo, type FileStat, type GrepMatch, type ReadFilesEntry, type SignalName } from './portal.js';
 
 /** Bumped on any incompatible change. A peer states the range it speaks. */
 export const PROTOCOL_VERSION = 1;
@@ -18,7 +19,7 @@ export const PROTOCOL_VERSION = 1;
 export const MIN_PROTOCOL_VERSION = 1;
 
 /** Capabilities announced in hello/welcome; a peer ignores ones it does not know. */
-export const CAPABILITIES = ['pty', 'labels', 'run', 'history.html', 'write', 'windows'] as const;
+export const CAPABILITIES = ['pty', 'labels', 'run', 'history.html', 'write', 'windows', 'portal'] as const;
 
 /**
  * Capabilities of the client ↔ front link itself, announced by both ends:
@@ -248,6 +249,57 @@ export interface Ops {
   'workspace.diff': { args: { name: string; label: string }; result: { kind: SnapshotKind; label: string; bytes: number } };
   /** The session's snapshots, oldest first. */
   'workspace.snapshots': { args: { name: string }; result: { kind: SnapshotKind; snapshots: { label: string; created: number }[] } };
+
+  // ---- Portal (issue 5): files and commands in a session's root, answered
+  // by the front (src/portal/). Paths are relative to the root (an absolute
+  // one must lie inside it); one that resolves outside answers EOUTSIDE.
+  /** Frame 1: up to `length` bytes from `offset` (at most PORTAL.chunkBytes); `size` is the file's. */
+  'fs.read': { args: { name: string; path: string; offset: number; length: number }; result: { size: number; bytes: number; mtimeMs: number } };
+  /** Frame 1: each readable file's bytes, one after another, as `files` says. */
+  'fs.readFiles': { args: { name: string; paths: string[] }; result: { files: ReadFilesEntry[] } };
+  /** Frame 1 is the whole content (at most LIMITS.maxWriteBytes): written to a temp file, then renamed over the path. */
+  'fs.write': { args: { name: string; path: string; mode: number | null; parents: boolean }; result: { path: string; bytes: number } };
+  /** A write of any size: begin, chunks (frame 1, at `offset`), commit (renames) or abort. */
+  'fs.upload.begin': { args: { name: string; path: string; mode: number | null; parents: boolean }; result: { upload: number } };
+  'fs.upload.chunk': { args: { upload: number; offset: number }; result: { bytes: number } };
+  'fs.upload.commit': { args: { upload: number; size: number }; result: { path: string; bytes: number } };
+  'fs.upload.abort': { args: { upload: number }; result: Record<string, never> };
+  /** Replaces `old` by `new`; exactly `count` occurrences must exist, else EINVAL and nothing is written. */
+  'fs.edit': { args: { name: string; path: string; old: string; new: string; count: number }; result: { path: string; replaced: number } };
+  'fs.stat': { args: { name: string; path: string }; result: { stat: FileStat } };
+  /** Entries under `path` (recursively), matching `glob` ('' = all); .git and node_modules are skipped unless `all`. */
+  'fs.list': { args: { name: string; path: string; recursive: boolean; glob: string; all: boolean; max: number }; result: { entries: FileStat[]; truncated: boolean } };
+  /** Lines matching the regular expression `pattern` in files under `path` matching `glob`. */
+  'fs.grep': { args: { name: string; path: string; pattern: string; glob: string; ignoreCase: boolean; max: number }; result: { matches: GrepMatch[]; truncated: boolean } };
+  'fs.mkdir': { args: { name: string; path: string; parents: boolean }; result: { path: string } };
+  'fs.rm': { args: { name: string; path: string; recursive: boolean }; result: { path: string } };
+  'fs.mv': { args: { name: string; from: string; to: string; overwrite: boolean }; result: { from: string; to: string } };
+  /** fs.change events follow for changes under `path`, until fs.unwatch or the client goes. */
+  'fs.watch': { args: { name: string; path: string; recursive: boolean }; result: { watch: number } };
+  'fs.unwatch': { args: { watch: number }; result: Record<string, never> };
+  /**
+   * Starts a command in the root (`cwd` relative to it): `argv`, or `shell`
+   * run by /bin/sh -c when argv is empty. Frame 1, if any, is its stdin; it
+   * is closed after unless `stdin` is true (then exec.stdin sends more).
+   * `timeoutMs` 0 = none; at the timeout its process group is killed.
+   */
+  'exec.start': {
+    args: { name: string; argv: string[]; shell: string; cwd: string; env: Record<string, string>; timeoutMs: number; stdin: boolean };
+    result: { exec: ExecInfo };
+  };
+  /**
+   * Output from the given offsets of each stream (frames 1 and 2: stdout,
+   * stderr). Waits up to `waitMs` for some when there is none yet; `exec.result`
+   * is set once the command has ended and all its output is in the answer.
+   */
+  'exec.read': { args: { exec: number; stdout: number; stderr: number; waitMs: number; max: number }; result: { exec: ExecInfo; stdout: number; stderr: number } };
+  /** Frame 1 goes to the command's stdin; `eof` closes it after. */
+  'exec.stdin': { args: { exec: number; eof: boolean }; result: { bytes: number } };
+  'exec.kill': { args: { exec: number; signal: SignalName }; result: Record<string, never> };
+  /** Commands started in the session (running, and ended ones not yet forgotten). */
+  'exec.list': { args: { name: string }; result: { execs: ExecInfo[] } };
+  /** Audit log lines from byte `offset` (session '' = all); waits up to `waitMs` for new ones when there are none. */
+  'audit.read': { args: { session: string; offset: number; waitMs: number }; result: { entries: AuditEntry[]; offset: number } };
 }
 export type OpName = keyof Ops;
 export type OpArgs<K extends OpName> = Ops[K]['args'];
@@ -302,7 +354,7 @@ export interface ResyncMsg { t: typeof MsgType.Resync; sid: number; seq: number;
 export interface EventMsg { t: typeof MsgType.Event; name: EventName; data: Record<string, unknown>; q?: number }
 
 export type StreamEndReason = 'detached' | 'exited' | 'killed' | 'replaced' | 'error';
-export type EventName = 'session.exit' | 'session.created' | 'task.done' | 'session.switch' | 'session.layout' | 'pane.exit';
+export type EventName = 'session.exit' | 'session.created' | 'task.done' | 'session.switch' | 'session.layout' | 'pane.exit' | 'fs.change';
 
 export type Header =
   | HelloMsg | WelcomeMsg | PingMsg | PongMsg | ReceivedMsg
@@ -350,7 +402,7 @@ const SCHEMAS: Record<MsgTypeCode, Record<string, FieldKind>> = {
 };
 
 const REASONS: readonly StreamEndReason[] = ['detached', 'exited', 'killed', 'replaced', 'error'];
-const EVENTS: readonly EventName[] = ['session.exit', 'session.created', 'task.done', 'session.switch', 'session.layout', 'pane.exit'];
+const EVENTS: readonly EventName[] = ['session.exit', 'session.created', 'task.done', 'session.switch', 'session.layout', 'pane.exit', 'fs.change'];
 
 /** A map as msgpack decodes one: not an array, buffer, Date, Set or other extension object. */
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -471,7 +523,7 @@ export function negotiateVersion(min: number, max: number): number {
 // are refused so a typo never silently does something else.
 
 /** A field's kind; a list means one of those values. */
-type ArgKind = 'string' | 'strings' | 'uint' | 'uintOrNull' | 'time' | 'bool' | 'stringMap' | 'create' | 'createOrNull' | 'format'
+type ArgKind = 'string' | 'strings' | 'uint' | 'size' | 'uintOrNull' | 'time' | 'bool' | 'stringMap' | 'create' | 'createOrNull' | 'format'
   | 'worktreeOrNull' | 'portalOrNull' | readonly (string | null)[];
 const TARGET: Record<string, ArgKind> = { name: 'string', window: 'uintOrNull', pane: 'uintOrNull' };
 const DIRECTIONS = ['left', 'right', 'up', 'down'] as const;
@@ -516,6 +568,29 @@ const ARG_SCHEMAS: Record<OpName, Record<string, ArgKind>> = {
   'workspace.rollback': { name: 'string', label: 'string' },
   'workspace.diff': { name: 'string', label: 'string' },
   'workspace.snapshots': { name: 'string' },
+  // ---- Portal (issue 5)
+  'fs.read': { name: 'string', path: 'string', offset: 'size', length: 'uint' },
+  'fs.readFiles': { name: 'string', paths: 'strings' },
+  'fs.write': { name: 'string', path: 'string', mode: 'uintOrNull', parents: 'bool' },
+  'fs.upload.begin': { name: 'string', path: 'string', mode: 'uintOrNull', parents: 'bool' },
+  'fs.upload.chunk': { upload: 'uint', offset: 'size' },
+  'fs.upload.commit': { upload: 'uint', size: 'size' },
+  'fs.upload.abort': { upload: 'uint' },
+  'fs.edit': { name: 'string', path: 'string', old: 'string', new: 'string', count: 'uint' },
+  'fs.stat': { name: 'string', path: 'string' },
+  'fs.list': { name: 'string', path: 'string', recursive: 'bool', glob: 'string', all: 'bool', max: 'uint' },
+  'fs.grep': { name: 'string', path: 'string', pattern: 'string', glob: 'string', ignoreCase: 'bool', max: 'uint' },
+  'fs.mkdir': { name: 'string', path: 'string', parents: 'bool' },
+  'fs.rm': { name: 'string', path: 'string', recursive: 'bool' },
+  'fs.mv': { name: 'string', from: 'string', to: 'string', overwrite: 'bool' },
+  'fs.watch': { name: 'string', path: 'string', recursive: 'bool' },
+  'fs.unwatch': { watch: 'uint' },
+  'exec.start': { name: 'string', argv: 'strings', shell: 'string', cwd: 'string', env: 'stringMap', timeoutMs: 'uint', stdin: 'bool' },
+  'exec.read': { exec: 'uint', stdout: 'size', stderr: 'size', waitMs: 'uint', max: 'uint' },
+  'exec.stdin': { exec: 'uint', eof: 'bool' },
+  'exec.kill': { exec: 'uint', signal: SIGNALS },
+  'exec.list': { name: 'string' },
+  'audit.read': { session: 'string', offset: 'size', waitMs: 'uint' },
 };
 
 const WORKTREE_KEYS: Record<string, ArgKind> = { repo: 'string', branch: 'string' };
@@ -536,6 +611,7 @@ function checkArg(kind: ArgKind, v: unknown): boolean {
     case 'strings': return Array.isArray(v) && v.length <= LIMITS.maxListLength && v.every((s) => typeof s === 'string' && s.length <= LIMITS.maxArgString);
     case 'uint': return Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= LIMITS.maxUint;
     case 'uintOrNull': return v === null || checkArg('uint', v);
+    case 'size': return Number.isSafeInteger(v) && (v as number) >= 0; // a byte offset: files may be larger than 4 GiB
     case 'time': return Number.isSafeInteger(v) && (v as number) >= 0; // milliseconds since the epoch
     case 'bool': return typeof v === 'boolean';
     case 'stringMap': return isPlainObject(v) && Object.keys(v).length <= LIMITS.maxListLength && Object.values(v).every((s) => typeof s === 'string' && s.length <= LIMITS.maxArgString);

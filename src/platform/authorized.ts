@@ -10,8 +10,8 @@ import { ZmxError } from '../common/errors.js';
 import { isZ85Key } from '../common/z85.js';
 import { configDir, ensurePrivateDir } from '../common/paths.js';
 
-export const OPERATIONS = ['fs.read', 'fs.write', 'exec', 'pty', 'admin'] as const;
-export type Operation = (typeof OPERATIONS)[number];
+import type { Operation } from '../common/portal.js';
+export { OPERATIONS, type Operation } from '../common/portal.js';
 
 export interface AuthorizedKey {
   key: string;
