@@ -6,11 +6,11 @@
  *
  *   common    imports no other layer and no native package
  *   platform  common
- *   server    common, platform          (not ptyhost, not client)
+ *   server    common, platform, portal  (not ptyhost, not client)
  *   ptyhost   common, platform          (not server, not client)
  *   client    common, platform          (not server, not ptyhost)
  *   cli       common, platform, client  (spawns server/ptyhost by file path)
- *   portal    common, platform, client
+ *   portal    common, platform          (the file and command services the front runs)
  *   mcp       common, platform, client
  *
  * Native packages each have one owner: zeromq -> src/platform/zmq.ts,
@@ -30,11 +30,11 @@ import ts from 'typescript';
 const LAYERS: Record<string, readonly string[]> = {
   common: ['common'],
   platform: ['common', 'platform'],
-  server: ['common', 'platform', 'server'],
+  server: ['common', 'platform', 'portal', 'server'],
   ptyhost: ['common', 'platform', 'ptyhost'],
   client: ['common', 'platform', 'client'],
   cli: ['common', 'platform', 'client', 'cli'],
-  portal: ['common', 'platform', 'client', 'portal'],
+  portal: ['common', 'platform', 'portal'],
   mcp: ['common', 'platform', 'client', 'mcp'],
 };
 
