@@ -181,6 +181,7 @@ test('the lint flags layer violations in every import form', () => {
   assertFlags('src/cli/a.ts', `import '../ptyhost/main.js';`, '../ptyhost/main.js');
   assertFlags('src/portal/a.ts', `import { x } from '../cli/main.js';`, '../cli/main.js');
   assertFlags('src/portal/a.ts', `import { x } from '../server/front.js';`, '../server/front.js');
+  assertFlags('src/portal/a.ts', `import { c } from '../client/connection.js';`, '../client/connection.js');
   assertFlags('src/mcp/a.ts', `import { x } from '../ptyhost/pane.js';`, '../ptyhost/pane.js');
   assertFlags('src/mcp/a.ts', `import { x } from '../portal/a.js';`, '../portal/a.js');
   assertFlags('src/server/a.ts', `import { helper } from '../../test/helpers.js';`, '../../test/helpers.js');
@@ -211,7 +212,8 @@ test('the lint allows what the rules allow', () => {
   assertClean('src/common/protocol.ts', `import { Packr } from 'msgpackr';\nimport { ZmxError } from './errors.js';\nimport { readFileSync } from 'node:fs';`);
   assertClean('src/server/front.ts', `import { x } from '../common/protocol.js';\nimport { y } from '../platform/zmq.js';\nimport { z } from '../platform/authorized.js';`);
   assertClean('src/cli/commands/new.ts', `import { c } from '../../client/connection.js';\nimport { k } from '../../platform/keystore.js';\nimport { u } from '../util.js';`);
-  assertClean('src/portal/a.ts', `import { c } from '../client/connection.js';`);
+  assertClean('src/portal/a.ts', `import { c } from '../common/portal.js';\nimport { k } from '../platform/log.js';`);
+  assertClean('src/server/a.ts', `import { f } from '../portal/fs.js';`);
   assertClean('src/mcp/a.ts', `import { c } from '../client/connection.js';\nimport { p } from '../common/paths.js';`);
   // Test files may reach across layers (only the native rules bind them).
   assertClean('src/platform/a.test.ts', `import { front } from '../server/front.js';\nimport { h } from '../../test/helpers.js';`);
