@@ -46,6 +46,8 @@ export interface RuntimePaths {
   ptyhostLog: string;
   /** The TCP addresses the front listens on besides its IPC socket (`zmx server start --listen`). */
   listenFile: string;
+  /** The portal's audit log: one JSON line per operation (zmx audit reads it). */
+  auditLog: string;
 }
 
 /** sun_path holds 108 bytes on Linux, the last for a NUL. */
@@ -73,5 +75,6 @@ export function runtimePaths(dir = runtimeDir()): RuntimePaths {
     frontLog: join(dir, 'front.log'),
     ptyhostLog: join(dir, 'ptyhost.log'),
     listenFile: join(dir, 'listen.json'),
+    auditLog: join(dir, 'state', 'audit.log'),
   };
 }

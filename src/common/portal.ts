@@ -101,6 +101,10 @@ export interface AuditEntry {
   argv?: string[];
   /** 'OK' or an error code (EDENIED, EOUTSIDE, ENOENT...). */
   result: string;
+  /** A command's end (op 'exec'): how it ended. */
+  exitCode?: number | null;
+  signal?: string | null;
+  timedOut?: boolean;
   bytes: number;
   durationMs: number;
 }

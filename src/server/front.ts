@@ -12,6 +12,8 @@ import { FLOW, TIMING } from '../common/constants.js';
 import { LinkReceiver, LinkSender } from '../common/link.js';
 import { CHROME } from '../common/layout.js';
 import { fingerprint } from '../common/z85.js';
+import { ALL_LIMITS, type AuditEntry, type FsChange, type KeyLimits } from '../common/portal.js';
+import { authorize, isAudited, PORTAL_OPS, type Caller } from './policy.js';
 import {
   MsgType, CAPABILITIES, LINK_CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode, isSequencedType, negotiateVersion, requestIdOf, validateArgs,
   type Header, type HelloMsg, type Message, type OpArgs, type OpName, type OpResult, type SessionInfo, type StreamEndReason,
@@ -38,9 +40,22 @@ export interface FrontDeps {
   stop(): void;
   /** Asks for the pty host to be (re)started if it is not running. */
   wakeHost(): void;
+  /** A key's name and limits (authorized_keys.json); absent or null: no limits (a server that checks no keys). */
+  limitsOf?(publicKey: string): { name: string; limits: KeyLimits } | null;
+  /** The portal's file and command services (portal-router.ts); absent: fs.* and exec.* answer EUNAVAIL. */
+  portal?: PortalHandler;
+  /** Appends one line to the audit log. */
+  audit?(entry: AuditEntry): void;
   /** Who sets a session's size: the client active last (zmx, tmux's `latest`), or the smallest. */
   sizePolicy?(): SizePolicy;
   now?(): number;
+}
+
+/** What the front needs of the portal router: a way in, and word when a connection goes. */
+export interface PortalHandler {
+  handle(caller: Caller, op: OpName, args: Record<string, unknown>, frames: Buffer[]): Promise<{ result: Record<string, unknown>; frames: Buffer[] }>;
+  dropClient(client: string): Promise<void>;
+  uploadPath(id: number): { session: string; path: string } | null;
 }
 
 interface Client {
@@ -545,9 +560,71 @@ export class Front {
     return { ...info, clients: this.clientsOf(info.name) };
   }
 
+  /** Who a client is, for policy and audit: its key's fingerprint, name and limits. */
+  private callerOf(c: Client): Caller {
+    const found = c.publicKey !== null ? this.deps.limitsOf?.(c.publicKey) ?? null : null;
+    return {
+      client: c.key,
+      key: c.publicKey !== null ? fingerprint(c.publicKey) : 'local',
+      who: found?.name ?? '',
+      limits: found?.limits ?? ALL_LIMITS,
+    };
+  }
+
+  /**
+   * Every request: its arguments checked, the key's limits applied
+   * (EDENIED), then served; the audit log gets a line for it — always for a
+   * refusal, and for a success unless the op is a poll or a chunk of a whole
+   * that is logged (policy.ts).
+   */
   private async request(client: Client, id: number, op: string, args: Record<string, unknown>, frames: Buffer[]): Promise<{ result: Record<string, unknown>; frames: Buffer[] }> {
     validateArgs(op, args);
     if (op.startsWith('host.')) throw new ZmxError('EPROTO', `op "${op}" is internal`);
+    const caller = this.callerOf(client);
+    const started = this.now();
+    try {
+      authorize(op, caller.limits);
+      // A read-only key may watch a session, never type into it.
+      const served = await this.serve(client, caller, op, op === 'session.attach' && caller.limits.readOnly ? { ...args, readOnly: true } : args, frames);
+      if (isAudited(op)) this.audit(caller, op, args, 'OK', frames, served, started);
+      return served;
+    } catch (err) {
+      this.audit(caller, op, args, toZmxError(err).code, frames, null, started);
+      throw err;
+    }
+  }
+
+  private audit(caller: Caller, op: OpName, args: Record<string, unknown>, result: string, inFrames: Buffer[], served: { result: Record<string, unknown>; frames: Buffer[] } | null, started: number): void {
+    if (!this.deps.audit) return;
+    let bytes = 0;
+    for (const f of inFrames) bytes += f.length;
+    for (const f of served?.frames ?? []) bytes += f.length;
+    if (typeof served?.result['bytes'] === 'number' && op === 'fs.upload.commit') bytes = served.result['bytes'];
+    const upload = typeof args['upload'] === 'number' ? this.deps.portal?.uploadPath(args['upload']) : null;
+    const names = Array.isArray(args['names']) ? (args['names'] as string[]).join(',') : '';
+    const session = String(args['name'] ?? args['from'] ?? args['session'] ?? upload?.session ?? names);
+    const path = typeof args['path'] === 'string' ? args['path']
+      : Array.isArray(args['paths']) ? (args['paths'] as string[]).join(' ')
+        : typeof args['from'] === 'string' && typeof args['to'] === 'string' && op === 'fs.mv' ? `${args['from']} -> ${args['to']}`
+          : upload?.path ?? (typeof served?.result['path'] === 'string' ? served.result['path'] : undefined);
+    const argv = op === 'exec.start' ? ((args['argv'] as string[]).length ? (args['argv'] as string[]) : ['sh', '-c', String(args['shell'])]) : undefined;
+    const entry: AuditEntry = {
+      time: new Date(started).toISOString(), key: caller.key, who: caller.who, session, op,
+      ...(path !== undefined ? { path } : {}), ...(argv ? { argv } : {}),
+      result, bytes, durationMs: this.now() - started,
+    };
+    try {
+      this.deps.audit(entry);
+    } catch (err) {
+      this.deps.log('could not write the audit log', { error: String(err) });
+    }
+  }
+
+  private async serve(client: Client, caller: Caller, op: OpName, args: Record<string, unknown>, frames: Buffer[]): Promise<{ result: Record<string, unknown>; frames: Buffer[] }> {
+    if (PORTAL_OPS.has(op)) {
+      if (!this.deps.portal) throw new ZmxError('EUNAVAIL', 'this server runs no file or command service');
+      return this.deps.portal.handle(caller, op, args, frames);
+    }
     if (!FRONT_OPS.has(op)) {
       const r = await this.hostRequest(op, args as never, frames);
       return { result: r.result as Record<string, unknown>, frames: r.frames };
@@ -724,8 +801,10 @@ export class Front {
     if (notify) this.sendClient(s.client, { t: MsgType.StreamEnd, sid: s.sid, reason, exitCode });
   }
 
+  /** The one place a client is forgotten: its streams end, its uploads and watches go. */
   private dropClient(c: Client, reason: StreamEndReason, notify = true): void {
     for (const s of [...c.streams.values()]) this.endStream(s, reason, null, true, notify);
+    this.deps.portal?.dropClient(c.key).catch((err) => this.deps.log('portal cleanup failed', { error: String(err) }));
     if (c.receivedTimer) clearTimeout(c.receivedTimer);
     c.receivedTimer = null;
     this.clients.delete(c.key);
@@ -787,6 +866,18 @@ export class Front {
       this.sendError(c.peer, 0, new ZmxError('EDENIED', `key ${fingerprint(c.publicKey)} was revoked on this server`));
       this.dropClient(c, 'error');
     }
+  }
+
+  /** A session's root, as the pty host knows it (a worktree session's is its worktree). */
+  async sessionRoot(name: string): Promise<string> {
+    const { session } = (await this.hostRequest('session.get', { name })).result;
+    return session.worktree?.path ?? session.root;
+  }
+
+  /** An fs.change event for a connection, if it is still here. */
+  sendChange(clientKey: string, change: FsChange): void {
+    const c = this.clients.get(clientKey);
+    if (c) this.sendClient(c, { t: MsgType.Event, name: 'fs.change', data: { ...change } });
   }
 
   /** The public key a client connected with (for policy and audit), or null. */
