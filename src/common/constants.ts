@@ -164,4 +164,17 @@ export const PORTAL = {
   maxWatchesPerClient: 64,
   /** Audit reads answer at most this many lines at a time. */
   auditReadMaxLines: 1_000,
+  /**
+   * After a command's main process exits, how long its stdout/stderr pipes may
+   * stay open before the command is taken as ended anyway: output written just
+   * before the exit is still read, yet a background grandchild that keeps the
+   * pipes open does not hold the result back forever.
+   */
+  execDrainMs: 100,
+  /**
+   * While a killed command's process group still has live members (its main
+   * process gone, a grandchild not yet), how often to look again: there is no
+   * event for the death of a process that is not our child.
+   */
+  execGroupPollMs: 20,
 } as const;
