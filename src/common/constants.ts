@@ -164,4 +164,6 @@ export const PORTAL = {
   maxWatchesPerClient: 64,
   /** Audit reads answer at most this many lines at a time. */
   auditReadMaxLines: 1_000,
+  /** grep takes a file with a NUL byte in its first this many bytes for binary and skips it (as git and grep do). */
+  grepBinaryCheckBytes: 8 * 1024,
 } as const;
