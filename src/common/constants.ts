@@ -166,4 +166,9 @@ export const PORTAL = {
   auditReadMaxLines: 1_000,
   /** grep takes a file with a NUL byte in its first this many bytes for binary and skips it (as git and grep do). */
   grepBinaryCheckBytes: 8 * 1024,
+  /**
+   * Directories one recursive fs.watch follows (one inotify watch each, a
+   * per-user resource); deeper ones past it are not watched.
+   */
+  watchMaxDirs: 10_000,
 } as const;

@@ -484,10 +484,58 @@ test('watch reports create, write and remove under a watched dir, relative to th
   assert.ok(!rootRec.events.some((c) => c.path.startsWith('out-dir/') || c.path.includes('changed-outside')), JSON.stringify(rootRec.events));
   rmSync(join(f.base, 'outside', 'changed-outside'));
 
+  // A directory made after the watch is watched too; a file created in it at once is not missed.
+  mkdirSync(join(f.dir, 'w', 'later', 'deeper'), { recursive: true });
+  writeFileSync(join(f.dir, 'w', 'later', 'deeper', 'x.txt'), 'x');
+  await rec.until((c) => c.kind === 'create' && c.path === 'w/later/deeper/x.txt', 'create in a new dir');
+  writeFileSync(join(f.dir, 'w', 'later', 'deeper', 'x.txt'), 'y');
+  await rec.until((c) => c.kind === 'write' && c.path === 'w/later/deeper/x.txt', 'write in a new dir');
+  // The service's own atomic write: the path is reported, its temp file is not.
+  await f.svc.write(f.root, 'w/atomic.txt', Buffer.from('a'), NO_OPTS);
+  await rec.until((c) => c.kind === 'create' && c.path === 'w/atomic.txt', 'atomic write');
+  assert.ok(!rec.events.some((c) => c.path.includes('.zmx-')), JSON.stringify(rec.events));
+  // A removed directory is reported, and a new one by that name is watched again.
+  rmSync(join(f.dir, 'w', 'later'), { recursive: true });
+  await rec.until((c) => c.kind === 'remove' && c.path === 'w/later', 'remove dir');
+  mkdirSync(join(f.dir, 'w', 'later'));
+  await rec.until((c) => c.kind === 'create' && c.path === 'w/later', 're-create dir');
+  writeFileSync(join(f.dir, 'w', 'later', 'again'), 'x');
+  await rec.until((c) => c.kind === 'create' && c.path === 'w/later/again', 'create in the re-created dir');
+
   f.svc.unwatch('A', id);
   assert.equal(f.svc.openCount.watches, 1);
   assert.throws(() => f.svc.unwatch('A', id), (e: unknown) => e instanceof ZmxError && e.code === 'EINVAL');
   await rejects(f.svc.watch('A', f.root, 'nope', false, rec.on), 'ENOENT', 'watch missing');
+});
+
+test('watch: a file through its directory (atomic replaces keep being seen); not recursive; node_modules not entered', async (t) => {
+  const f = await fixture(t);
+  const file = recorder();
+  await f.svc.watch('A', f.root, 'sub/file.txt', false, file.on);
+  await f.svc.write(f.root, 'sub/file.txt', Buffer.from('one'), NO_OPTS);
+  await file.until((c) => c.kind === 'create', 'first replace');
+  const n = file.events.length;
+  await f.svc.write(f.root, 'sub/file.txt', Buffer.from('two'), NO_OPTS);
+  await file.until((c) => file.events.indexOf(c) >= n && c.kind === 'create', 'second replace');
+  writeFileSync(join(f.dir, 'sub', 'other.txt'), 'not this one');
+  writeFileSync(join(f.dir, 'sub', 'file.txt'), 'in place');
+  await file.until((c) => c.kind === 'write', 'in-place write');
+  assert.ok(file.events.every((c) => c.path === 'sub/file.txt'), JSON.stringify(file.events));
+
+  mkdirSync(join(f.dir, 'p', 'node_modules', 'pkg'), { recursive: true });
+  mkdirSync(join(f.dir, 'p', 'src'), { recursive: true });
+  const flat = recorder();
+  const deep = recorder();
+  await f.svc.watch('A', f.root, 'p', false, flat.on);
+  await f.svc.watch('A', f.root, 'p', true, deep.on);
+  writeFileSync(join(f.dir, 'p', 'node_modules', 'pkg', 'i.js'), 'x');
+  writeFileSync(join(f.dir, 'p', 'src', 's.ts'), 'x');
+  writeFileSync(join(f.dir, 'p', 'top.ts'), 'x');
+  await deep.until((c) => c.path === 'p/top.ts', 'marker (recursive)');
+  await flat.until((c) => c.path === 'p/top.ts', 'marker (flat)');
+  assert.ok(deep.events.some((c) => c.path === 'p/src/s.ts'), JSON.stringify(deep.events));
+  assert.ok(!deep.events.some((c) => c.path.startsWith('p/node_modules/')), JSON.stringify(deep.events));
+  assert.ok(!flat.events.some((c) => c.path.startsWith('p/src/')), JSON.stringify(flat.events));
 });
 
 test('watch: at most maxWatchesPerClient per owner; dropOwner ends one owner\'s uploads (temp files removed) and watches', async (t) => {

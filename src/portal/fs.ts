@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { PORTAL } from '../common/constants.js';
 import { ZmxError, toZmxError } from '../common/errors.js';
-import type { FileStat, FileType, FsChange, GrepMatch, ReadFilesEntry } from '../common/portal.js';
+import type { ChangeKind, FileStat, FileType, FsChange, GrepMatch, ReadFilesEntry } from '../common/portal.js';
 import { Root, show } from './root.js';
 
 /** Directories list and grep do not enter unless asked (`all`). */
@@ -51,9 +51,7 @@ interface Upload {
 interface Watch {
   id: number;
   owner: string;
-  watcher: FSWatcher;
-  /** Events are checked (async) one after another, so they are reported in order. */
-  chain: Promise<void>;
+  tree: TreeWatch;
 }
 
 export class FsService {
@@ -382,34 +380,17 @@ export class FsService {
       throw new ZmxError('ETOOBIG', `already ${held} watches open (at most ${PORTAL.maxWatchesPerClient}); unwatch some first`);
     }
     const id = this.nextWatch++;
-    const isDir = st.isDirectory();
-    let watcher: FSWatcher;
+    const tree = new TreeWatch(root, abs, st.isDirectory(), recursive, (kind, changed) => {
+      if (this.watches.has(id)) onChange({ watch: id, kind, path: root.relative(changed) });
+    }, () => this.closeWatch(id));
+    this.watches.set(id, { id, owner, tree });
     try {
-      watcher = fsWatch(abs, { recursive: recursive && isDir, persistent: false });
+      await tree.start();
     } catch (err) {
+      this.closeWatch(id);
       throw osError(err, p);
     }
-    const w: Watch = { id, owner, watcher, chain: Promise.resolve() };
-    watcher.on('change', (eventType, filename) => {
-      const name = typeof filename === 'string' ? filename : filename?.toString('utf8');
-      const full = isDir && name ? path.join(abs, name) : abs;
-      w.chain = w.chain.then(async () => {
-        // Only what is really inside: a path under a symlinked dir that leads out is dropped.
-        let checked: string;
-        try {
-          checked = await root.resolve(full, { followLeaf: false });
-        } catch {
-          return;
-        }
-        if (!this.watches.has(id)) return;
-        const kind = eventType === 'change' ? 'write' : (await exists(checked)) ? 'create' : 'remove';
-        if (!this.watches.has(id)) return;
-        onChange({ watch: id, kind, path: root.relative(checked) });
-      });
-    });
-    // A watched directory that goes away (or any watcher failure) ends the watch.
-    watcher.on('error', () => this.closeWatch(id));
-    this.watches.set(id, w);
+    if (!this.watches.has(id)) throw new ZmxError('ENOENT', `${show(p)} went away while the watch started`);
     return id;
   }
 
@@ -464,7 +445,7 @@ export class FsService {
     const w = this.watches.get(id);
     if (!w) return;
     this.watches.delete(id);
-    w.watcher.close();
+    w.tree.close();
   }
 
   /** Aborts the uploads no chunk came for in PORTAL.uploadIdleMs. */
@@ -513,6 +494,130 @@ export class FsService {
       return { handle, tmp };
     } catch (err) {
       throw osError(err, shown);
+    }
+  }
+}
+
+/** The temp files write and uploads make (`.NAME.zmx-HEX.tmp`): watches do not report them. */
+const TEMP_NAME = /^\..*\.zmx-[0-9a-f]+\.tmp$/;
+
+/**
+ * A watch on a file or a directory tree. Node 20's recursive fs.watch on
+ * Linux walks the tree synchronously (stalling the server on a large one)
+ * and holds an inotify watch per file, following symlinks out of the root;
+ * this holds one fs.watch per directory instead, added as directories
+ * appear (their entries reported as created), never through a symlink, and
+ * not into .git or node_modules below the watched path. A file is watched
+ * through its directory, so an atomic replace (rename over it) keeps being
+ * seen. Events are handled one after another (lstat is async), in order.
+ */
+class TreeWatch {
+  private readonly dirs = new Map<string, FSWatcher>();
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly root: Root,
+    private readonly top: string,
+    private readonly isDir: boolean,
+    private readonly recursive: boolean,
+    private readonly emit: (kind: ChangeKind, abs: string) => void,
+    /** The watched directory failed (removed, unreadable): the watch ends. */
+    private readonly onFail: () => void,
+  ) {}
+
+  /** Watches the top (its directory for a file) and, if recursive, every directory under it; resolves once they are. */
+  async start(): Promise<void> {
+    this.add(this.isDir ? this.top : path.dirname(this.top), true);
+    if (this.isDir && this.recursive) await this.scan(this.top, false);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.dirs.values()) w.close();
+    this.dirs.clear();
+  }
+
+  private add(dir: string, isTop: boolean): void {
+    if (this.closed || this.dirs.has(dir)) return;
+    if (!isTop && this.dirs.size >= PORTAL.watchMaxDirs) return;
+    const w = fsWatch(dir, { persistent: false });
+    w.on('change', (type, filename) => {
+      const name = filename === null ? '' : String(filename);
+      this.chain = this.chain.then(() => this.event(dir, type, name)).catch(() => undefined);
+    });
+    w.on('error', () => {
+      if (isTop) this.onFail();
+      else this.drop(dir);
+    });
+    this.dirs.set(dir, w);
+  }
+
+  /** Watches the directories under `dir`; `report`: its entries are new (a directory that just appeared). */
+  private async scan(dir: string, report: boolean): Promise<void> {
+    let entries;
+    try {
+      entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    } catch {
+      return; // gone or unreadable: nothing to watch there
+    }
+    for (const e of entries) {
+      if (this.closed) return;
+      const abs = path.join(dir, e.name);
+      if (report && !TEMP_NAME.test(e.name)) this.emit('create', abs);
+      if (!e.isDirectory() || SKIPPED_DIRS.has(e.name)) continue; // a Dirent of a symlink is not a directory
+      try {
+        this.add(abs, false);
+      } catch {
+        continue; // could not watch it (inotify watches used up, or it went away)
+      }
+      await this.scan(abs, report);
+    }
+  }
+
+  private async event(dir: string, type: string, name: string): Promise<void> {
+    if (this.closed) return;
+    let full: string;
+    if (!this.isDir) {
+      if (name !== path.basename(this.top)) return; // another file in the same directory
+      full = this.top;
+    } else full = name === '' ? dir : path.join(dir, name);
+    if (TEMP_NAME.test(path.basename(full))) return;
+    let st = await lstat(full).catch(() => null);
+    if (!st && this.isDir && name === path.basename(dir) && !(await exists(dir))) {
+      // libuv names the watched directory itself by its basename: it was removed or moved.
+      if (dir !== this.top) return; // its parent's watch reports it
+      full = dir;
+      st = null;
+    }
+    if (this.closed || !this.root.contains(full)) return;
+    if (type === 'change') {
+      if (st) this.emit('write', full);
+      return;
+    }
+    if (st) {
+      this.emit('create', full);
+      if (this.recursive && this.isDir && st.isDirectory() && full !== dir && !SKIPPED_DIRS.has(name)) {
+        try {
+          this.add(full, false);
+        } catch {
+          return;
+        }
+        await this.scan(full, true);
+      }
+    } else {
+      this.emit('remove', full);
+      this.drop(full);
+    }
+  }
+
+  /** Stops watching `dir` and everything under it (it was removed). */
+  private drop(dir: string): void {
+    for (const [d, w] of this.dirs) {
+      if (d !== this.top && (d === dir || d.startsWith(dir + '/'))) {
+        w.close();
+        this.dirs.delete(d);
+      }
     }
   }
 }
