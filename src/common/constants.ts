@@ -171,4 +171,6 @@ export const PORTAL = {
    * per-user resource); deeper ones past it are not watched.
    */
   watchMaxDirs: 10_000,
+  /** Uploads one client holds open at once (each holds a file descriptor and a temp file). */
+  maxUploadsPerClient: 64,
 } as const;

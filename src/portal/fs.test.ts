@@ -165,6 +165,11 @@ test('write is atomic: a new inode renamed over, the old one intact for its read
 
   await f.svc.write(f.root, 'sub/file.txt', Buffer.from('x'), { mode: 0o755, parents: false });
   assert.equal(statSync(file).mode & 0o7777, 0o755, 'an explicit mode is applied exactly');
+  await rejects(f.svc.write(f.root, 'sub/file.txt', Buffer.from('y'), { mode: 0o4755, parents: false }), 'EINVAL', 'setuid mode');
+  assert.equal(readFileSync(file, 'utf8'), 'x');
+  chmodSync(file, 0o4755);
+  await f.svc.write(f.root, 'sub/file.txt', Buffer.from('new program'), NO_OPTS);
+  assert.equal(statSync(file).mode & 0o7777, 0o755, 'a setuid bit is not carried over to new content');
 
   await f.svc.write(f.root, 'in-file', Buffer.from('through the link'), NO_OPTS);
   assert.ok(lstatSync(join(f.dir, 'in-file')).isSymbolicLink(), 'a symlink inside stays a symlink');
@@ -374,6 +379,9 @@ test('mkdir, rm and mv', async (t) => {
   assert.deepEqual(await f.svc.mv(f.root, 'two', `${f.dir}/sub/three`, false), { from: 'two', to: 'sub/three' });
   assert.equal(readFileSync(join(f.dir, 'sub', 'three'), 'utf8'), '1');
   await rejects(f.svc.mv(f.root, 'nope', 'x', false), 'ENOENT', 'mv missing');
+  const noDir = await rejects(f.svc.mv(f.root, 'sub/three', 'no/such/dir', false), 'ENOENT', 'mv into a missing dir');
+  assert.match(noDir.message, /no\/such\/dir/);
+  assert.ok(!noDir.message.includes(f.base), noDir.message);
   await rejects(f.svc.mv(f.root, '.', 'x', false), 'EINVAL', 'mv the root');
   // mv of a symlink moves the link.
   await f.svc.mv(f.root, 'out-file', 'moved-link', false);
@@ -415,6 +423,12 @@ test('upload: out-of-order chunks then commit give identical bytes; size, owner,
   assert.ok(!existsSync(join(f.dir, 'deep', 'new.bin')));
   await rejects(f.svc.uploadBegin('A', f.root, 'nodir/x', NO_OPTS), 'ENOENT', 'begin without parents');
 
+  await rejects(f.svc.uploadBegin('A', f.root, 'x', { mode: 0o2755, parents: false }), 'EINVAL', 'setgid mode');
+  const many: number[] = [];
+  for (let i = 0; i < PORTAL.maxUploadsPerClient; i++) many.push(await f.svc.uploadBegin('C', f.root, `many${i}`, NO_OPTS));
+  await rejects(f.svc.uploadBegin('C', f.root, 'one-more', NO_OPTS), 'ETOOBIG', 'one upload too many');
+  for (const m of many) await f.svc.uploadAbort('C', m);
+  assert.deepEqual(tempFiles(f.dir), []);
   const id3 = await f.svc.uploadBegin('A', f.root, 'moded', { mode: 0o751, parents: false });
   await f.svc.uploadCommit('A', id3, 0);
   assert.equal(statSync(join(f.dir, 'moded')).mode & 0o7777, 0o751);

@@ -117,6 +117,7 @@ export class FsService {
 
   /** Replaces the file's content atomically (temp file, rename). */
   async write(root: Root, p: string, data: Buffer, opts: { mode: number | null; parents: boolean }): Promise<{ path: string; bytes: number }> {
+    checkMode(opts.mode);
     const abs = await root.resolve(p);
     const { handle, tmp } = await this.createTemp(abs, p, opts.parents);
     try {
@@ -133,9 +134,20 @@ export class FsService {
   /** Starts a write of any size: the temp file is created now; chunks follow. */
   async uploadBegin(owner: string, root: Root, p: string, opts: { mode: number | null; parents: boolean }): Promise<number> {
     this.open();
+    checkMode(opts.mode);
     await this.expireIdle();
+    let held = 0;
+    for (const u of this.uploads.values()) if (u.owner === owner) held++;
+    if (held >= PORTAL.maxUploadsPerClient) {
+      throw new ZmxError('ETOOBIG', `already ${held} uploads open (at most ${PORTAL.maxUploadsPerClient}); commit or abort some first`);
+    }
     const abs = await root.resolve(p);
     const { handle, tmp } = await this.createTemp(abs, p, opts.parents);
+    if (this.disposed) {
+      await handle.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      throw new ZmxError('EINVAL', 'the file service is closed');
+    }
     const id = this.nextUpload++;
     this.uploads.set(id, { id, owner, root, shown: p, abs, tmp, handle, mode: opts.mode, lastActive: this.now(), writes: new Set() });
     this.armIdleTimer();
@@ -200,11 +212,10 @@ export class FsService {
     if (oldText === '') throw new ZmxError('EINVAL', 'the text to replace is empty; give the text to find');
     const abs = await root.resolve(p);
     let content: Buffer;
-    let st: Stats;
     try {
       const fh = await openRegular(abs, p);
       try {
-        st = await fh.stat();
+        const st = await fh.stat();
         if (st.size > PORTAL.editMaxBytes) {
           throw new ZmxError('ETOOBIG', `${show(p)} is ${st.size} bytes, over ${PORTAL.editMaxBytes} for edit; write it instead`);
         }
@@ -231,7 +242,7 @@ export class FsService {
       from = i + needle.length;
     }
     parts.push(content.subarray(from));
-    await this.write(root, p, Buffer.concat(parts), { mode: st.mode & 0o7777, parents: false });
+    await this.write(root, p, Buffer.concat(parts), { mode: null, parents: false });
     return { path: root.relative(abs), replaced: count };
   }
 
@@ -364,6 +375,7 @@ export class FsService {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new ZmxError('EEXIST', `cannot move ${both}: ${show(to)} is a directory that is not empty`);
       if (code === 'EINVAL') throw new ZmxError('EINVAL', `cannot move ${both}: a directory cannot move into itself`);
+      if (code === 'ENOENT') throw new ZmxError('ENOENT', `cannot move ${both}: the directory of ${show(to)} does not exist; make it first`);
       throw osError(err, both);
     }
     return { from: root.relative(src), to: root.relative(dst) };
@@ -388,9 +400,14 @@ export class FsService {
       await tree.start();
     } catch (err) {
       this.closeWatch(id);
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
+        throw new ZmxError('ETOOBIG', `cannot watch ${show(p)}: the system's inotify watches are used up (fs.inotify.max_user_watches); unwatch something`);
+      }
       throw osError(err, p);
     }
-    if (!this.watches.has(id)) throw new ZmxError('ENOENT', `${show(p)} went away while the watch started`);
+    if (!this.watches.has(id)) {
+      throw this.disposed ? new ZmxError('EINVAL', 'the file service is closed') : new ZmxError('ENOENT', `${show(p)} went away while the watch started`);
+    }
     return id;
   }
 
@@ -622,14 +639,17 @@ class TreeWatch {
   }
 }
 
-/** Sets the mode (given, else the existing file's, else the umask's), syncs, closes and renames over `abs`. */
+/**
+ * Sets the mode (given, else the existing file's permission bits, else the umask's), syncs, closes and renames
+ * over `abs`. An existing setuid or setgid bit is not carried over to new content, as the kernel clears it on a write.
+ */
 async function finish(handle: FileHandle, tmp: string, abs: string, mode: number | null): Promise<void> {
   let want = mode;
   if (want === null) {
     const old = await fsStat(abs).catch(() => null);
-    if (old) want = old.mode & 0o7777;
+    if (old) want = old.mode & 0o777;
   }
-  if (want !== null) await handle.chmod(want & 0o7777);
+  if (want !== null) await handle.chmod(want & 0o777);
   await handle.datasync();
   await handle.close();
   await rename(tmp, abs);
@@ -650,6 +670,14 @@ async function openRegular(abs: string, shown: string): Promise<FileHandle> {
     throw new ZmxError('EINVAL', st.isDirectory() ? `${show(shown)} is a directory; list it instead` : `${show(shown)} is not a regular file`);
   }
   return fh;
+}
+
+/** Modes a client may set: permission bits only (no setuid, setgid or sticky bit on a file others could run). */
+function checkMode(mode: number | null): void {
+  if (mode === null) return;
+  if (!Number.isInteger(mode) || mode < 0 || (mode & ~0o777) !== 0) {
+    throw new ZmxError('EINVAL', `mode ${Number.isInteger(mode) ? '0o' + mode.toString(8) : mode} is not permission bits; give 0o000 to 0o777`);
+  }
 }
 
 function checkOffset(offset: number): void {
