@@ -7,7 +7,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   chmodSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, readdirSync, readlinkSync,
-  realpathSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, existsSync,
+  realpathSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, existsSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -610,6 +610,18 @@ test('the escape suite through every method that takes a path: EOUTSIDE, nothing
   assert.ok(!existsSync(join(f.base, 'outside', 'created-by-dangling')), 'writing through a dangling link created nothing');
   assert.equal(readFileSync(join(f.dir, 'inside.txt'), 'utf8'), 'inside');
   assert.deepEqual(f.svc.openCount, { uploads: 0, watches: 0 });
+
+  // A directory swapped for a symlink that leads out while an upload is open: the commit refuses, nothing lands outside.
+  mkdirSync(join(f.dir, 'swap'));
+  const up = await f.svc.uploadBegin('A', f.root, 'swap/x', NO_OPTS);
+  await f.svc.uploadChunk('A', up, 0, data);
+  renameSync(join(f.dir, 'swap'), join(f.dir, 'swapped-away'));
+  symlinkSync(join(f.base, 'outside'), join(f.dir, 'swap'));
+  await rejects(f.svc.uploadCommit('A', up, data.length), 'EOUTSIDE', 'commit after the swap');
+  assert.deepEqual(outside(f), before);
+  assert.deepEqual(readdirSync(join(f.dir, 'swapped-away')), [], 'the temp file is removed');
+  assert.equal(f.svc.openCount.uploads, 0);
+  rmSync(join(f.dir, 'swap'));
 
   // The leaf symlinks themselves are inside: rm removes the link, the target outside stays.
   for (const p of ['out-file', 'chain1', 'dangling', 'out-dir']) await f.svc.rm(f.root, p, true);

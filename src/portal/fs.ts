@@ -13,7 +13,7 @@
  * the path. A reader sees the old file or the new one, never a part.
  */
 import { constants as FS, watch as fsWatch, type FSWatcher } from 'node:fs';
-import { lstat, mkdir, open, rename, rm as fsRm, rmdir, stat as fsStat, unlink, readdir, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readlink, rename, rm as fsRm, rmdir, stat as fsStat, unlink, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -46,6 +46,8 @@ interface Upload {
   lastActive: number;
   /** Chunk writes in progress: commit and abort wait for them. */
   writes: Set<Promise<unknown>>;
+  /** A commit is checking the size: chunks wait for its answer (refused until it says the upload stays open). */
+  committing: boolean;
 }
 
 interface Watch {
@@ -124,8 +126,7 @@ export class FsService {
       await writeAt(handle, 0, data);
       await finish(handle, tmp, abs, opts.mode);
     } catch (err) {
-      await handle.close().catch(() => undefined);
-      await unlink(tmp).catch(() => undefined);
+      await discard(root, handle, tmp);
       throw osError(err, p);
     }
     return { path: root.relative(abs), bytes: data.length };
@@ -144,12 +145,11 @@ export class FsService {
     const abs = await root.resolve(p);
     const { handle, tmp } = await this.createTemp(abs, p, opts.parents);
     if (this.disposed) {
-      await handle.close().catch(() => undefined);
-      await unlink(tmp).catch(() => undefined);
+      await discard(root, handle, tmp);
       throw new ZmxError('EINVAL', 'the file service is closed');
     }
     const id = this.nextUpload++;
-    this.uploads.set(id, { id, owner, root, shown: p, abs, tmp, handle, mode: opts.mode, lastActive: this.now(), writes: new Set() });
+    this.uploads.set(id, { id, owner, root, shown: p, abs, tmp, handle, mode: opts.mode, lastActive: this.now(), writes: new Set(), committing: false });
     this.armIdleTimer();
     return id;
   }
@@ -162,6 +162,7 @@ export class FsService {
       throw new ZmxError('ETOOBIG', `upload chunk of ${data.length} bytes is over ${PORTAL.chunkBytes}; send smaller chunks`);
     }
     checkOffset(offset);
+    if (up.committing) throw new ZmxError('EINVAL', `upload ${id} is being committed; send chunks before the commit`);
     up.lastActive = this.now();
     const w = writeAt(up.handle, offset, data);
     up.writes.add(w);
@@ -180,8 +181,15 @@ export class FsService {
   async uploadCommit(owner: string, id: number, size: number): Promise<{ path: string; bytes: number }> {
     await this.expireIdle();
     const up = this.upload(owner, id);
-    await Promise.allSettled([...up.writes]);
-    const have = (await up.handle.stat()).size;
+    if (up.committing) throw new ZmxError('EINVAL', `upload ${id} is being committed already`);
+    up.committing = true;
+    let have: number;
+    try {
+      await Promise.allSettled([...up.writes]);
+      have = (await up.handle.stat()).size;
+    } finally {
+      up.committing = false;
+    }
     if (have !== size) {
       throw new ZmxError('EINVAL', `upload ${id} of ${show(up.shown)} holds ${have} bytes, not ${size}; send the missing chunks or abort`);
     }
@@ -193,8 +201,7 @@ export class FsService {
       if (abs !== up.abs) throw new ZmxError('EINVAL', `${show(up.shown)} changed while it was uploaded; upload it again`);
       await finish(up.handle, up.tmp, up.abs, up.mode);
     } catch (err) {
-      await up.handle.close().catch(() => undefined);
-      await unlink(up.tmp).catch(() => undefined);
+      await discard(up.root, up.handle, up.tmp);
       throw osError(err, up.shown);
     }
     return { path: up.root.relative(up.abs), bytes: size };
@@ -454,8 +461,7 @@ export class FsService {
     this.uploads.delete(up.id);
     this.disarmIfIdle();
     await Promise.allSettled([...up.writes]);
-    await up.handle.close().catch(() => undefined);
-    await unlink(up.tmp).catch(() => undefined);
+    await discard(up.root, up.handle, up.tmp);
   }
 
   private closeWatch(id: number): void {
@@ -516,7 +522,7 @@ export class FsService {
 }
 
 /** The temp files write and uploads make (`.NAME.zmx-HEX.tmp`): watches do not report them. */
-const TEMP_NAME = /^\..*\.zmx-[0-9a-f]+\.tmp$/;
+const TEMP_NAME = /^\.[\s\S]*\.zmx-[0-9a-f]+\.tmp$/;
 
 /**
  * A watch on a file or a directory tree. Node 20's recursive fs.watch on
@@ -651,8 +657,30 @@ async function finish(handle: FileHandle, tmp: string, abs: string, mode: number
   }
   if (want !== null) await handle.chmod(want & 0o777);
   await handle.datasync();
+  await rename(tmp, abs); // still open: if this fails, discard finds the file by its descriptor
   await handle.close();
-  await rename(tmp, abs);
+}
+
+/**
+ * Closes and removes a temp file that will not be renamed. Its directory may
+ * have been moved, or swapped for a symlink that leads out, since it was
+ * made: so the file is found by its open descriptor (/proc/self/fd), or
+ * failing that by its path only if that still resolves where it did, and
+ * removed only inside the root. A temp file that cannot be found so stays.
+ */
+async function discard(root: Root, handle: FileHandle, tmp: string): Promise<void> {
+  let where: string | null = null;
+  if (handle.fd >= 0) {
+    const cur = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => null);
+    if (cur !== null && path.isAbsolute(cur) && root.contains(cur) && TEMP_NAME.test(path.basename(cur))) where = cur;
+  }
+  if (where === null) {
+    const dir = path.dirname(tmp);
+    const real = await root.resolve(root.relative(dir)).catch(() => null);
+    if (real === dir) where = tmp;
+  }
+  await handle.close().catch(() => undefined);
+  if (where !== null) await unlink(where).catch(() => undefined);
 }
 
 /** Opens an existing regular file for reading; anything else answers EINVAL. */
