@@ -10,11 +10,12 @@
  *
  * Writes are atomic: the content goes to a temp file in the same directory
  * (created O_EXCL, so never through a symlink), which is then renamed over
- * the path. A reader sees the old file or the new one, never a part.
+ * the path. A reader sees the old file or the new one, never a part. The
+ * file's owner is not kept (a rename makes a new inode owned by the server's
+ * user); its permission bits are, setuid and setgid excepted.
  */
-import { constants as FS, watch as fsWatch, type FSWatcher } from 'node:fs';
+import { constants as FS, watch as fsWatch, type FSWatcher, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, readlink, rename, rm as fsRm, rmdir, stat as fsStat, unlink, type FileHandle } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { PORTAL } from '../common/constants.js';
@@ -22,7 +23,7 @@ import { ZmxError, toZmxError } from '../common/errors.js';
 import type { ChangeKind, FileStat, FileType, FsChange, GrepMatch, ReadFilesEntry } from '../common/portal.js';
 import { Root, show } from './root.js';
 
-/** Directories list and grep do not enter unless asked (`all`). */
+/** Directories list and grep do not enter unless asked (`all`), nor a recursive watch below its top. */
 const SKIPPED_DIRS: ReadonlySet<string> = new Set(['.git', 'node_modules']);
 /** Mode of a new file before the umask, as open(2) callers use. */
 const NEW_FILE_MODE = 0o666;
