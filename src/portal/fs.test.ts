@@ -12,6 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { FsService } from './fs.js';
 import { Root } from './root.js';
 import { PORTAL } from '../common/constants.js';
@@ -142,6 +143,10 @@ test('write then read round-trips binary bytes; read slices, caps and refuses', 
   assert.ok(!missing.message.includes(f.base), `no server path in: ${missing.message}`);
   assert.equal((await f.svc.read(f.root, 'in-file', 0, 100)).data.toString(), 'hello\n', 'a symlink inside is followed');
   await rejects(f.svc.read(f.root, 'x', -1, 10), 'EINVAL', 'negative offset');
+  execFileSync('mkfifo', [join(f.dir, 'fifo')]);
+  await rejects(f.svc.read(f.root, 'fifo', 0, 10), 'EINVAL', 'a FIFO is refused, not waited on');
+  assert.equal((await f.svc.readFiles(f.root, ['fifo'])).files[0]?.error?.code, 'EINVAL');
+  assert.deepEqual((await f.svc.grep(f.root, '.', { pattern: 'x', glob: 'fifo', ignoreCase: false, max: 0 })).matches, []);
 });
 
 test('write is atomic: a new inode renamed over, the old one intact for its readers, mode kept, no temp files left', async (t) => {
