@@ -177,4 +177,13 @@ export const PORTAL = {
    * event for the death of a process that is not our child.
    */
   execGroupPollMs: 20,
+  /** grep takes a file with a NUL byte in its first this many bytes for binary and skips it (as git and grep do). */
+  grepBinaryCheckBytes: 8 * 1024,
+  /**
+   * Directories one recursive fs.watch follows (one inotify watch each, a
+   * per-user resource); deeper ones past it are not watched.
+   */
+  watchMaxDirs: 10_000,
+  /** Uploads one client holds open at once (each holds a file descriptor and a temp file). */
+  maxUploadsPerClient: 64,
 } as const;
