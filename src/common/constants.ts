@@ -89,6 +89,11 @@ export const FLOW = {
   ackEveryBytes: 256 * 1024,
   /** A side confirms receipt (Received) after this many sequenced messages... */
   receivedEveryMessages: 64,
+  /**
+   * ...or after this many bytes of them: the sender keeps each message until
+   * confirmed, so 64 portal chunks of 1 MiB would be 64 MiB held for nothing.
+   */
+  receivedEveryBytes: 4 * 1024 * 1024,
   /** ...or this long after the first unconfirmed one. */
   receivedDelayMs: 50,
   /**

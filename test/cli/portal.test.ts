@@ -55,6 +55,16 @@ async function sha256(file: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** Ended: no such process, or a zombie waiting for a parent (this container's init may not reap). */
+function gone(pid: number): boolean {
+  if (!alive(pid)) return true;
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
 function vmRss(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
@@ -104,7 +114,7 @@ describe('portal', { concurrency: 3 }, () => {
     assert.equal(existsSync(join(root, 'm')), false);
 
     const ops = auditLines(sb).map((e) => `${e.op} ${e.result}`);
-    for (const want of ['fs.write OK', 'fs.read OK', 'fs.edit EINVAL', 'fs.edit OK', 'fs.grep OK', 'fs.mv OK', 'fs.rm OK']) assert.ok(ops.includes(want), `audit has "${want}": ${ops.join(', ')}`);
+    for (const want of ['fs.write OK', 'fs.write ENOENT', 'fs.read OK', 'fs.edit EINVAL', 'fs.edit OK', 'fs.grep OK', 'fs.mv OK', 'fs.rm OK']) assert.ok(ops.includes(want), `audit has "${want}": ${ops.join(', ')}`);
   });
 
   test('every path that leads out of the root is refused (EOUTSIDE) and nothing outside is read or touched', async (t) => {
@@ -205,10 +215,10 @@ describe('portal', { concurrency: 3 }, () => {
     // A child and a grandchild that ignores SIGTERM: all gone at the timeout.
     const tree = await sb.zmx(['exec', '-t', 'p', '--timeout', '1', '--', 'sh', '-c', 'sleep 300 & echo $!; sh -c \'trap "" TERM; echo $$; exec sleep 300\' & wait'], { timeoutMs: 20_000 });
     assert.equal(tree.status, 124, tree.stderr);
-    assertOneLineError(tree, 'timeout', /ran out of time/, true);
+    assertOneLineError(tree, 'timeout', /ran out of time/);
     const pids = tree.stdout.trim().split('\n').map(Number);
     assert.equal(pids.length, 2, tree.stdout);
-    await until(() => pids.every((pid) => !alive(pid)), 'every process of the command ended');
+    await until(() => pids.every(gone), 'every process of the command ended');
     const timedOut = auditLines(sb).find((e) => e.op === 'exec' && e.timedOut);
     assert.ok(timedOut, 'the audit log has the command\'s end');
   });
@@ -253,6 +263,7 @@ describe('portal', { concurrency: 3 }, () => {
     assert.equal(await sha256(join(root, 'big.bin')), want, 'the server\'s copy');
     assert.equal(await sha256(back), want, 'the copy back');
     const limit = 64 * MB;
+    t.diagnostic(`growth: server ${((frontMax - frontBefore) / MB).toFixed(1)} MB, cp up ${((up.rss - tiny.rss) / MB).toFixed(1)} MB, cp down ${((down.rss - tiny.rss) / MB).toFixed(1)} MB`);
     assert.ok(frontMax - frontBefore < limit, `the server grew by ${((frontMax - frontBefore) / MB).toFixed(1)} MB`);
     assert.ok(up.rss - tiny.rss < limit, `zmx cp up grew by ${((up.rss - tiny.rss) / MB).toFixed(1)} MB over a 1-byte copy`);
     assert.ok(down.rss - tiny.rss < limit, `zmx cp down grew by ${((down.rss - tiny.rss) / MB).toFixed(1)} MB over a 1-byte copy`);

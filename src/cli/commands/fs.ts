@@ -90,19 +90,25 @@ const writeCmd = sub({
     const it = ctx.stdin[Symbol.asyncIterator]();
     let pending = Buffer.alloc(0);
     let ended = ctx.stdinIsTTY;
-    const r = await portal.upload(args[0]!, async () => {
-      // Chunks of at most PORTAL.chunkBytes, however stdin delivers them.
-      const max = PORTAL.chunkBytes;
-      while (!ended && pending.length < max) {
+    /** The next chunk of stdin, at most PORTAL.chunkBytes, however stdin delivers it; null at its end. */
+    const next = async (): Promise<Buffer | null> => {
+      while (!ended && pending.length < PORTAL.chunkBytes) {
         const n = await it.next();
         if (n.done) ended = true;
         else pending = Buffer.concat([pending, n.value as Buffer]);
       }
       if (pending.length === 0) return null;
-      const chunk = pending.subarray(0, max);
+      const chunk = pending.subarray(0, PORTAL.chunkBytes);
       pending = pending.subarray(chunk.length);
       return chunk;
-    }, { mode, parents: Boolean(opts['parents']) });
+    };
+    const write = { mode, parents: Boolean(opts['parents']) };
+    const first = (await next()) ?? Buffer.alloc(0);
+    // What fits in one chunk goes in one message; more is an upload.
+    let head: Buffer | null = first;
+    const r = ended && pending.length === 0
+      ? await portal.write(args[0]!, first, write)
+      : await portal.upload(args[0]!, async () => { const h = head; head = null; return h ?? next(); }, write);
     ctx.out(`wrote ${r.bytes} bytes to ${r.path}\n`);
     return 0;
   },
