@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../command.js';
@@ -31,7 +32,7 @@ export const mcp: CommandSpec = {
     try {
       return await new Promise<number>((resolve, reject) => {
         child.once('error', reject);
-        child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+        child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
       });
     } finally {
       for (const s of FORWARDED) process.off(s, forward);
