@@ -33,18 +33,23 @@ import { server } from './commands/server.js';
 import { host } from './commands/host.js';
 import { pair } from './commands/pair.js';
 import { snapshot, rollback, diff } from './commands/snapshot.js';
+import { fs } from './commands/fs.js';
+import { exec } from './commands/exec.js';
+import { cp } from './commands/cp.js';
+import { audit } from './commands/audit.js';
 
 /** Commands about this machine alone: the rest take -H HOST to act on a remote server. */
 const LOCAL_ONLY = new Set(['keys', 'config', 'completions', 'version', 'help', 'host', 'server', 'pair']);
 
 /** `-H NAME` on every command that names a session, so help, completions and the man page show it. */
 function withHost(spec: CommandSpec): CommandSpec {
-  if (LOCAL_ONLY.has(spec.name)) return spec;
+  // A command with sub-commands gives -H to each of them itself.
+  if (LOCAL_ONLY.has(spec.name) || spec.subcommands) return spec;
   return { ...spec, options: [...spec.options, { flags: '-H, --host <name>', description: 'act on a remote host (zmx host add; default $ZMX_HOST)' }] };
 }
 
 export const COMMANDS: readonly CommandSpec[] = [
   newSession, attach, detach, list, kill, run, send, print, write,
   split, newWindow, selectPane, selectWindow, selectLayout, resizePane, killPane, capturePane,
-  get, set, unset, clear, history, tail, wait, snapshot, rollback, diff, server, host, pair, keys, config, completions, version, help,
+  get, set, unset, clear, history, tail, wait, exec, fs, cp, audit, snapshot, rollback, diff, server, host, pair, keys, config, completions, version, help,
 ].map(withHost);

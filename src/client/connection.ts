@@ -466,7 +466,7 @@ export class Connection {
     }
     const h = msg.header;
     if (this.resumable && isSequencedType(h.t) && 'q' in h && typeof h.q === 'number') {
-      const arrival = this.in.arrive(h.q);
+      const arrival = this.in.arrive(h.q, frames.reduce((n, f) => n + f.length, 0));
       if (arrival === 'duplicate') return;
       if (arrival === 'gap') {
         // Messages were lost with a connection: resume, and the server sends them again.

@@ -89,6 +89,11 @@ export const FLOW = {
   ackEveryBytes: 256 * 1024,
   /** A side confirms receipt (Received) after this many sequenced messages... */
   receivedEveryMessages: 64,
+  /**
+   * ...or after this many bytes of them: the sender keeps each message until
+   * confirmed, so 64 portal chunks of 1 MiB would be 64 MiB held for nothing.
+   */
+  receivedEveryBytes: 4 * 1024 * 1024,
   /** ...or this long after the first unconfirmed one. */
   receivedDelayMs: 50,
   /**
@@ -164,4 +169,26 @@ export const PORTAL = {
   maxWatchesPerClient: 64,
   /** Audit reads answer at most this many lines at a time. */
   auditReadMaxLines: 1_000,
+  /**
+   * After a command's main process exits, how long its stdout/stderr pipes may
+   * stay open before the command is taken as ended anyway: output written just
+   * before the exit is still read, yet a background grandchild that keeps the
+   * pipes open does not hold the result back forever.
+   */
+  execDrainMs: 100,
+  /**
+   * While a killed command's process group still has live members (its main
+   * process gone, a grandchild not yet), how often to look again: there is no
+   * event for the death of a process that is not our child.
+   */
+  execGroupPollMs: 20,
+  /** grep takes a file with a NUL byte in its first this many bytes for binary and skips it (as git and grep do). */
+  grepBinaryCheckBytes: 8 * 1024,
+  /**
+   * Directories one recursive fs.watch follows (one inotify watch each, a
+   * per-user resource); deeper ones past it are not watched.
+   */
+  watchMaxDirs: 10_000,
+  /** Uploads one client holds open at once (each holds a file descriptor and a temp file). */
+  maxUploadsPerClient: 64,
 } as const;

@@ -2,6 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LinkReceiver, LinkSender } from './link.js';
 import { FLOW } from './constants.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/** A full garbage collection, without starting node with --expose-gc. */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
 
 const frame = (n: number) => [Buffer.alloc(n, 1)];
 
@@ -61,4 +69,31 @@ test('a receiver takes each number once and in order, and says when to confirm',
   assert.ok(!inn.hasUnconfirmed);
   for (let q = 3; q < 3 + FLOW.receivedEveryMessages; q++) inn.arrive(q);
   assert.ok(inn.confirmDue);
+  inn.confirm();
+  // A few large messages are due as soon as their bytes add up: the sender holds them meanwhile.
+  const q0 = inn.received;
+  inn.arrive(q0 + 1, FLOW.receivedEveryBytes / 2);
+  assert.ok(!inn.confirmDue);
+  inn.arrive(q0 + 2, FLOW.receivedEveryBytes / 2);
+  assert.ok(inn.confirmDue);
+  inn.confirm();
+  assert.ok(!inn.confirmDue);
+});
+
+test('a confirmed message\'s bytes are let go at once, not at the next compaction', async () => {
+  // 1 MiB portal chunks: a few hundred confirmed but still referenced would be hundreds of MiB.
+  const s = new LinkSender();
+  const keepOne = (): WeakRef<Buffer> => {
+    const frame = Buffer.alloc(1024 * 1024, 1);
+    s.keep(s.take(), [frame], undefined);
+    return new WeakRef(frame);
+  };
+  const ref = keepOne();
+  for (let i = 0; i < 10; i++) s.keep(s.take(), [Buffer.alloc(16)], undefined);
+  s.confirm(1);
+  assert.equal(s.keptBytes, 10 * 16);
+  await new Promise((r) => setImmediate(r));
+  collectGarbage();
+  assert.equal(ref.deref(), undefined, 'the confirmed frame was collected');
+  assert.deepEqual(s.after(1)?.map((k) => k.q), [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
 });

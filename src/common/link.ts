@@ -59,7 +59,10 @@ export class LinkSender<M = undefined> {
   /** The peer has every message up to `recv`: forget them. */
   confirm(recv: number): void {
     while (this.head < this.kept.length && this.kept[this.head]!.q <= recv) {
-      this.bytes -= this.kept[this.head]!.bytes;
+      const done = this.kept[this.head]!;
+      this.bytes -= done.bytes;
+      // Let go of its bytes now: the entry itself lingers until the next compaction.
+      done.frames = [];
       this.head++;
     }
     // Compact now and then, so confirmed entries do not pile up at the front.
@@ -109,19 +112,21 @@ export class LinkReceiver {
   /** The last number taken in order (0 before any). */
   received = 0;
   private unconfirmed = 0;
+  private unconfirmedBytes = 0;
 
-  /** Classifies an arriving number; only 'next' is to be handled. */
-  arrive(q: number): Arrival {
+  /** Classifies an arriving number (of a message of `bytes`); only 'next' is to be handled. */
+  arrive(q: number, bytes = 0): Arrival {
     if (q <= this.received) return 'duplicate';
     if (q !== this.received + 1) return 'gap';
     this.received = q;
     this.unconfirmed++;
+    this.unconfirmedBytes += bytes;
     return 'next';
   }
 
-  /** Whether enough has arrived that a Received should go now rather than later. */
+  /** Whether enough has arrived (messages, or bytes the sender keeps meanwhile) that a Received should go now rather than later. */
   get confirmDue(): boolean {
-    return this.unconfirmed >= FLOW.receivedEveryMessages;
+    return this.unconfirmed >= FLOW.receivedEveryMessages || this.unconfirmedBytes >= FLOW.receivedEveryBytes;
   }
 
   get hasUnconfirmed(): boolean {
@@ -131,11 +136,13 @@ export class LinkReceiver {
   /** The number to confirm; clears the count. */
   confirm(): number {
     this.unconfirmed = 0;
+    this.unconfirmedBytes = 0;
     return this.received;
   }
 
   reset(): void {
     this.received = 0;
     this.unconfirmed = 0;
+    this.unconfirmedBytes = 0;
   }
 }

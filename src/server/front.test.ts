@@ -5,7 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Front } from './front.js';
+import { Front, type FrontDeps, type PortalHandler } from './front.js';
+import type { Caller } from './policy.js';
+import type { AuditEntry, KeyLimits } from '../common/portal.js';
+import { fingerprint } from '../common/z85.js';
 import { FLOW, TIMING } from '../common/constants.js';
 import {
   MsgType, CAPABILITIES, LINK_CAPABILITIES, PROTOCOL_VERSION, decode, encode,
@@ -43,7 +46,7 @@ class Rig {
   /** Host requests already handled by the test. */
   private readonly taken = new Set<Message>();
 
-  constructor() {
+  constructor(extra: Partial<FrontDeps> = {}) {
     this.front = new Front({
       sendToClient: (peer, frames) => this.toClient.push({ peer: peer.toString(), msg: decode(frames) }),
       sendToHost: (frames) => this.toHost.push(decode(frames)),
@@ -52,6 +55,7 @@ class Rig {
       stop: () => { this.stops++; },
       wakeHost: () => { this.wakes++; },
       now: () => this.now,
+      ...extra,
     });
   }
 
@@ -747,4 +751,95 @@ test('resuming a client whose stream fell behind replays its numbers without the
   const resync = rig.to('c').at(-1)!;
   assert.equal(resync.header.t, MsgType.Resync);
   assert.equal(resync.frames[0]?.toString(), 'NOW');
+});
+
+// ---------------------------------------------------------------------------
+// Key limits and the audit log
+
+/** A front that checks keys, with each key's limits given by the test and a portal that records what reaches it. */
+function limitedRig(limits: Record<string, KeyLimits>) {
+  const audit: AuditEntry[] = [];
+  const calls: { caller: Caller; op: string; args: Record<string, unknown> }[] = [];
+  const dropped: string[] = [];
+  const portal: PortalHandler = {
+    async handle(caller, op, args) {
+      calls.push({ caller, op, args });
+      return { result: { size: 3, bytes: 3, mtimeMs: 0 }, frames: [Buffer.from('abc')] };
+    },
+    async dropClient(client) { dropped.push(client); },
+    uploadPath: () => null,
+  };
+  const rig = new Rig({
+    verifyKey: () => true,
+    isAuthorized: (key) => key in limits,
+    limitsOf: (key) => (limits[key] ? { name: `name-of-${key.slice(0, 1)}`, limits: limits[key]! } : null),
+    portal,
+    audit: (e) => { audit.push(e); },
+  });
+  rig.hostUp();
+  const hello = (peer: string, key: string) => {
+    rig.fromClient(peer, { t: MsgType.Hello, min: 1, max: PROTOCOL_VERSION, caps: [...CAPABILITIES], agent: 'test', key, proof: 'p', ts: 1 });
+    assert.equal(rig.to(peer).at(-1)?.header.t, MsgType.Welcome);
+  };
+  return { rig, audit, calls, dropped, hello };
+}
+
+const READER = 'R'.repeat(40);
+const VIEWER = 'V'.repeat(40);
+
+test('a key without an operation gets EDENIED naming it, nothing reaches the portal or the pty host, and the refusal is audited', async () => {
+  const { rig, audit, calls, hello } = limitedRig({ [READER]: { root: null, allow: ['fs.read'], readOnly: false } });
+  hello('c', READER);
+  rig.request('c', 1, 'exec.start', { name: 'a', argv: ['rm', '-rf', '/'], shell: '', cwd: '', env: {}, timeoutMs: 0, stdin: false });
+  rig.request('c', 2, 'session.send', { name: 'a' }, [Buffer.from('x')]);
+  await settle();
+  const errors = rig.to('c').filter((m) => m.header.t === MsgType.Error).map((m) => m.header as { id: number; code: string; message: string });
+  assert.deepEqual(errors.map((e) => [e.id, e.code]), [[1, 'EDENIED'], [2, 'EDENIED']]);
+  assert.match(errors[0]!.message, /exec\.start.*"exec"/);
+  assert.equal(calls.length, 0);
+  assert.equal(rig.hostRequests('session.send').length, 0, 'the pty host never saw the refused send');
+  assert.deepEqual(audit.map((e) => [e.op, e.result, e.who, e.key]), [
+    ['exec.start', 'EDENIED', 'name-of-R', fingerprint(READER)],
+    ['session.send', 'EDENIED', 'name-of-R', fingerprint(READER)],
+  ]);
+  assert.deepEqual(audit[0]!.argv, ['rm', '-rf', '/']);
+  assert.equal(audit[0]!.session, 'a');
+});
+
+test('an allowed portal op reaches the portal with the caller\'s key and limits, and its answer and audit line come back', async () => {
+  const limits: KeyLimits = { root: '/srv/app', allow: ['fs.read'], readOnly: false };
+  const { rig, audit, calls, hello } = limitedRig({ [READER]: limits });
+  hello('c', READER);
+  rig.request('c', 1, 'fs.read', { name: 'a', path: 'src/x.ts', offset: 0, length: 100 });
+  await settle();
+  assert.equal(calls.length, 1);
+  assert.deepEqual(calls[0]!.caller, { client: Buffer.from('c').toString('hex'), key: fingerprint(READER), who: 'name-of-R', limits });
+  const reply = rig.to('c').find((m) => m.header.t === MsgType.Reply)!;
+  assert.deepEqual(reply.frames.map(String), ['abc']);
+  assert.deepEqual(audit.map((e) => [e.op, e.result, e.path, e.bytes]), [['fs.read', 'OK', 'src/x.ts', 3]]);
+});
+
+test('a read-only key is refused what changes things, and its attach is made read-only', async () => {
+  const { rig, audit, hello } = limitedRig({ [VIEWER]: { root: null, allow: ['fs.read', 'fs.write', 'exec', 'pty', 'admin'], readOnly: true } });
+  hello('v', VIEWER);
+  rig.request('v', 1, 'fs.write', { name: 'a', path: 'x', mode: null, parents: false }, [Buffer.from('x')]);
+  rig.request('v', 2, 'session.attach', { name: 'a', cols: 80, rows: 24, create: null, readOnly: false, mode: 'raw' });
+  const sub = await rig.take('host.subscribe');
+  assert.equal(sub.header.args['interactive'], false, 'the attach went on read-only');
+  const err = rig.to('v').find((m) => m.header.t === MsgType.Error)!.header as { id: number; code: string; message: string };
+  assert.deepEqual([err.id, err.code], [1, 'EDENIED']);
+  assert.match(err.message, /read-only/);
+  assert.equal(audit[0]!.result, 'EDENIED');
+});
+
+test('a connection that goes is dropped from the portal too (its uploads and watches end)', async () => {
+  const { rig, dropped, hello } = limitedRig({ [READER]: { root: null, allow: ['fs.read'], readOnly: false } });
+  hello('c', READER);
+  hello('c', READER); // a fresh hello on the same connection replaces the old client
+  await settle();
+  assert.deepEqual(dropped, [Buffer.from('c').toString('hex')]);
+  rig.now += TIMING.heartbeatTimeoutMs + FLOW.resumeGraceMs + 1;
+  rig.front.tick();
+  await settle();
+  assert.equal(dropped.length, 2, 'and when it goes silent for good');
 });

@@ -129,6 +129,12 @@ function windowSize(s: Stream): { cols: number; rows: number } {
   return { cols: s.cols, rows: s.rows + CHROME.titleRows };
 }
 
+function frameBytes(frames: readonly Buffer[]): number {
+  let n = 0;
+  for (const f of frames) n += f.length;
+  return n;
+}
+
 /** Streams a client attaches with (the ones that count in `clients=` and may set the size). */
 function isAttachment(s: Stream): boolean {
   return s.kind === 'attach' || s.kind === 'tui';
@@ -413,7 +419,7 @@ export class Front {
       }
       // A repeat is dropped; a gap means messages were lost with a connection:
       // the client says hello to resume and sends them again, in order.
-      if (client.in.arrive(q) !== 'next') return;
+      if (client.in.arrive(q, frameBytes(frames)) !== 'next') return;
       this.confirmLater(client);
     }
     switch (h.t) {

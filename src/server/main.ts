@@ -18,6 +18,8 @@ import { ConfigStore } from '../platform/config-store.js';
 import { readListen } from '../platform/listen.js';
 import { Pairing, PAIRING_DOMAIN } from './pairing.js';
 import { verifyHelloProof } from '../common/curve.js';
+import { AuditLog } from '../portal/audit.js';
+import { PortalRouter } from './portal-router.js';
 
 const PTYHOST_SCRIPT = fileURLToPath(new URL('../ptyhost/main.js', import.meta.url));
 /** How often the front checks client heartbeats and the pty host's pid. */
@@ -84,7 +86,20 @@ async function main(): Promise<void> {
     onMessage: (peer, frames) => front.onClientMessage(peer, frames),
   });
   const config = new ConfigStore();
+  const audit = new AuditLog(paths.auditLog);
+  const portal = new PortalRouter({
+    sessionRoot: (name) => front.sessionRoot(name),
+    sendEvent: (client, change) => front.sendChange(client, change),
+    audit,
+    log: (msg, extra) => log.info(extra ?? {}, msg),
+  });
   const front: Front = new Front({
+    portal,
+    audit: (entry) => audit.append(entry),
+    limitsOf: (key) => {
+      const k = authorized.find(key);
+      return k ? { name: k.name, limits: { root: k.root, allow: k.allow, readOnly: k.readOnly } } : null;
+    },
     sendToClient: (peer, frames) => endpoint.send(peer, frames),
     sendToHost: (frames) => host.send(frames),
     info: () => ({ version: VERSION, pid: process.pid, ptyhostPid, endpoints: [paths.frontEndpoint, ...listen] }),
@@ -155,6 +170,8 @@ async function main(): Promise<void> {
     unwatchFile(authorized.path);
     await pairing?.close();
     await endpoint.dispose();
+    await portal.dispose();
+    audit.dispose();
     await host.dispose();
     await zap.dispose();
     rmSync(paths.frontPid, { force: true });
