@@ -1,0 +1,447 @@
+/**
+ * `zmx mcp`: a Model Context Protocol server on stdio whose tools act on one
+ * session's root (files, commands) and its terminal, through the portal
+ * (src/client/portal.ts) over one Connection to the local or a remote server.
+ *
+ * stdout carries MCP JSON-RPC and nothing else. A tool never throws: a
+ * failure is a result with isError and the text `CODE: message` (the
+ * portal's error code), so an agent can tell EOUTSIDE from ENOENT. The
+ * connection is opened at start and again on the next call after it failed,
+ * so a server that is down answers EUNAVAIL instead of ending this process.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import type { Readable, Writable } from 'node:stream';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { ZmxError, toZmxError } from '../common/errors.js';
+import { PORTAL } from '../common/constants.js';
+import { VERSION } from '../common/version.js';
+import type { SessionInfo } from '../common/protocol.js';
+import type { Connection } from '../client/connection.js';
+import { PortalClient } from '../client/portal.js';
+
+/** read_file gives this many lines unless asked for another number (as agents' own Read tools do). */
+const READ_DEFAULT_LINES = 2000;
+/** read_file answers at most this many bytes of text; the rest is left for a call with a later offset. */
+const READ_MAX_BYTES = 256 * 1024;
+/** read_file reads at most this far into a file looking for `offset`; past it, use run_command (sed -n). */
+const READ_MAX_SCAN_BYTES = 64 * 1024 * 1024;
+/** A NUL byte in this many leading bytes makes a file binary: read_file does not show it. */
+const BINARY_SNIFF_BYTES = 8 * 1024;
+/** run_command returns at most this many bytes of each stream (the end of it, where errors are). */
+const RUN_MAX_STREAM_BYTES = 64 * 1024;
+/** run_command's timeout when none is given, and the largest one it takes. */
+const RUN_DEFAULT_TIMEOUT_S = 120;
+const RUN_MAX_TIMEOUT_S = 24 * 3600;
+
+/** What the tools need from zmx: the portal on the session, and its terminal. A fake stands in for tests. */
+export interface Backend {
+  readonly portal: Pick<PortalClient, 'readRange' | 'readFiles' | 'write' | 'edit' | 'list' | 'grep' | 'exec' | 'kill'>;
+  sessions(): Promise<SessionInfo[]>;
+  /** Bytes to the session's active pane, as if typed. */
+  send(data: Buffer): Promise<void>;
+  /** The active pane's screen, as text. */
+  capture(): Promise<string>;
+  /** The active pane's scrollback and screen, as text. */
+  history(): Promise<string>;
+}
+
+/** An open backend and how to end it. */
+export interface OpenedBackend {
+  backend: Backend;
+  /** Set once the link can no longer serve (a revoked key...): the next call opens a new one. */
+  failed(): boolean;
+  close(): Promise<void>;
+}
+
+/** The Backend of a Connection, acting on `session`. */
+export function connectionBackend(conn: Connection, session: string): OpenedBackend {
+  const text = (frames: Buffer[]) => (frames[0] ?? Buffer.alloc(0)).toString('utf8');
+  return {
+    backend: {
+      portal: new PortalClient(conn, session),
+      sessions: async () => (await conn.request('session.list', {})).result.sessions,
+      send: async (data) => { await conn.request('session.send', { name: session }, [data]); },
+      capture: async () => text((await conn.request('pane.capture', { name: session, window: null, pane: null, escapes: false })).frames),
+      history: async () => text((await conn.request('session.history', { name: session, format: 'text' })).frames),
+    },
+    failed: () => conn.failed !== null,
+    close: () => conn.close(),
+  };
+}
+
+/**
+ * One backend, opened on first use and shared by every call; opened again
+ * after a failure. A failure to open is EUNAVAIL (EDENIED and EVERSION say
+ * more as they are).
+ */
+export class LazyBackend {
+  private pending: Promise<OpenedBackend> | null = null;
+  private disposed = false;
+
+  constructor(private readonly open: () => Promise<OpenedBackend>) {}
+
+  async get(): Promise<Backend> {
+    if (this.disposed) throw new ZmxError('EUNAVAIL', 'the MCP server is shutting down');
+    let p = this.pending;
+    if (p) {
+      const opened = await p.catch(() => null);
+      if (opened && !opened.failed()) return opened.backend;
+      if (this.pending === p) {
+        this.pending = null;
+        await opened?.close().catch(() => {});
+      }
+    }
+    p = this.pending ?? (this.pending = this.open());
+    try {
+      return (await p).backend;
+    } catch (err) {
+      if (this.pending === p) this.pending = null;
+      const e = toZmxError(err);
+      if (e.code === 'EDENIED' || e.code === 'EVERSION' || e.code === 'EUNAVAIL') throw e;
+      throw new ZmxError('EUNAVAIL', `cannot reach the zmx server: ${e.message}`);
+    }
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const p = this.pending;
+    this.pending = null;
+    const opened = p ? await p.catch(() => null) : null;
+    await opened?.close();
+  }
+}
+
+function textResult(text: string): CallToolResult {
+  return { content: [{ type: 'text', text }] };
+}
+
+/** A tool's failure as the agent sees it: `CODE: message`. */
+export function errorResult(err: unknown): CallToolResult {
+  const e = toZmxError(err);
+  return { isError: true, content: [{ type: 'text', text: `${e.code}: ${e.message}` }] };
+}
+
+/** A handler that answers every failure as a tool error instead of throwing. */
+function guarded<A>(fn: (args: A, signal: AbortSignal) => Promise<CallToolResult>): (args: A, extra: { signal: AbortSignal }) => Promise<CallToolResult> {
+  return async (args, extra) => {
+    try {
+      return await fn(args, extra.signal);
+    } catch (err) {
+      return errorResult(err);
+    }
+  };
+}
+
+function isBinary(data: Buffer): boolean {
+  return data.subarray(0, BINARY_SNIFF_BYTES).includes(0);
+}
+
+/**
+ * Lines [offset, offset + limit) of a file (offset from 1), read in chunks
+ * from the start until they are in; at most READ_MAX_BYTES of them.
+ */
+async function readLines(b: Backend, path: string, offset: number, limit: number): Promise<string> {
+  let at = 0;
+  let size = 0;
+  let lineNo = 1;
+  let partial = '';
+  const out: string[] = [];
+  let outBytes = 0;
+  let cut = false;
+  let more = false;
+  const decoder = new StringDecoder('utf8');
+  /** Takes one complete line (with its newline, if any); false once enough are taken. */
+  const take = (line: string): boolean => {
+    if (lineNo >= offset) {
+      if (out.length >= limit) { more = true; return false; }
+      const bytes = Buffer.byteLength(line);
+      if (outBytes + bytes > READ_MAX_BYTES) { cut = true; more = true; return false; }
+      out.push(line);
+      outBytes += bytes;
+    }
+    lineNo++;
+    return true;
+  };
+  scan: for (;;) {
+    const r = await b.portal.readRange(path, at, PORTAL.chunkBytes);
+    size = r.size;
+    if (at === 0 && isBinary(r.data)) return `[zmx: ${path} is a binary file of ${size} bytes; not shown. Copy it with zmx cp, or inspect it with run_command (xxd, file).]`;
+    at += r.data.length;
+    const text = partial + (r.data.length ? decoder.write(r.data) : decoder.end());
+    const lines = text.split(/(?<=\n)/);
+    partial = lines.pop() ?? '';
+    if (partial.endsWith('\n')) { lines.push(partial); partial = ''; }
+    for (const line of lines) if (!take(line)) break scan;
+    if (r.data.length === 0 || at >= size) {
+      partial += decoder.end();
+      if (partial !== '') take(partial);
+      partial = '';
+      break;
+    }
+    if (at >= READ_MAX_SCAN_BYTES) {
+      if (out.length === 0) throw new ZmxError('ETOOBIG', `line ${offset} is past the first ${READ_MAX_SCAN_BYTES} bytes of ${path} (${size} bytes); read it with run_command, e.g. sed -n '${offset},${offset + limit - 1}p'`);
+      more = true;
+      break;
+    }
+  }
+  if (out.length === 0) {
+    if (size === 0) return '';
+    if (cut) throw new ZmxError('ETOOBIG', `line ${offset} of ${path} is longer than ${READ_MAX_BYTES} bytes; read it with run_command, e.g. sed -n '${offset}p' | cut -c1-10000`);
+    if (offset > 1) return `[zmx: ${path} has ${lineNo - 1} lines; offset ${offset} is past its end.]`;
+  }
+  const text = out.join('');
+  if (!more) return text;
+  const last = offset + out.length - 1;
+  const why = cut ? `the answer is limited to ${READ_MAX_BYTES} bytes` : `limit is ${limit} lines`;
+  return `${text}${text.endsWith('\n') || text === '' ? '' : '\n'}[zmx: lines ${offset}-${last} of ${path} (${size} bytes) shown, ${why}; the file goes on: call read_file with offset ${last + 1}.]`;
+}
+
+/** The end of a stream's output, at most RUN_MAX_STREAM_BYTES, as text. */
+function tail(data: Buffer): { text: string; cut: boolean } {
+  if (data.length <= RUN_MAX_STREAM_BYTES) return { text: data.toString('utf8'), cut: false };
+  let from = data.length - RUN_MAX_STREAM_BYTES;
+  while (from < data.length && (data[from]! & 0xc0) === 0x80) from++; // not in the middle of a character
+  return { text: `[zmx: the first ${from} bytes are not shown]\n${data.subarray(from).toString('utf8')}`, cut: true };
+}
+
+const RUN_OUTPUT = {
+  exitCode: z.number().int().nullable().describe('the exit status; null when a signal ended the command'),
+  signal: z.string().nullable().describe('the signal that ended it (SIGKILL...), null if it exited'),
+  durationMs: z.number().describe('how long it ran, in milliseconds'),
+  truncated: z.boolean().describe('some output is not included (too much of it)'),
+  timedOut: z.boolean().describe('ended by its timeout (the whole process group was killed)'),
+  stdout: z.string().describe('what it printed on stdout'),
+  stderr: z.string().describe('what it printed on stderr'),
+};
+
+/** The MCP server with zmx's tools on `session`; `backend` is called by each tool call. */
+export function createMcpServer(opts: { session: string; backend: () => Promise<Backend> }): McpServer {
+  const { session } = opts;
+  const server = new McpServer({ name: 'zmx', version: VERSION });
+  const where = `in the zmx session "${session}"`;
+  const pathNote = 'Paths are relative to the session\'s root (an absolute path must lie inside it); one that leads outside fails with EOUTSIDE.';
+
+  server.registerTool('read_file', {
+    title: 'Read a file',
+    description: `Reads a text file ${where} (UTF-8). Gives up to ${READ_DEFAULT_LINES} lines from \`offset\` (a line number, from 1), exactly as stored; a note at the end says when the file goes on and which offset to ask for next. Binary files are not shown. ${pathNote}`,
+    inputSchema: {
+      path: z.string().describe('the file, relative to the session root'),
+      offset: z.number().int().min(1).optional().describe('first line to read, from 1 (default 1)'),
+      limit: z.number().int().min(1).optional().describe(`how many lines (default ${READ_DEFAULT_LINES})`),
+    },
+    annotations: { readOnlyHint: true },
+  }, guarded(async (a) => textResult(await readLines(await opts.backend(), a.path, a.offset ?? 1, a.limit ?? READ_DEFAULT_LINES))));
+
+  server.registerTool('read_files', {
+    title: 'Read several files',
+    description: `Reads several text files ${where} in one call. Each file comes as its own text block headed "==> PATH <=="; a file that cannot be read shows its error (CODE: message) and the others are still read. Each file is cut at ${PORTAL.readFilesPerFileBytes} bytes (use read_file with an offset for the rest). ${pathNote}`,
+    inputSchema: { paths: z.array(z.string()).min(1).describe('the files, relative to the session root') },
+    annotations: { readOnlyHint: true },
+  }, guarded(async (a) => {
+    const files = await (await opts.backend()).portal.readFiles(a.paths);
+    return {
+      content: files.map((f) => {
+        let body: string;
+        if (f.error) body = `${f.error.code}: ${f.error.message}`;
+        else if (f.content && isBinary(f.content)) body = `[zmx: a binary file of ${f.size} bytes; not shown]`;
+        else body = (f.content ?? Buffer.alloc(0)).toString('utf8') + (f.truncated ? `\n[zmx: cut at ${f.content?.length ?? 0} of ${f.size} bytes; read the rest with read_file]` : '');
+        return { type: 'text' as const, text: `==> ${f.path} <==\n${body}` };
+      }),
+    };
+  }));
+
+  server.registerTool('write_file', {
+    title: 'Write a file',
+    description: `Writes a whole file ${where}, replacing it if it exists, creating missing parent directories. The write is atomic (a temporary file renamed into place): readers see the old or the new content, never half. ${pathNote}`,
+    inputSchema: {
+      path: z.string().describe('the file, relative to the session root'),
+      content: z.string().describe('the complete new content (UTF-8)'),
+    },
+    annotations: { destructiveHint: true, idempotentHint: true },
+  }, guarded(async (a) => {
+    const r = await (await opts.backend()).portal.write(a.path, Buffer.from(a.content, 'utf8'), { parents: true });
+    return textResult(`wrote ${r.bytes} bytes to ${r.path}`);
+  }));
+
+  server.registerTool('edit_file', {
+    title: 'Edit a file',
+    description: `Replaces an exact string in a file ${where}. \`old_string\` must occur exactly \`expected_replacements\` times (default 1): otherwise nothing is written and the call fails with EINVAL, so include enough surrounding text to make it unique. Whitespace and indentation must match the file exactly. ${pathNote}`,
+    inputSchema: {
+      path: z.string().describe('the file, relative to the session root'),
+      old_string: z.string().min(1).describe('the exact text to replace'),
+      new_string: z.string().describe('the text to put in its place'),
+      expected_replacements: z.number().int().min(1).optional().describe('how many occurrences there must be (default 1); all of them are replaced'),
+    },
+    annotations: { destructiveHint: true },
+  }, guarded(async (a) => {
+    const r = await (await opts.backend()).portal.edit(a.path, a.old_string, a.new_string, a.expected_replacements ?? 1);
+    return textResult(`replaced ${r.replaced} occurrence${r.replaced === 1 ? '' : 's'} in ${r.path}`);
+  }));
+
+  const listing = async (path: string, recursive: boolean, glob: string, dirs: boolean) => {
+    const r = await (await opts.backend()).portal.list(path, { recursive, glob });
+    const lines = r.entries.filter((e) => dirs || e.type !== 'dir').map((e) => {
+      if (e.type === 'dir') return `${e.path}/`;
+      if (e.type === 'symlink') return `${e.path}@`;
+      return dirs ? `${e.path}\t${e.size}` : e.path;
+    });
+    if (r.truncated) lines.push(`[zmx: more entries not shown; narrow the path or the glob]`);
+    return textResult(lines.length ? lines.join('\n') : '(nothing)');
+  };
+
+  server.registerTool('list_directory', {
+    title: 'List a directory',
+    description: `Lists a directory ${where}: one entry per line, its path from the root; directories end in "/", symlinks in "@", files are followed by a tab and their size in bytes. \`recursive\` walks subdirectories (skipping .git and node_modules); \`glob\` keeps entries whose path below the listed directory matches (e.g. "*.ts", "**/*.md"). ${pathNote}`,
+    inputSchema: {
+      path: z.string().optional().describe('the directory (default: the root)'),
+      recursive: z.boolean().optional().describe('include everything below (default false)'),
+      glob: z.string().optional().describe('only entries matching this glob, relative to the directory'),
+    },
+    annotations: { readOnlyHint: true },
+  }, guarded(async (a) => listing(a.path ?? '.', a.recursive ?? false, a.glob ?? '', true)));
+
+  server.registerTool('glob', {
+    title: 'Find files by name',
+    description: `Finds files ${where} whose path matches a glob ("**/*.ts", "src/**/test_*.py", "*.json"), searching recursively from \`path\` (default: the root) and skipping .git and node_modules. The pattern is matched against the path below \`path\`; "*" stays within one directory, "**" crosses them. Answers one path (from the root) per line. ${pathNote}`,
+    inputSchema: {
+      pattern: z.string().min(1).describe('the glob, relative to `path`'),
+      path: z.string().optional().describe('the directory to search (default: the root)'),
+    },
+    annotations: { readOnlyHint: true },
+  }, guarded(async (a) => listing(a.path ?? '.', true, a.pattern, false)));
+
+  server.registerTool('grep', {
+    title: 'Search file contents',
+    description: `Searches the text files ${where} for lines matching a JavaScript regular expression, recursively from \`path\` (a directory or one file; default the root), skipping .git, node_modules, binary and very large files. Answers "path:line: text" lines (paths from the root, lines from 1). ${pathNote}`,
+    inputSchema: {
+      pattern: z.string().min(1).describe('a JavaScript regular expression, e.g. "function\\\\s+main"'),
+      path: z.string().optional().describe('directory or file to search (default: the root)'),
+      glob: z.string().optional().describe('only files whose path below `path` matches, e.g. "**/*.ts"'),
+      ignore_case: z.boolean().optional().describe('case-insensitive (default false)'),
+      max_results: z.number().int().min(1).optional().describe(`stop after this many matches (default and most: ${PORTAL.grepMaxResults})`),
+    },
+    annotations: { readOnlyHint: true },
+  }, guarded(async (a) => {
+    const r = await (await opts.backend()).portal.grep(a.pattern, { path: a.path ?? '', glob: a.glob ?? '', ignoreCase: a.ignore_case ?? false, max: a.max_results ?? 0 });
+    const lines = r.matches.map((m) => `${m.path}:${m.line}: ${m.text}`);
+    if (r.truncated) lines.push(`[zmx: more matches not shown; narrow the pattern, path or glob]`);
+    return textResult(lines.length ? lines.join('\n') : 'no matches');
+  }));
+
+  server.registerTool('run_command', {
+    title: 'Run a command',
+    description: `Runs a command ${where}, in its root (or \`cwd\` below it), as a process of its own (not in the terminal: use terminal_send for that), and waits for it to end. Give \`command\`, a shell script for /bin/sh -c (pipes, &&, redirections work), or \`argv\`, a program and its arguments run without a shell. Returns stdout, stderr and the exit code separately (structured: exitCode, signal, durationMs, truncated, timedOut, stdout, stderr); a non-zero exit is a result, not a tool error. At most ${RUN_MAX_STREAM_BYTES} bytes of each stream are returned (the end). The command is killed after \`timeout_seconds\` (default ${RUN_DEFAULT_TIMEOUT_S}). Nothing is interactive: stdin is \`stdin\` or empty.`,
+    inputSchema: {
+      command: z.string().optional().describe('a shell script, e.g. "npm test 2>&1 | tail -20"'),
+      argv: z.array(z.string()).optional().describe('a program and its arguments, run without a shell (instead of command)'),
+      cwd: z.string().optional().describe('working directory, relative to the session root (default: the root)'),
+      timeout_seconds: z.number().positive().max(RUN_MAX_TIMEOUT_S).optional().describe(`kill it after this long (default ${RUN_DEFAULT_TIMEOUT_S})`),
+      stdin: z.string().optional().describe('text given on its stdin (then closed)'),
+    },
+    outputSchema: RUN_OUTPUT,
+    annotations: { destructiveHint: true, openWorldHint: true },
+  }, guarded(async (a, signal) => {
+    const hasCommand = a.command !== undefined && a.command.trim() !== '';
+    const hasArgv = a.argv !== undefined && a.argv.length > 0;
+    if (hasCommand === hasArgv) throw new ZmxError('EINVAL', hasCommand ? 'give command or argv, not both' : 'give command (a shell script) or argv (a program and its arguments)');
+    const b = await opts.backend();
+    let id: number | null = null;
+    // The agent gave up on the call: end the command rather than leave it running.
+    const onAbort = () => { if (id !== null) b.portal.kill(id, 'SIGTERM').catch(() => {}); };
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const r = await b.portal.exec({
+        ...(hasArgv ? { argv: a.argv! } : { shell: a.command! }),
+        cwd: a.cwd ?? '',
+        timeoutMs: Math.round((a.timeout_seconds ?? RUN_DEFAULT_TIMEOUT_S) * 1000),
+        ...(a.stdin !== undefined ? { stdin: Buffer.from(a.stdin, 'utf8') } : {}),
+        onStart: (info) => { id = info.id; if (signal.aborted) onAbort(); },
+      });
+      const out = tail(r.stdout);
+      const err = tail(r.stderr);
+      const structured = {
+        exitCode: r.exitCode, signal: r.signal, durationMs: r.durationMs,
+        truncated: r.truncated || out.cut || err.cut, timedOut: r.timedOut, stdout: out.text, stderr: err.text,
+      };
+      const how = r.timedOut ? `timed out after ${r.durationMs} ms (killed${r.signal ? ` by ${r.signal}` : ''})`
+        : r.signal ? `killed by ${r.signal}` : `exit code ${r.exitCode}`;
+      const text = `${how}\n--- stdout ---\n${out.text}${out.text.endsWith('\n') || out.text === '' ? '' : '\n'}--- stderr ---\n${err.text}`;
+      return { content: [{ type: 'text', text }], structuredContent: structured };
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }));
+
+  server.registerTool('terminal_send', {
+    title: 'Type into the terminal',
+    description: `Types text into the terminal of the zmx session "${session}" (its active pane, usually a shell a person may be watching), as if typed on a keyboard. \`enter\` presses Enter after it. It does not wait for anything: read the screen with terminal_read. Control keys are characters: "\\u0003" is Ctrl-C. To run a command and get its output, prefer run_command.`,
+    inputSchema: {
+      text: z.string().describe('what to type'),
+      enter: z.boolean().optional().describe('press Enter after the text (default false)'),
+    },
+    annotations: { destructiveHint: true, openWorldHint: true },
+  }, guarded(async (a) => {
+    const data = Buffer.from(a.text + (a.enter ? '\r' : ''), 'utf8');
+    if (data.length === 0) throw new ZmxError('EINVAL', 'nothing to send: give text, or enter true');
+    await (await opts.backend()).send(data);
+    return textResult(`sent ${data.length} bytes`);
+  }));
+
+  server.registerTool('terminal_read', {
+    title: 'Read the terminal',
+    description: `Reads what the terminal of the zmx session "${session}" shows (its active pane) as plain text, without trailing blank lines. \`lines\` gives the last N lines; more than the screen holds reaches into its scrollback.`,
+    inputSchema: { lines: z.number().int().min(1).optional().describe('only the last N lines (default: the whole screen)') },
+    annotations: { readOnlyHint: true },
+  }, guarded(async (a) => {
+    const b = await opts.backend();
+    const trimmed = (text: string) => {
+      const lines = text.replace(/\r/g, '').split('\n').map((l) => l.replace(/\s+$/, ''));
+      while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+      return lines;
+    };
+    let lines = trimmed(await b.capture());
+    if (a.lines !== undefined && a.lines > lines.length) lines = trimmed(await b.history());
+    if (a.lines !== undefined) lines = lines.slice(-a.lines);
+    return textResult(lines.join('\n'));
+  }));
+
+  server.registerTool('list_sessions', {
+    title: 'List sessions',
+    description: `Lists the sessions on the zmx server these tools reach: name, root directory, number of panes and attached clients. The tools act on "${session}" (marked *).`,
+    inputSchema: {},
+    annotations: { readOnlyHint: true },
+  }, guarded(async () => {
+    const sessions = await (await opts.backend()).sessions();
+    if (sessions.length === 0) return textResult('no sessions');
+    return textResult(sessions.map((s) => `${s.name === session ? '*' : ' '} ${s.name}\troot=${s.root}\tpanes=${s.panes.length}\tclients=${s.clients}`).join('\n'));
+  }));
+
+  return server;
+}
+
+/**
+ * Serves MCP on stdin/stdout until stdin ends, then closes the connection.
+ * `open` makes the connection (called at start, and again after a failure).
+ */
+export async function serveStdio(opts: { session: string; open: () => Promise<OpenedBackend>; stdin?: Readable; stdout?: Writable; log?: (msg: string) => void }): Promise<void> {
+  const stdin = opts.stdin ?? process.stdin;
+  const stdout = opts.stdout ?? process.stdout;
+  const backend = new LazyBackend(opts.open);
+  const server = createMcpServer({ session: opts.session, backend: () => backend.get() });
+  const transport = new StdioServerTransport(stdin, stdout);
+  transport.onerror = (err) => opts.log?.(`zmx mcp: ${err.message}`);
+  const ended = new Promise<void>((resolve) => {
+    stdin.once('end', resolve);
+    stdin.once('close', resolve);
+    stdin.once('error', () => resolve());
+  });
+  await server.connect(transport);
+  // Connect now, so the first call is quick; a failure here is answered by that call.
+  backend.get().catch(() => {});
+  await ended;
+  await server.close().catch(() => {});
+  await backend.dispose().catch(() => {});
+}

@@ -1,0 +1,185 @@
+/**
+ * zmx mcp, black-box: the SDK's own Client spawns `bin/zmx mcp -t SESSION`
+ * over stdio against a private server and a real session, and calls each
+ * tool as an agent would. The files are checked on disk, the terminal on
+ * the pane's real shell.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Sandbox, ZMX_BIN, alive, until } from '../helpers/harness.js';
+import { assertOk } from '../helpers/assert.js';
+
+const TOOLS = ['edit_file', 'glob', 'grep', 'list_directory', 'list_sessions', 'read_file', 'read_files', 'run_command', 'terminal_read', 'terminal_send', 'write_file'];
+
+/** An MCP client on `zmx mcp ARGS`, its stderr kept. */
+async function mcpClient(sb: Sandbox, args: string[]): Promise<{ client: Client; transport: StdioClientTransport; stderr: () => string }> {
+  const transport = new StdioClientTransport({ command: ZMX_BIN, args: ['mcp', ...args], env: sb.env as Record<string, string>, stderr: 'pipe' });
+  let stderr = '';
+  transport.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const client = new Client({ name: 'zmx-test', version: '0' });
+  await client.connect(transport);
+  return { client, transport, stderr: () => stderr };
+}
+
+/** Ends the MCP child (closing its stdin) and checks, by pid, that it and the process it runs are gone. */
+async function closeClient(c: { client: Client; transport: StdioClientTransport }): Promise<void> {
+  const pid = c.transport.pid;
+  const pids = pid ? [pid, ...spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').map(Number).filter((p) => p > 0)] : [];
+  await c.client.close();
+  const gone = await until(() => pids.every((p) => !alive(p)), 'zmx mcp to exit').then(() => true, () => false);
+  for (const p of pids) if (alive(p)) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+  assert.ok(gone, 'zmx mcp (and its MCP process) exit when stdin closes');
+}
+
+async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
+  return (await client.callTool({ name, arguments: args })) as CallToolResult;
+}
+
+function text(r: CallToolResult): string {
+  return r.content.map((c) => (c.type === 'text' ? c.text : `<${c.type}>`)).join('\n');
+}
+
+describe('zmx mcp', () => {
+  let sb: Sandbox;
+  let root: string;
+  let mcp: Awaited<ReturnType<typeof mcpClient>>;
+
+  before(async () => {
+    sb = new Sandbox();
+    root = join(sb.base, 'root');
+    mkdirSync(join(root, 'src', 'deep'), { recursive: true });
+    writeFileSync(join(root, 'src', 'a.ts'), 'export const needle = 1;\n');
+    writeFileSync(join(root, 'src', 'deep', 'b.ts'), 'const x = 2;\n// NEEDLE here\n');
+    writeFileSync(join(root, 'notes.md'), 'no needle in the glob\n');
+    writeFileSync(join(sb.base, 'secret.txt'), 'outside the root\n');
+    symlinkSync(join(sb.base, 'secret.txt'), join(root, 'escape'));
+    assertOk(await sb.zmx(['new', '-d', '-s', 'work', '-c', root]), 'new -d -s work');
+    sb.notePids();
+    mcp = await mcpClient(sb, ['-t', 'work']);
+  });
+
+  after(async () => {
+    if (mcp) await closeClient(mcp);
+    await sb.cleanup();
+  });
+
+  test('lists every tool with its input schema', async () => {
+    const { tools } = await mcp.client.listTools();
+    assert.deepEqual(tools.map((t) => t.name).sort(), TOOLS);
+    for (const t of tools) assert.equal(t.inputSchema.type, 'object', t.name);
+    const read = tools.find((t) => t.name === 'read_file')!;
+    assert.deepEqual(read.inputSchema.required, ['path']);
+    assert.ok(tools.find((t) => t.name === 'run_command')!.outputSchema, 'run_command declares its structured output');
+  });
+
+  test('write_file then read_file round-trips, creating parents; the bytes are on disk', async () => {
+    const content = 'first line\nsecond — ünïcode ✓\n\ttabbed\n';
+    const w = await call(mcp.client, 'write_file', { path: 'new/dir/file.txt', content });
+    assert.notEqual(w.isError, true, text(w));
+    assert.equal(readFileSync(join(root, 'new', 'dir', 'file.txt'), 'utf8'), content);
+    const r = await call(mcp.client, 'read_file', { path: 'new/dir/file.txt' });
+    assert.notEqual(r.isError, true, text(r));
+    assert.equal(text(r), content);
+  });
+
+  test('edit_file with the wrong count fails and leaves the file unchanged; the right count edits it', async () => {
+    const file = join(root, 'edit.txt');
+    writeFileSync(file, 'alpha beta alpha\n');
+    const before = readFileSync(file);
+    const wrong = await call(mcp.client, 'edit_file', { path: 'edit.txt', old_string: 'alpha', new_string: 'gamma' });
+    assert.equal(wrong.isError, true);
+    assert.match(text(wrong), /^EINVAL: /);
+    assert.deepEqual(readFileSync(file), before, 'not a byte changed');
+    const right = await call(mcp.client, 'edit_file', { path: 'edit.txt', old_string: 'alpha', new_string: 'gamma', expected_replacements: 2 });
+    assert.notEqual(right.isError, true, text(right));
+    assert.equal(readFileSync(file, 'utf8'), 'gamma beta gamma\n');
+  });
+
+  test('grep finds matching lines as path:line: text; glob finds files by pattern', async () => {
+    const g = await call(mcp.client, 'grep', { pattern: 'needle', path: 'src', ignore_case: true });
+    assert.notEqual(g.isError, true, text(g));
+    assert.deepEqual(text(g).split('\n').sort(), ['src/a.ts:1: export const needle = 1;', 'src/deep/b.ts:2: // NEEDLE here']);
+    const cased = await call(mcp.client, 'grep', { pattern: 'needle' });
+    assert.deepEqual(text(cased).split('\n').sort(), ['notes.md:1: no needle in the glob', 'src/a.ts:1: export const needle = 1;']);
+    const files = await call(mcp.client, 'glob', { pattern: '**/*.ts' });
+    assert.notEqual(files.isError, true, text(files));
+    assert.deepEqual(text(files).split('\n').sort(), ['src/a.ts', 'src/deep/b.ts']);
+  });
+
+  test('run_command returns stdout, stderr and the exit code separately', async () => {
+    const r = await call(mcp.client, 'run_command', { command: 'echo out; echo err >&2; exit 3' });
+    assert.notEqual(r.isError, true, text(r));
+    const s = r.structuredContent as Record<string, unknown>;
+    assert.equal(s['exitCode'], 3);
+    assert.equal(s['stdout'], 'out\n');
+    assert.equal(s['stderr'], 'err\n');
+    assert.equal(s['signal'], null);
+    assert.equal(s['timedOut'], false);
+    assert.match(text(r), /exit code 3/);
+    const pwd = await call(mcp.client, 'run_command', { argv: ['pwd'], cwd: 'src' });
+    assert.equal((pwd.structuredContent as { stdout: string }).stdout.trim(), join(root, 'src'));
+  });
+
+  test('a path outside the root is a tool error EOUTSIDE, by .. or by a symlink', async () => {
+    for (const path of ['../secret.txt', join(sb.base, 'secret.txt'), 'escape']) {
+      const r = await call(mcp.client, 'read_file', { path });
+      assert.equal(r.isError, true, `${path}: ${text(r)}`);
+      assert.match(text(r), /^EOUTSIDE: /, path);
+      assert.doesNotMatch(text(r), /outside the root\n/, 'the content is not shown');
+    }
+    const w = await call(mcp.client, 'write_file', { path: '../planted.txt', content: 'x' });
+    assert.match(text(w), /^EOUTSIDE: /);
+  });
+
+  test('list_sessions lists the session with its root', async () => {
+    const r = await call(mcp.client, 'list_sessions');
+    assert.notEqual(r.isError, true, text(r));
+    assert.match(text(r), new RegExp(`^\\* work\\troot=${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\tpanes=1\\t`, 'm'));
+  });
+
+  test('terminal_send types into the pane\'s shell and terminal_read sees what it printed', async () => {
+    const s = await call(mcp.client, 'terminal_send', { text: 'echo "zmx-mcp-$((6 * 7))"', enter: true });
+    assert.notEqual(s.isError, true, text(s));
+    // The shell's answer, not the typed line: only the output has 42 in it.
+    const screen = await until(async () => {
+      const r = await call(mcp.client, 'terminal_read', {});
+      return /^zmx-mcp-42$/m.test(text(r)) ? text(r) : '';
+    }, 'the shell to print zmx-mcp-42');
+    assert.match(screen, /echo "zmx-mcp-\$\(\(6 \* 7\)\)"/, 'the typed line is on the screen too');
+    const last = await call(mcp.client, 'terminal_read', { lines: 2 });
+    assert.ok(text(last).split('\n').length <= 2);
+  });
+
+  test('stdout held MCP only; nothing was logged on stderr', () => {
+    assert.equal(mcp.stderr(), '');
+  });
+});
+
+describe('zmx mcp without a server', () => {
+  test('answers EUNAVAIL as a tool error and keeps serving', async (t) => {
+    const sb = new Sandbox();
+    const c = await mcpClient(sb, ['-t', 'ghost']);
+    t.after(async () => { await closeClient(c); await sb.cleanup(); });
+    for (let i = 0; i < 2; i++) {
+      const r = await call(c.client, 'list_sessions');
+      assert.equal(r.isError, true);
+      assert.match(text(r), /^EUNAVAIL: /);
+    }
+    assert.equal(sb.frontPid(), null, 'no server was started');
+  });
+
+  test('-t is required: one line on stderr', async (t) => {
+    const sb = new Sandbox();
+    t.after(() => sb.cleanup());
+    const r = await sb.zmx(['mcp']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /^zmx: mcp needs the session its tools act on: zmx mcp -t SESSION\n$/);
+    assert.equal(r.stdout, '');
+  });
+});
