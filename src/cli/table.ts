@@ -37,6 +37,7 @@ import { fs } from './commands/fs.js';
 import { exec } from './commands/exec.js';
 import { cp } from './commands/cp.js';
 import { audit } from './commands/audit.js';
+import { mcp } from './commands/mcp.js';
 
 /** Commands about this machine alone: the rest take -H HOST to act on a remote server. */
 const LOCAL_ONLY = new Set(['keys', 'config', 'completions', 'version', 'help', 'host', 'server', 'pair']);
@@ -51,5 +52,5 @@ function withHost(spec: CommandSpec): CommandSpec {
 export const COMMANDS: readonly CommandSpec[] = [
   newSession, attach, detach, list, kill, run, send, print, write,
   split, newWindow, selectPane, selectWindow, selectLayout, resizePane, killPane, capturePane,
-  get, set, unset, clear, history, tail, wait, exec, fs, cp, audit, snapshot, rollback, diff, server, host, pair, keys, config, completions, version, help,
+  get, set, unset, clear, history, tail, wait, exec, fs, cp, audit, mcp, snapshot, rollback, diff, server, host, pair, keys, config, completions, version, help,
 ].map(withHost);

@@ -39,6 +39,8 @@ export class PortalRouter {
   readonly exec = new ExecService();
   /** Each upload's session and path, for its audit line when committed. */
   private uploads = new Map<number, { session: string; path: string }>();
+  /** Each running command's key name, for the audit line of its end. */
+  private starters = new Map<number, string>();
 
   constructor(private readonly deps: PortalRouterDeps) {
     this.exec.onExit((info, owner, session, bytes) => this.auditExit(info, owner, session, bytes));
@@ -145,6 +147,7 @@ export class PortalRouter {
         const root = await this.rootFor(caller, a.name);
         const cwd = await root.resolve(a.cwd || '.');
         const exec = await this.exec.start(caller.key, a.name, { argv: a.argv, shell: a.shell, rootDir: root.path, cwd, env: a.env, timeoutMs: a.timeoutMs, stdin: a.stdin }, frames[0] ?? null);
+        this.starters.set(exec.id, caller.who);
         return ok({ exec });
       }
       case 'exec.read': {
@@ -186,8 +189,10 @@ export class PortalRouter {
 
   private auditExit(info: ExecInfo, owner: string, session: string, bytes: number): void {
     const r = info.result;
+    const who = this.starters.get(info.id) ?? '';
+    this.starters.delete(info.id);
     const entry: AuditEntry = {
-      time: new Date().toISOString(), key: owner, who: '', session, op: 'exec', argv: info.argv, result: 'OK',
+      time: new Date().toISOString(), key: owner, who, session, op: 'exec', argv: info.argv, result: 'OK',
       exitCode: r?.exitCode ?? null, signal: r?.signal ?? null, timedOut: r?.timedOut ?? false, bytes, durationMs: r?.durationMs ?? 0,
     };
     try {

@@ -147,7 +147,7 @@ describe('portal over -H (TCP + Curve)', { concurrency: 3 }, () => {
     rmSync(join(root, 'big.bin'), { force: true });
   });
 
-  test('the audit line of a remote command\'s end carries the key\'s name, as every other line does', { todo: 'portal-router auditExit writes who: "" (see the report)' }, async (t) => {
+  test('the audit line of a remote command\'s end carries the key\'s name, as every other line does', async (t) => {
     const { server, client } = await remoteWorkspace(t);
     const fp = await authorizeOn(server, client, ['--name', 'laptop']);
     assertOk(await client.zmx(['exec', '-H', 'box', '-t', 'p', '--', 'true']), 'exec -H');
