@@ -18,12 +18,15 @@ import { throughput } from './measures/throughput.js';
 import { reattach } from './measures/reattach.js';
 import { memory } from './measures/memory.js';
 import { load } from './measures/load.js';
+import { portalReads } from './measures/portal-reads.js';
+import { portalRtt } from './measures/portal-rtt.js';
+import { copy } from './measures/copy.js';
 
 /** Rounds of every measure: full run, and --quick (which must finish within two minutes). */
 const ROUNDS = 5;
 const ROUNDS_QUICK = 2;
 
-const MEASURES: Measure[] = [echo, throughput, reattach, memory, load];
+const MEASURES: Measure[] = [echo, throughput, reattach, memory, load, portalReads, portalRtt, copy];
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem, loadavg } from 'node:os';
 import { run } from './procs.js';
-import { ROOT, ZMX_BIN } from './zmx.js';
+import { ZMX_BIN, ZMX_ROOT } from './zmx.js';
 
 export async function machineInfo(): Promise<Record<string, string>> {
   let model = cpus()[0]?.model ?? 'unknown';
@@ -20,9 +20,9 @@ export async function machineInfo(): Promise<Record<string, string>> {
 export async function zmxVersion(): Promise<string> {
   const fields = Object.fromEntries((await run(ZMX_BIN, ['version'])).stdout.trim().split('\n').map((l) => l.split(/\t+/) as [string, string]));
   const v = `zmx ${fields['zmx'] ?? '?'} (protocol ${fields['protocol'] ?? '?'})`;
-  const commit = (await run('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'])).stdout.trim();
-  const dirty = (await run('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no'])).stdout.trim() ? ' (with uncommitted changes)' : '';
-  return `${v}${commit ? `, commit ${commit}${dirty}` : ''}`;
+  const commit = (await run('git', ['-C', ZMX_ROOT, 'rev-parse', '--short', 'HEAD'])).stdout.trim();
+  const dirty = (await run('git', ['-C', ZMX_ROOT, 'status', '--porcelain', '--untracked-files=no'])).stdout.trim() ? ' (with uncommitted changes)' : '';
+  return `${v}${commit ? `, commit ${commit}${dirty}` : ''}${process.env['ZMX_BENCH_BIN'] ? ` (ZMX_BENCH_BIN=${ZMX_BIN})` : ''}`;
 }
 
 /** The command names `zmx help` lists (the portal's `exec`, `fs`, `cp` may not exist yet). */

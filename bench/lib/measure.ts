@@ -46,6 +46,8 @@ export interface Measure {
   chartMetric: string;
   /** Rounds for this measure when fewer than the run's (costly set-ups). */
   maxRounds?: number;
+  /** The same with --quick. */
+  maxRoundsQuick?: number;
   contenders(opts: Options): Contender[];
 }
 
@@ -76,7 +78,7 @@ function message(err: unknown): string {
 
 export async function runMeasure(m: Measure, opts: Options, root: Cleanup): Promise<MeasureResult> {
   const started = Date.now();
-  const rounds = Math.min(opts.rounds, m.maxRounds ?? opts.rounds);
+  const rounds = Math.min(opts.rounds, (opts.quick ? m.maxRoundsQuick : undefined) ?? m.maxRounds ?? opts.rounds);
   const cleanup = new Cleanup();
   // The measure's processes end with it, or with the run on SIGINT.
   root.defer(`measure ${m.id}`, () => cleanup.close().then(() => {}));

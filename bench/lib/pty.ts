@@ -107,7 +107,7 @@ export class OuterPty {
   }
 
   /** Resolves once no output has come for `quietMs` (a client done drawing), at most `timeoutMs`. */
-  async settle(quietMs = 300, timeoutMs = 10_000): Promise<void> {
+  async settle(quietMs = 150, timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const before = this.bytes + this.raw.length;

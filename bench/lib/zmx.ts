@@ -4,7 +4,7 @@
  * the pid files) at cleanup — `zmx server stop` stops only the front.
  */
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runtimePaths, type RuntimePaths } from '../../src/common/paths.js';
 import { Connection } from '../../src/client/connection.js';
@@ -12,7 +12,10 @@ import { KeyStore } from '../../src/platform/keystore.js';
 import { Cleanup, readPidFile, rssKiB, run, runOk, stopPids, tempDir } from './procs.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
-export const ZMX_BIN = join(ROOT, 'bin', 'zmx');
+/** The zmx measured: this checkout's, or another build's bin/zmx named by ZMX_BENCH_BIN (e.g. one with newer commands). */
+export const ZMX_BIN = process.env['ZMX_BENCH_BIN'] ? resolve(process.env['ZMX_BENCH_BIN']) : join(ROOT, 'bin', 'zmx');
+/** The checkout that zmx is built from (for its version). */
+export const ZMX_ROOT = dirname(dirname(ZMX_BIN));
 
 /** The environment every contender's processes get: a private HOME, a plain shell and terminal. */
 export function baseEnv(home: string): NodeJS.ProcessEnv {

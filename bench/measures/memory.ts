@@ -14,6 +14,7 @@ const STEPS_QUICK = [1, 20];
 const HISTORY_LINES = 3_000;
 /** Pause after the last session of a step, so its history is in and the server is idle again. */
 const IDLE_MS = 2_000;
+const IDLE_MS_QUICK = 1_000;
 /** Sessions created at once (the rest wait): keeps the machine from drowning in bash start-ups. */
 const CREATE_BATCH = 10;
 
@@ -24,7 +25,7 @@ function steps(quick: boolean): number[] {
 export const memory: Measure = {
   id: 'memory',
   title: 'Memory per idle session',
-  how: `A fresh server per round. Sessions are added until there are ${STEPS.join(', ')} (--quick: ${STEPS_QUICK.join(', ')}); each ran \`seq 1 ${HISTORY_LINES}\` and then idles in \`cat\`. ${IDLE_MS / 1000} s after the last one of a step the server's resident memory is read from /proc/PID/status (VmRSS): for zmx the front and the pty host summed, for tmux its server (\`#{pid}\`); the sessions' own programs are not counted. "per added session" is (RSS at the largest count − RSS at 1) / (count − 1).`,
+  how: `A fresh server per round. Sessions are added until there are ${STEPS.join(', ')} (--quick: ${STEPS_QUICK.join(', ')}); each ran \`seq 1 ${HISTORY_LINES}\` and then idles in \`cat\`. ${IDLE_MS / 1000} s (--quick: ${IDLE_MS_QUICK / 1000} s) after the last one of a step the server's resident memory is read from /proc/PID/status (VmRSS): for zmx the front and the pty host summed, for tmux its server (\`#{pid}\`); the sessions' own programs are not counted. "per added session" is (RSS at the largest count − RSS at 1) / (count − 1).`,
   metrics: [
     ...[...new Set([...STEPS, ...STEPS_QUICK])].sort((a, b) => a - b).map((n) => ({ key: `rss${n}`, label: `RSS, ${n} session${n === 1 ? '' : 's'}`, unit: 'MiB' })),
     { key: 'perSession', label: 'per added session', unit: 'MiB' },
@@ -51,7 +52,7 @@ export const memory: Measure = {
               if (k.tmuxServer) await k.tmuxServer.newSessions(batch, `seq 1 ${HISTORY_LINES}; exec cat`);
               else await Promise.all(batch.map((name) => k.newSession(name, `seq 1 ${HISTORY_LINES}; exec cat`)));
             }
-            await sleep(IDLE_MS);
+            await sleep(opts.quick ? IDLE_MS_QUICK : IDLE_MS);
             out[`rss${n}`] = rss();
           }
           const s = steps(opts.quick);
