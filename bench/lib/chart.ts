@@ -35,7 +35,8 @@ export function chartSvg(measures: MeasureResult[], title: string): string {
     parts.push(`<text x="10" y="${y + 4}" font-size="15" font-weight="bold">${esc(`${m.title} (${metric?.label ?? m.chartMetric})`)}</text>`);
     y += 14;
     if (rs.length === 0) {
-      parts.push(`<text x="${LABEL_W}" y="${y + 12}" font-size="13" fill="#777">no zmx/peer pair ran</text>`);
+      const why = m.contenders.find((c) => c.zmx && c.notRun)?.notRun?.replace(/^not run: /, '') ?? 'no zmx/peer pair ran';
+      parts.push(`<text x="20" y="${y + 12}" font-size="13" fill="#777">${esc(`not run: ${why}`.slice(0, 120))}</text>`);
       y += BAR_H + SECTION_GAP;
       continue;
     }

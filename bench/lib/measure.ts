@@ -34,6 +34,8 @@ export interface MetricSpec {
   key: string;
   label: string;
   unit: string;
+  /** false: shown, but no zmx/peer ratio (a rate, or bytes drawn: neither is better by itself). */
+  ratio?: boolean;
 }
 
 export interface Measure {

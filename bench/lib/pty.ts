@@ -138,19 +138,21 @@ export class OuterPty {
  * (untimed) so the canonical-mode line buffer never fills; the line `cat`
  * prints back is awaited before the next timed key.
  */
-export async function echoKeystrokes(term: OuterPty, count: number, lineEvery = 50): Promise<number[]> {
+export async function echoKeystrokes(term: OuterPty, count: number, opts: { lineEvery?: number; keyTimeoutMs?: number; budgetMs?: number } = {}): Promise<number[]> {
+  const lineEvery = opts.lineEvery ?? 50;
   const times: number[] = [];
+  const stopAt = opts.budgetMs ? Date.now() + opts.budgetMs : Infinity;
   let line = '';
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < count && Date.now() < stopAt; i++) {
     // Letters only: they never occur inside an escape sequence that drawnText() keeps.
     const key = String.fromCharCode(97 + (i % 26));
-    times.push(await term.echo(key));
+    times.push(await term.echo(key, opts.keyTimeoutMs));
     line += key;
     if (line.length >= lineEvery) {
       term.mark();
       term.write('\r');
       const expect = line;
-      await term.waitFor((t) => t.split(expect).length > 1, 'cat to print the line back');
+      await term.waitFor((t) => t.split(expect).length > 1, 'cat to print the line back', Math.max(10_000, opts.keyTimeoutMs ?? 0));
       line = '';
     }
   }

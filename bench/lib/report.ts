@@ -31,7 +31,7 @@ function fmt(v: number): string {
 export function ratios(m: MeasureResult): Ratio[] {
   const out: Ratio[] = [];
   const ran = (c: ContenderResult) => !c.notRun;
-  for (const metric of m.metrics) {
+  for (const metric of m.metrics.filter((x) => x.ratio !== false)) {
     for (const z of m.contenders.filter((c) => c.zmx && ran(c))) {
       for (const p of m.contenders.filter((c) => !c.zmx && ran(c))) {
         const a = z.summary[metric.key]?.median;
@@ -60,15 +60,17 @@ export function markdown(run: RunInfo): string {
   for (const [i, m] of run.measures.entries()) {
     L.push('', `## ${i + 1}. ${m.title}`, '', m.how, '');
     L.push(`${m.rounds} round${m.rounds === 1 ? '' : 's'}, ${m.seconds.toFixed(0)} s.`, '');
-    const head = ['contender', ...m.metrics.map((x) => `${x.label} (${x.unit}) median [spread]`)];
+    // Metrics no contender has (e.g. the full run's session counts in a --quick run) are left out.
+    const metrics = m.metrics.filter((x) => m.contenders.some((c) => c.summary[x.key]));
+    const head = ['contender', ...metrics.map((x) => `${x.label} (${x.unit}) median [spread]`)];
     L.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
     for (const c of m.contenders) {
       if (c.notRun) {
         const why = `not run: ${c.notRun.replace(/^not run: /, '').replace(/\|/g, '\\|')}`;
-        L.push(`| ${c.name} | ${[why, ...m.metrics.slice(1).map(() => '–')].join(' | ')} |`);
+        L.push(`| ${c.name} | ${[why, ...metrics.slice(1).map(() => '–')].join(' | ')} |`);
         continue;
       }
-      const cells = m.metrics.map((x) => {
+      const cells = metrics.map((x) => {
         const s = c.summary[x.key];
         if (!s) return '–';
         const [lo, hi] = s.n >= 4 ? [s.p25, s.p75] : [s.min, s.max];
@@ -83,7 +85,7 @@ export function markdown(run: RunInfo): string {
       const peers = [...new Set(rs.map((r) => r.peer))];
       L.push('', `Ratio zmx / peer:`, '', `| zmx | metric | ${peers.join(' | ')} |`, `|---|---|${peers.map(() => '---').join('|')}|`);
       for (const z of [...new Set(rs.map((r) => r.zmx))]) {
-        for (const metric of m.metrics) {
+        for (const metric of metrics) {
           const row = peers.map((p) => { const r = rs.find((x) => x.zmx === z && x.peer === p && x.metric === metric.key); return r ? `${r.ratio.toFixed(2)}×` : '–'; });
           if (row.some((x) => x !== '–')) L.push(`| ${z} | ${metric.label} | ${row.join(' | ')} |`);
         }

@@ -29,7 +29,7 @@ export const copy: Measure = {
   how: `A ${FILE_MB} MB file of random bytes (--quick: ${FILE_MB_QUICK} MB) in the session's root is copied to a local temp dir: \`scp host:FILE DIR/\` through the throwaway sshd (OpenSSH's scp, SFTP underneath; a new connection each time, as a user runs it), \`zmx cp -H HOST SESSION:FILE DIR/\` to the server's CurveZMQ listener, and \`zmx cp\` to the local server. Loopback, no added delay; the copy is removed after each round.`,
   metrics: [
     { key: 'seconds', label: 'copy', unit: 's' },
-    { key: 'mbps', label: 'rate', unit: 'MB/s' },
+    { key: 'mbps', label: 'rate', unit: 'MB/s', ratio: false },
   ],
   chartMetric: 'seconds',
   maxRounds: 3,

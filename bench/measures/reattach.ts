@@ -25,7 +25,7 @@ export const reattach: Measure = {
   how: `A detached pane ran \`seq 1 ${(SCROLLBACK_LINES + ROWS - 1).toLocaleString('en')}\` then printed a marker on its bottom row: ${SCROLLBACK_LINES.toLocaleString('en')} lines of scrollback under a full ${ROWS}-row screen (each tool keeps ${SCROLLBACK_LINES.toLocaleString('en')} lines). Each round starts a fresh client in a new outer pty (\`zmx attach\`, \`zmx attach --raw\`, \`tmux attach\`, \`screen -r\`) and times from spawning it until the marker and the row above it are drawn; the client is then ended (SIGHUP, as a closed terminal) and the next contender goes. This includes starting the client process (Node for zmx, C for the others). \`zmx attach --raw\` redraws the scrollback into the terminal too, so the terminal's own scrollback works.`,
   metrics: [
     { key: 'ms', label: 'attach to full screen', unit: 'ms' },
-    { key: 'kb', label: 'drawn', unit: 'KB' },
+    { key: 'kb', label: 'drawn', unit: 'KB', ratio: false },
   ],
   chartMetric: 'ms',
   contenders(opts) {

@@ -36,11 +36,11 @@ export function seqBytes(n: number): number {
 export const throughput: Measure = {
   id: 'throughput',
   title: 'Output throughput',
-  how: `A pane runs bash; \`seq 1 ${SEQ_LINES.toLocaleString('en')}; echo MARKER\` (${(seqBytes(SEQ_LINES) / 1e6).toFixed(1)} MB; ${SEQ_LINES_QUICK.toLocaleString('en')} lines with --quick) is typed into the outer pty, and the wall time runs until the marker is drawn in the outer pty's output (the marker is spelled so its echo does not match, and printed ${MARKER_COPIES} times so a status-line redraw in the middle of one copy cannot hide it). The client stays attached throughout; \"seq output rate\" is seq's bytes over the wall time, \"drawn to the terminal\" what the client actually wrote to the outer pty: a multiplexer may skip frames (draw only the latest screen), a raw client passes every byte.`,
+  how: `A pane runs bash; \`seq 1 ${SEQ_LINES.toLocaleString('en')}\` and a marker line (${(seqBytes(SEQ_LINES) / 1e6).toFixed(1)} MB; ${SEQ_LINES_QUICK.toLocaleString('en')} lines with --quick) is typed into the outer pty, and the wall time runs until the marker is drawn in the outer pty's output (the marker is spelled so its echo does not match, and printed ${MARKER_COPIES} times so a status-line redraw in the middle of one copy cannot hide it). The client stays attached throughout; \"seq output rate\" is seq's bytes over the wall time, \"drawn to the terminal\" what the client actually wrote to the outer pty: a multiplexer may skip frames (draw only the latest screen), a raw client passes every byte.`,
   metrics: [
     { key: 'seconds', label: 'wall time', unit: 's' },
-    { key: 'mbps', label: 'seq output rate', unit: 'MB/s' },
-    { key: 'termMB', label: 'drawn to the terminal', unit: 'MB' },
+    { key: 'mbps', label: 'seq output rate', unit: 'MB/s', ratio: false },
+    { key: 'termMB', label: 'drawn to the terminal', unit: 'MB', ratio: false },
   ],
   chartMetric: 'seconds',
   contenders(opts) {
