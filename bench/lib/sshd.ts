@@ -13,8 +13,6 @@ import { Cleanup, freePort, readPidFile, run, runOk, stopPids, tempDir, until } 
 const SSHD = '/usr/sbin/sshd';
 /** sshd refuses to start as root without its privilege-separation dir. */
 const PRIVSEP_DIR = '/run/sshd';
-/** How long the master connection is kept after its last use (it is ended by pid anyway). */
-const CONTROL_PERSIST_S = 600;
 
 export class Sshd {
   readonly dir: string;
@@ -84,9 +82,10 @@ export class Sshd {
       `  UserKnownHostsFile ${join(this.dir, 'known_hosts')}`,
       '  StrictHostKeyChecking yes',
       '  BatchMode yes',
-      '  ControlMaster auto',
+      // Commands use the master master() opened (a child ended by pid); none becomes a master that daemonizes itself.
+      '  ControlMaster no',
       `  ControlPath ${join(this.dir, `cm-${name}`)}`,
-      `  ControlPersist ${CONTROL_PERSIST_S}`,
+      '  ControlPersist no',
       '  LogLevel ERROR',
       '',
     ].join('\n'));
@@ -94,7 +93,7 @@ export class Sshd {
 
   /** Opens the master connection to `host` (a child ended by pid at cleanup) and waits until it serves. */
   async master(host: string): Promise<void> {
-    const m = spawn('ssh', ['-F', this.config, '-M', '-N', '-o', 'ControlPersist=no', host], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const m = spawn('ssh', ['-F', this.config, '-M', '-N', host], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.masters.push(m);
     this.cleanup.defer(`ssh master ${host}`, async () => {
       await run('ssh', ['-F', this.config, '-O', 'exit', host]);
@@ -112,6 +111,7 @@ export class Sshd {
 
   /** `scp` through the same config (OpenSSH 9 speaks SFTP under scp). */
   scp(from: string, to: string): Promise<string> {
-    return runOk('scp', ['-q', '-F', this.config, from, to], { timeoutMs: 600_000 });
+    // A connection of its own, as a user's scp: no master.
+    return runOk('scp', ['-q', '-F', this.config, '-o', 'ControlPath=none', from, to], { timeoutMs: 600_000 });
   }
 }
