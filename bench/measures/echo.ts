@@ -1,0 +1,51 @@
+/**
+ * Measure 1: keystroke echo through an attached client. A pane runs `cat`;
+ * the bench, as the user's terminal, writes one letter to the outer pty and
+ * times until that letter is drawn in the outer pty's output.
+ */
+import type { Measure } from '../lib/measure.js';
+import { echoKeystrokes, type OuterPty } from '../lib/pty.js';
+import { percentile, sortedCopy } from '../lib/stats.js';
+import { WARMUP_KEYS, barePty, dtachKeeper, screenKeeper, skipReason, tmuxKeeper, zmxKeeper, type SessionKeeper } from '../lib/terminals.js';
+
+/** Keystrokes timed per round (p99 needs a few hundred). */
+const KEYSTROKES = 300;
+const KEYSTROKES_QUICK = 100;
+/** How long a client gets to attach and draw before the first key. */
+const ATTACH_TIMEOUT_MS = 15_000;
+
+export const echo: Measure = {
+  id: 'echo',
+  title: 'Keystroke echo',
+  how: `A pane runs \`cat\` (the pane's line discipline echoes). The bench is the user's terminal: a pty whose slave runs the client (\`zmx attach\`, \`zmx attach --raw\`, \`zmx attach -H HOST --raw\` to a server listening on TCP loopback with CurveZMQ, \`tmux attach\`, \`screen -r\`, \`dtach -a\`; for the bare pty, \`cat\` itself). One letter is written to the pty master and timed until it appears in what the master reads (escape sequences stripped); then the next. ${KEYSTROKES} keystrokes per round (${KEYSTROKES_QUICK} with --quick), after ${WARMUP_KEYS} untimed ones; p50 and p99 are per round, reported as the median (and range) over rounds.`,
+  metrics: [
+    { key: 'p50', label: 'p50', unit: 'ms' },
+    { key: 'p99', label: 'p99', unit: 'ms' },
+  ],
+  chartMetric: 'p50',
+  contenders(opts) {
+    const keepers: SessionKeeper[] = [zmxKeeper('raw'), zmxKeeper('tui'), zmxKeeper('tcp'), tmuxKeeper(), screenKeeper(), dtachKeeper(), barePty()];
+    const count = opts.quick ? KEYSTROKES_QUICK : KEYSTROKES;
+    return keepers.map((k) => {
+      let term: OuterPty;
+      return {
+        name: k.name,
+        zmx: k.zmx,
+        skip: skipReason(k, opts.missing),
+        async setup(cleanup) {
+          await k.start(cleanup);
+          await k.newSession('echo', 'exec cat');
+          term = k.attach('echo', cleanup);
+          // Attached once a key comes back.
+          await term.echo('z', ATTACH_TIMEOUT_MS);
+          await term.settle();
+          await echoKeystrokes(term, WARMUP_KEYS);
+        },
+        async sample() {
+          const times = sortedCopy(await echoKeystrokes(term, count));
+          return { p50: percentile(times, 50), p99: percentile(times, 99) };
+        },
+      };
+    });
+  },
+};
