@@ -355,9 +355,10 @@ export class Connection {
     } finally {
       clearTimeout(timer);
     }
-    this.heartbeat = setInterval(() => {
-      if (this.pending.size > 0 || this.streams.size > 0) this.send({ t: MsgType.Ping, ts: Date.now() });
-    }, TIMING.heartbeatIntervalMs);
+    // Pings even when idle: a long-lived client with nothing open (zmx mcp
+    // between an agent's tool calls) would otherwise be forgotten by the
+    // front after its idle grace and get "send hello first" on its next call.
+    this.heartbeat = setInterval(() => this.send({ t: MsgType.Ping, ts: Date.now() }), TIMING.heartbeatIntervalMs);
     this.heartbeat.unref();
   }
 

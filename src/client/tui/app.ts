@@ -134,6 +134,8 @@ class TuiApp {
   private prefixed = false;
   private copy: CopyMode | null = null;
   private frame: NodeJS.Timeout | null = null;
+  /** When the last frame was drawn (ms since the epoch): the next waits out the rest of TUI.frameMs. */
+  private lastFrame = 0;
   private clock: NodeJS.Timeout | null = null;
   private escapeTimer: NodeJS.Timeout | null = null;
   private finished = false;
@@ -570,13 +572,19 @@ class TuiApp {
 
   // ---------------------------------------------------------------- drawing
 
-  /** Asks for a frame; frames come at most every TUI.frameMs. */
+  /**
+   * Asks for a frame; frames come at most every TUI.frameMs. An idle client
+   * draws at once (what arrives in the same turn of the event loop still
+   * shares the frame), so a keystroke's echo does not wait a whole frame.
+   */
   private schedule(): void {
     if (this.frame || this.finished) return;
+    const wait = Math.max(0, this.lastFrame + TUI.frameMs - Date.now());
     this.frame = setTimeout(() => {
       this.frame = null;
+      this.lastFrame = Date.now();
       this.render();
-    }, TUI.frameMs);
+    }, wait);
   }
 
   private render(): void {
