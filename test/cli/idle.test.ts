@@ -18,9 +18,14 @@ test('an idle connection outlives the front\'s idle grace and is still served', 
   const sb = sandbox(t);
   assertOk(await sb.zmx(['new', '-d', '-s', 'idle']), 'new');
   const conn = (await Connection.local({ spawn: false, paths: runtimePaths(sb.dir), keys: new KeyStore(join(sb.configDir, 'keys'), 'file') }))!;
-  t.after(() => conn.close());
-  assert.equal((await conn.request('session.get', { name: 'idle' })).result.session.name, 'idle');
-  // Longer than the front keeps a silent client with no stream (away after the heartbeat timeout, forgotten after the grace).
-  await delay(Math.max(FLOW.resumeGraceIdleMs, TIMING.heartbeatTimeoutMs) + 2 * TIMING.heartbeatIntervalMs);
-  assert.equal((await conn.request('session.get', { name: 'idle' })).result.session.name, 'idle');
+  // Closed here, before the sandbox's cleanup stops the server: an open local
+  // connection would start a new one when its link drops.
+  try {
+    assert.equal((await conn.request('session.get', { name: 'idle' })).result.session.name, 'idle');
+    // Longer than the front keeps a silent client with no stream (away after the heartbeat timeout, forgotten after the grace).
+    await delay(Math.max(FLOW.resumeGraceIdleMs, TIMING.heartbeatTimeoutMs) + 2 * TIMING.heartbeatIntervalMs);
+    assert.equal((await conn.request('session.get', { name: 'idle' })).result.session.name, 'idle');
+  } finally {
+    await conn.close();
+  }
 });
