@@ -5,6 +5,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { rejects } from '../common/testing.js';
 import {
   chmodSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, readdirSync, readlinkSync,
   realpathSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, existsSync,
@@ -16,7 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { FsService } from './fs.js';
 import { Root } from './root.js';
 import { PORTAL } from '../common/constants.js';
-import { ZmxError, type ErrorCode } from '../common/errors.js';
+import { ZmxError } from '../common/errors.js';
 import type { FsChange } from '../common/portal.js';
 
 /** How long a test waits for a watch event before it fails (an upper bound, not a sleep). */
@@ -98,17 +99,6 @@ function outside(f: Fixture): string[] {
   walk(join(f.base, 'outside'));
   walk(join(f.base, 'rootX'));
   return out;
-}
-
-async function rejects(p: Promise<unknown>, code: ErrorCode, what: string): Promise<ZmxError> {
-  let caught: ZmxError | undefined;
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof ZmxError, `${what}: expected a ZmxError, got ${String(err)}`);
-    assert.equal(err.code, code, `${what}: ${err.message}`);
-    caught = err;
-    return true;
-  });
-  return caught as ZmxError;
 }
 
 function tempFiles(dir: string): string[] {

@@ -5,11 +5,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { rejects } from '../common/testing.js';
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Root } from './root.js';
-import { ZmxError, type ErrorCode } from '../common/errors.js';
 
 let base = '';
 let rootDir = '';
@@ -71,17 +71,6 @@ before(() => {
 after(() => {
   if (base !== '') rmSync(base, { recursive: true, force: true });
 });
-
-async function rejects(p: Promise<unknown>, code: ErrorCode, what: string): Promise<ZmxError> {
-  let caught: ZmxError | undefined;
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof ZmxError, `${what}: expected a ZmxError, got ${String(err)}`);
-    assert.equal(err.code, code, `${what}: ${err.message}`);
-    caught = err;
-    return true;
-  });
-  return caught as ZmxError;
-}
 
 /** Paths that lead outside; `leaf` ones do so only through their last component (a symlink). */
 function escapes(): { p: string; leaf: boolean }[] {

@@ -602,9 +602,7 @@ export class Front {
 
   private audit(caller: Caller, op: OpName, args: Record<string, unknown>, result: string, inFrames: Buffer[], served: { result: Record<string, unknown>; frames: Buffer[] } | null, started: number): void {
     if (!this.deps.audit) return;
-    let bytes = 0;
-    for (const f of inFrames) bytes += f.length;
-    for (const f of served?.frames ?? []) bytes += f.length;
+    let bytes: number = frameBytes(inFrames) + frameBytes(served?.frames ?? []);
     if (typeof served?.result['bytes'] === 'number' && op === 'fs.upload.commit') bytes = served.result['bytes'];
     const upload = typeof args['upload'] === 'number' ? this.deps.portal?.uploadPath(args['upload']) : null;
     const names = Array.isArray(args['names']) ? (args['names'] as string[]).join(',') : '';

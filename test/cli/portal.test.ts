@@ -8,11 +8,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, lstatSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, realpathSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, realpathSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ZMX_BIN, alive, until, type Sandbox } from '../helpers/harness.js';
 import { sandbox, assertOk, assertOneLineError } from '../helpers/assert.js';
 import type { AuditEntry } from '../../src/common/portal.js';
+import { listing } from '../helpers/tree.js';
 
 /** A session whose root is a fresh directory beside an `outside` one the tests check stays untouched. */
 async function workspace(sb: Sandbox, name = 'p'): Promise<{ root: string; outside: string }> {
@@ -32,21 +33,6 @@ function auditLines(sb: Sandbox): AuditEntry[] {
   const file = join(sb.dir, 'state', 'audit.log');
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEntry);
-}
-
-/** Every file under dir with its bytes: what "nothing touched" compares. */
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, rel: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(p, r);
-      else out[r] = lstatSync(p).isSymbolicLink() ? `-> ${p}` : readFileSync(p, 'latin1');
-    }
-  };
-  walk(dir, '');
-  return out;
 }
 
 async function sha256(file: string): Promise<string> {
@@ -130,8 +116,8 @@ describe('portal', { concurrency: 3 }, () => {
       '../outside/secret', 'src/../../outside/secret', join(outside, 'secret'), '/etc/passwd', join(`${root}X`, 'sibling'),
       'link-out/secret', 'secret-link', 'chain/secret', 'dangling', `/proc/self/root${outside}/secret`, '/proc/self/cwd/secret',
     ];
-    const outsideBefore = tree(outside);
-    const siblingBefore = tree(`${root}X`);
+    const outsideBefore = listing(outside);
+    const siblingBefore = listing(`${root}X`);
     const attempts: [string, string[], string | null][] = [];
     for (const p of escapes) {
       attempts.push(['fs.read', ['fs', 'read', '-t', 'p', p], null]);
@@ -151,8 +137,8 @@ describe('portal', { concurrency: 3 }, () => {
       assertOneLineError(r, args.join(' '), /outside/i);
       assert.doesNotMatch(r.stdout, /outside secret|sibling/, `${args.join(' ')} printed nothing from outside`);
     }
-    assert.deepEqual(tree(outside), outsideBefore, 'nothing outside the root changed');
-    assert.deepEqual(tree(`${root}X`), siblingBefore);
+    assert.deepEqual(listing(outside), outsideBefore, 'nothing outside the root changed');
+    assert.deepEqual(listing(`${root}X`), siblingBefore);
     assert.equal(existsSync(join(outside, 'created-through-dangling')), false);
     const refused = auditLines(sb).filter((e) => e.result === 'EOUTSIDE');
     assert.equal(refused.length, attempts.length, `one EOUTSIDE audit line per attempt: ${JSON.stringify(auditLines(sb).map((e) => [e.op, e.path, e.result]))}`);
