@@ -191,4 +191,22 @@ export const PORTAL = {
   watchMaxDirs: 10_000,
   /** Uploads one client holds open at once (each holds a file descriptor and a temp file). */
   maxUploadsPerClient: 64,
+  /**
+   * Worker threads for grep, list and readFiles (src/portal/pool.ts): a few,
+   * since each is a V8 heap of its own; more than searchesPerKey, so one key
+   * cannot hold them all.
+   */
+  searchWorkers: 4,
+  /** Searches (grep, list, readFiles) one key has under way at once, running or queued; one more answers ETOOBIG. */
+  searchesPerKey: 2,
+  /** Searches waiting for a worker, all keys together; one more answers ETOOBIG. */
+  searchQueueMax: 64,
+  /** A search still running this long after it was asked is stopped (ETIMEDOUT): a pattern that backtracks ends here. */
+  searchDeadlineMs: 30_000,
+  /** Heap of one search worker: an 8 MiB file as a string and its lines fit; a search that needs more is stopped (ETOOBIG). */
+  searchWorkerHeapMb: 256,
+  /** A search worker idle this long exits (its heap is returned); the next search starts one. */
+  searchWorkerIdleMs: 60_000,
+  /** list, grep and watch do not enter directories nested deeper than this under their path (each level holds a descriptor). */
+  walkMaxDepth: 128,
 } as const;

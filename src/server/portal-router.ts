@@ -34,6 +34,11 @@ function within(outer: string, inner: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel) && !rel.startsWith(`..${sep}`));
 }
 
+/** Who a search belongs to: its connection (cancelled when it goes) and its key (counted against the key's share). */
+function asker(caller: Caller): { client: string; key: string } {
+  return { client: caller.client, key: caller.key };
+}
+
 export class PortalRouter {
   readonly fs = new FsService();
   readonly exec = new ExecService();
@@ -51,8 +56,8 @@ export class PortalRouter {
     const sessionRoot = await this.deps.sessionRoot(session);
     const keyRoot = caller.limits.root;
     if (keyRoot === null) return Root.open(sessionRoot);
-    const key = await Root.open(keyRoot);
-    const own = await Root.open(sessionRoot).catch(() => null);
+    const key = await Root.open(keyRoot, { confined: true });
+    const own = await Root.open(sessionRoot, { confined: true }).catch(() => null);
     return own && within(key.path, own.path) ? own : key;
   }
 
@@ -73,7 +78,7 @@ export class PortalRouter {
       }
       case 'fs.readFiles': {
         const a = rawArgs as OpArgs<'fs.readFiles'>;
-        const r = await this.fs.readFiles(await this.rootFor(caller, a.name), a.paths);
+        const r = await this.fs.readFiles(asker(caller), await this.rootFor(caller, a.name), a.paths);
         return ok({ files: r.files }, [r.data]);
       }
       case 'fs.write': {
@@ -114,11 +119,11 @@ export class PortalRouter {
       }
       case 'fs.list': {
         const a = rawArgs as OpArgs<'fs.list'>;
-        return ok(await this.fs.list(await this.rootFor(caller, a.name), a.path, { recursive: a.recursive, glob: a.glob, all: a.all, max: a.max }));
+        return ok(await this.fs.list(asker(caller), await this.rootFor(caller, a.name), a.path, { recursive: a.recursive, glob: a.glob, all: a.all, max: a.max }));
       }
       case 'fs.grep': {
         const a = rawArgs as OpArgs<'fs.grep'>;
-        return ok(await this.fs.grep(await this.rootFor(caller, a.name), a.path, { pattern: a.pattern, glob: a.glob, ignoreCase: a.ignoreCase, max: a.max }));
+        return ok(await this.fs.grep(asker(caller), await this.rootFor(caller, a.name), a.path, { pattern: a.pattern, glob: a.glob, ignoreCase: a.ignoreCase, max: a.max }));
       }
       case 'fs.mkdir': {
         const a = rawArgs as OpArgs<'fs.mkdir'>;
