@@ -32,6 +32,12 @@ export const LIMITS = {
   maxUint: 0xffff_ffff,
   /** Largest file `zmx write` sends in one message. */
   maxWriteBytes: 32 * 1024 * 1024,
+  /**
+   * Sessions one server holds: each is a pty, a process and a terminal
+   * emulator with its scrollback (megabytes), so an admitted key cannot
+   * create them without end. One more create answers ETOOBIG.
+   */
+  maxSessions: 256,
   /** Longest session name; it becomes part of file names and URIs. */
   maxSessionName: 200,
   /** Largest terminal we agree to emulate. */
@@ -130,6 +136,14 @@ export const QUEUES = {
 } as const;
 
 /** The agent portal's bounds (docs/protocol.md, "Portal"). */
+/** The audit log (src/portal/audit.ts); both are settings (audit-max-bytes, audit-files), these their defaults. */
+export const AUDIT = {
+  /** Rotated when it would grow past this: some 40 000 lines, a few days of a busy agent. */
+  maxBytes: 10 * 1024 * 1024,
+  /** Files kept, the current one included: 50 MiB of history at most by default. */
+  files: 5,
+} as const;
+
 export const PORTAL = {
   /**
    * Largest slice one fs.read answers (and one upload chunk carries): big
