@@ -383,6 +383,8 @@ function walkError(err: unknown, p: string): ZmxError {
   if (code === 'ENAMETOOLONG') return new ZmxError('EINVAL', `${show(p)} has a name that is too long`);
   if (code === 'ELOOP') return new ZmxError('EINVAL', `path ${show(p)} has too many levels of symbolic links`);
   if (code === 'EACCES' || code === 'EPERM') return new ZmxError('EACCES', `permission denied on ${show(p)}`);
+  // readlink of a name that stopped being a symlink between lstat and readlink.
+  if (code === 'EINVAL') return new ZmxError('EINVAL', `${show(p)} changed while it was resolved; try again`);
   return new ZmxError(toZmxError(err).code, `cannot resolve ${show(p)}: ${code ?? 'error'}`);
 }
 
