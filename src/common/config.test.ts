@@ -40,7 +40,7 @@ test('prefix keys: tmux spellings, canonical form and byte', () => {
 
 test('config keys: unknown ones list the valid keys', () => {
   assert.equal(checkConfigKey('prefix'), 'prefix');
-  throwsEinval(() => checkConfigKey('nope'), /^unknown config key "nope" \(valid keys: prefix, theme, status-format, scrollback-lines, size-policy, mouse\)$/);
+  throwsEinval(() => checkConfigKey('nope'), /^unknown config key "nope" \(valid keys: prefix, theme, status-format, scrollback-lines, size-policy, mouse, audit-max-bytes, audit-files, search-timeout\)$/);
   // Not an inherited property either.
   throwsEinval(() => checkConfigKey('toString'), /unknown config key/);
   throwsEinval(() => checkConfigKey('__proto__'), /unknown config key/);
@@ -55,6 +55,13 @@ test('values from the command line: parsed, or one line saying what is allowed',
   throwsEinval(() => parseConfigValue('scrollback-lines', 'lots'), /"lots" is not an integer \(use 100 to 1000000\)/);
   throwsEinval(() => parseConfigValue('scrollback-lines', '1e4'), /not an integer/);
   throwsEinval(() => parseConfigValue('scrollback-lines', '-500'), /not an integer/);
+  // The audit log's rotation and the search deadline: integers within their bounds.
+  assert.equal(parseConfigValue('audit-max-bytes', '10_485_760'), 10 * 1024 * 1024);
+  throwsEinval(() => parseConfigValue('audit-max-bytes', '1000'), /^invalid value for audit-max-bytes: 1000 is out of range \(use 65536 to /);
+  assert.equal(parseConfigValue('audit-files', '2'), 2);
+  throwsEinval(() => parseConfigValue('audit-files', '1'), /out of range \(use 2 to 1000\)/);
+  assert.equal(parseConfigValue('search-timeout', '5'), 5);
+  throwsEinval(() => parseConfigValue('search-timeout', '0'), /out of range/);
   assert.equal(parseConfigValue('mouse', 'off'), false);
   assert.equal(parseConfigValue('mouse', 'ON'), true);
   throwsEinval(() => parseConfigValue('mouse', 'maybe'), /^invalid value for mouse: "maybe" is not allowed \(use on or off\)$/);

@@ -10,7 +10,7 @@
  * the same rules and the same wording.
  */
 import { ZmxError } from './errors.js';
-import { TERMINAL } from './constants.js';
+import { AUDIT, PORTAL, TERMINAL } from './constants.js';
 
 export type SizePolicy = 'latest' | 'smallest';
 
@@ -27,11 +27,23 @@ export interface Config {
   'size-policy': SizePolicy;
   /** Whether the mouse selects panes and scrolls. */
   mouse: boolean;
+  /** The audit log is rotated when it would grow past this many bytes (read when the server starts). */
+  'audit-max-bytes': number;
+  /** Audit log files kept, the current one included; the oldest goes at a rotation. */
+  'audit-files': number;
+  /** Seconds a grep, list or read_files may run before it is stopped (ETIMEDOUT; read when the server starts). */
+  'search-timeout': number;
 }
 
 export type ConfigKey = keyof Config;
 
 export const SCROLLBACK_BOUNDS = { min: 100, max: 1_000_000 } as const;
+/** From 64 KiB (rotation more often than that would only churn) to 1 TiB. */
+export const AUDIT_MAX_BYTES_BOUNDS = { min: 64 * 1024, max: 1024 ** 4 } as const;
+/** At least the current file and one rotated; more than 1000 is a mistake. */
+export const AUDIT_FILES_BOUNDS = { min: 2, max: 1000 } as const;
+/** From 1 s to an hour. */
+export const SEARCH_TIMEOUT_BOUNDS = { min: 1, max: 3600 } as const;
 /** Longer status formats are a mistake, not a status line. */
 const MAX_STATUS_FORMAT = 1000;
 
@@ -44,6 +56,9 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   'scrollback-lines': TERMINAL.scrollbackLines,
   'size-policy': 'latest',
   mouse: true,
+  'audit-max-bytes': AUDIT.maxBytes,
+  'audit-files': AUDIT.files,
+  'search-timeout': PORTAL.searchDeadlineMs / 1000,
 });
 
 type Checked<T> = { ok: true; value: T } | { ok: false; why: string };
@@ -285,6 +300,24 @@ function checkTheme(text: string): Checked<string> {
   return THEME_NAME_RE.test(text) ? ok(text) : bad(`${JSON.stringify(text)} is not a theme name or a path to a .json file`);
 }
 
+/** A setting that is an integer within bounds ('_' may group digits on the command line). */
+function integerKey(describe: string, bounds: { min: number; max: number }): KeyDef<number> {
+  const { min, max } = bounds;
+  const check = (n: number): Checked<number> => {
+    if (!Number.isSafeInteger(n)) return bad(`${JSON.stringify(n)} is not an integer (use ${min} to ${max})`);
+    if (n < min || n > max) return bad(`${n} is out of range (use ${min} to ${max})`);
+    return ok(n);
+  };
+  return {
+    describe,
+    allowed: `an integer from ${min} to ${max}`,
+    fromText: (t) => (/^\s*\d[\d_]*\s*$/.test(t) ? check(Number(t.replace(/_/g, ''))) : bad(`${JSON.stringify(t)} is not an integer (use ${min} to ${max})`)),
+    fromJson: (v) => (typeof v === 'number' ? check(v) : bad(`${JSON.stringify(v)} is not an integer (use ${min} to ${max})`)),
+    toText: (v) => String(v),
+    schema: { type: 'integer', minimum: min, maximum: max },
+  };
+}
+
 function checkScrollback(n: number): Checked<number> {
   const { min, max } = SCROLLBACK_BOUNDS;
   if (!Number.isSafeInteger(n)) return bad(`${JSON.stringify(n)} is not an integer (use ${min} to ${max})`);
@@ -355,6 +388,9 @@ const DEFS: KeyDefs = {
     toText: (v) => (v ? 'on' : 'off'),
     schema: { type: 'boolean' },
   },
+  'audit-max-bytes': integerKey('bytes the audit log grows to before it is rotated (at server start)', AUDIT_MAX_BYTES_BOUNDS),
+  'audit-files': integerKey('audit log files kept, the current one included (at server start)', AUDIT_FILES_BOUNDS),
+  'search-timeout': integerKey('seconds a grep, list or read_files may run before it is stopped (at server start)', SEARCH_TIMEOUT_BOUNDS),
 };
 
 export const CONFIG_KEYS = Object.keys(DEFS) as readonly ConfigKey[];

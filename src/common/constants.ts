@@ -32,6 +32,12 @@ export const LIMITS = {
   maxUint: 0xffff_ffff,
   /** Largest file `zmx write` sends in one message. */
   maxWriteBytes: 32 * 1024 * 1024,
+  /**
+   * Sessions one server holds: each is a pty, a process and a terminal
+   * emulator with its scrollback (megabytes), so an admitted key cannot
+   * create them without end. One more create answers ETOOBIG.
+   */
+  maxSessions: 256,
   /** Longest session name; it becomes part of file names and URIs. */
   maxSessionName: 200,
   /** Largest terminal we agree to emulate. */
@@ -130,6 +136,14 @@ export const QUEUES = {
 } as const;
 
 /** The agent portal's bounds (docs/protocol.md, "Portal"). */
+/** The audit log (src/portal/audit.ts); both are settings (audit-max-bytes, audit-files), these their defaults. */
+export const AUDIT = {
+  /** Rotated when it would grow past this: some 40 000 lines, a few days of a busy agent. */
+  maxBytes: 10 * 1024 * 1024,
+  /** Files kept, the current one included: 50 MiB of history at most by default. */
+  files: 5,
+} as const;
+
 export const PORTAL = {
   /**
    * Largest slice one fs.read answers (and one upload chunk carries): big
@@ -191,4 +205,22 @@ export const PORTAL = {
   watchMaxDirs: 10_000,
   /** Uploads one client holds open at once (each holds a file descriptor and a temp file). */
   maxUploadsPerClient: 64,
+  /**
+   * Worker threads for grep, list and readFiles (src/portal/pool.ts): a few,
+   * since each is a V8 heap of its own; more than searchesPerKey, so one key
+   * cannot hold them all.
+   */
+  searchWorkers: 4,
+  /** Searches (grep, list, readFiles) one key has under way at once, running or queued; one more answers ETOOBIG. */
+  searchesPerKey: 2,
+  /** Searches waiting for a worker, all keys together; one more answers ETOOBIG. */
+  searchQueueMax: 64,
+  /** A search still running this long after it was asked is stopped (ETIMEDOUT): a pattern that backtracks ends here. */
+  searchDeadlineMs: 30_000,
+  /** Heap of one search worker: an 8 MiB file as a string and its lines fit; a search that needs more is stopped (ETOOBIG). */
+  searchWorkerHeapMb: 256,
+  /** A search worker idle this long exits (its heap is returned); the next search starts one. */
+  searchWorkerIdleMs: 60_000,
+  /** list, grep and watch do not enter directories nested deeper than this under their path (each level holds a descriptor). */
+  walkMaxDepth: 128,
 } as const;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog } from './audit.js';
@@ -42,4 +42,45 @@ test('a read with nothing new waits for the next line', async (t) => {
   setImmediate(() => log.append(entry('a', 'fs.stat')));
   const r = await waiting;
   assert.deepEqual(r.entries.map((e) => e.op), ['fs.stat']);
+});
+
+test('rotation by size: files kept bounded and 0600, a follower reads every line once, in order, across rotations', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'zmx-t-audit-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const lineBytes = JSON.stringify(entry('s', 'op-0000')).length + 1;
+  const log = new AuditLog(join(dir, 'audit.log'), { maxBytes: lineBytes * 10, files: 3 });
+  t.after(() => log.dispose());
+  const total = 95;
+  // The follower waits for lines while they are written, as `zmx audit --follow` does.
+  const seen: string[] = [];
+  const follow = (async () => {
+    let offset = 0;
+    while (seen.length < total) {
+      const r = await log.read(offset, '', 5_000);
+      seen.push(...r.entries.map((e) => e.op));
+      offset = r.offset;
+    }
+  })();
+  for (let i = 0; i < total; i++) {
+    log.append(entry('s', `op-${String(i).padStart(4, '0')}`));
+    if (i % 7 === 0) await new Promise((r) => setImmediate(r)); // let the follower in between rotations
+  }
+  await follow;
+  assert.deepEqual(seen, Array.from({ length: total }, (_, i) => `op-${String(i).padStart(4, '0')}`), 'every line once, in order');
+  const files = readdirSync(dir).filter((n) => n.startsWith('audit.log')).sort();
+  assert.equal(files.length, 3, `the current file and two rotated: ${files.join(' ')}`);
+  for (const f of files) {
+    assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, `${f} is 0600`);
+    assert.ok(statSync(join(dir, f)).size <= lineBytes * 10, `${f} is within the bound`);
+  }
+  // A reader from 0 (behind the oldest file kept) goes on from the oldest line still there.
+  const fromStart = await log.read(0, '', 0);
+  assert.equal(fromStart.entries[0]?.op, 'op-0070');
+  // A new AuditLog on the same files (a restarted front) goes on numbering positions from where they were.
+  const end = (await log.read(fromStart.offset, '', 0)).offset;
+  log.dispose();
+  const again = new AuditLog(join(dir, 'audit.log'), { maxBytes: lineBytes * 10, files: 3 });
+  t.after(() => again.dispose());
+  again.append(entry('s', 'after-restart'));
+  assert.deepEqual((await again.read(end, '', 0)).entries.map((e) => e.op), ['after-restart']);
 });

@@ -105,6 +105,8 @@ function tempFiles(dir: string): string[] {
   return readdirSync(dir).filter((n) => n.includes('.zmx-') && n.endsWith('.tmp'));
 }
 
+/** The asker of searches (grep, list, readFiles): a connection and a key. */
+const ME = { client: 'client-1', key: 'key-1' };
 const NO_OPTS = { mode: null, parents: false };
 
 test('write then read round-trips binary bytes; read slices, caps and refuses', async (t) => {
@@ -135,8 +137,8 @@ test('write then read round-trips binary bytes; read slices, caps and refuses', 
   await rejects(f.svc.read(f.root, 'x', -1, 10), 'EINVAL', 'negative offset');
   execFileSync('mkfifo', [join(f.dir, 'fifo')]);
   await rejects(f.svc.read(f.root, 'fifo', 0, 10), 'EINVAL', 'a FIFO is refused, not waited on');
-  assert.equal((await f.svc.readFiles(f.root, ['fifo'])).files[0]?.error?.code, 'EINVAL');
-  assert.deepEqual((await f.svc.grep(f.root, '.', { pattern: 'x', glob: 'fifo', ignoreCase: false, max: 0 })).matches, []);
+  assert.equal((await f.svc.readFiles(ME, f.root, ['fifo'])).files[0]?.error?.code, 'EINVAL');
+  assert.deepEqual((await f.svc.grep(ME, f.root, '.', { pattern: 'x', glob: 'fifo', ignoreCase: false, max: 0 })).matches, []);
 });
 
 test('write is atomic: a new inode renamed over, the old one intact for its readers, mode kept, no temp files left', async (t) => {
@@ -182,7 +184,7 @@ test('write is atomic: a new inode renamed over, the old one intact for its read
 test('readFiles: each file in its entry, one missing or outside file does not stop the others, bounds truncate', async (t) => {
   const f = await fixture(t);
   writeFileSync(join(f.dir, 'b.txt'), 'bee');
-  const { files, data } = await f.svc.readFiles(f.root, ['sub/file.txt', 'missing.txt', 'out-file', 'b.txt']);
+  const { files, data } = await f.svc.readFiles(ME, f.root, ['sub/file.txt', 'missing.txt', 'out-file', 'b.txt']);
   assert.equal(files.length, 4);
   assert.deepEqual(files[0], { path: 'sub/file.txt', size: 6, bytes: 6, truncated: false, error: null });
   assert.equal(files[1]?.error?.code, 'ENOENT');
@@ -200,7 +202,7 @@ test('readFiles: each file in its entry, one missing or outside file does not st
     names.push(`big${i}`);
     writeFileSync(join(f.dir, `big${i}`), Buffer.alloc(per + 1, i));
   }
-  const r = await f.svc.readFiles(f.root, names);
+  const r = await f.svc.readFiles(ME, f.root, names);
   assert.ok(r.files.every((e) => e.truncated && e.size === per + 1));
   assert.equal(r.files[0]?.bytes, per);
   assert.equal(r.data.length, PORTAL.readFilesTotalBytes);
@@ -264,7 +266,7 @@ test('list: sorted, recursive, glob, .git and node_modules skipped unless all, m
   }
   symlinkSync('src', join(tree, 'srclink'));
   const paths = async (opts: { recursive: boolean; glob: string; all: boolean; max: number }, p = 'proj'): Promise<string[]> =>
-    (await f.svc.list(f.root, p, opts)).entries.map((e) => e.path);
+    (await f.svc.list(ME, f.root, p, opts)).entries.map((e) => e.path);
 
   assert.deepEqual(await paths({ recursive: false, glob: '', all: false, max: 0 }), ['proj/README.md', 'proj/docs', 'proj/src', 'proj/srclink']);
   assert.deepEqual(await paths({ recursive: true, glob: '', all: false, max: 0 }), [
@@ -279,12 +281,12 @@ test('list: sorted, recursive, glob, .git and node_modules skipped unless all, m
   assert.deepEqual(await paths({ recursive: true, glob: '.git/**', all: false, max: 0 }), [], '.git is skipped without all');
   assert.deepEqual(await paths({ recursive: true, glob: '*.ts', all: false, max: 0 }, 'proj/src'), ['proj/src/a.ts']);
 
-  const limited = await f.svc.list(f.root, 'proj', { recursive: true, glob: '', all: false, max: 3 });
+  const limited = await f.svc.list(ME, f.root, 'proj', { recursive: true, glob: '', all: false, max: 3 });
   assert.equal(limited.entries.length, 3);
   assert.equal(limited.truncated, true);
-  assert.equal((await f.svc.list(f.root, 'proj', { recursive: true, glob: '', all: false, max: 9 })).truncated, false, 'exactly max is not truncated');
+  assert.equal((await f.svc.list(ME, f.root, 'proj', { recursive: true, glob: '', all: false, max: 9 })).truncated, false, 'exactly max is not truncated');
 
-  const entries = (await f.svc.list(f.root, 'proj', { recursive: false, glob: '', all: false, max: 0 })).entries;
+  const entries = (await f.svc.list(ME, f.root, 'proj', { recursive: false, glob: '', all: false, max: 0 })).entries;
   const link = entries.find((e) => e.path === 'proj/srclink');
   assert.equal(link?.type, 'symlink');
   const readme = entries.find((e) => e.path === 'proj/README.md');
@@ -297,7 +299,7 @@ test('list: sorted, recursive, glob, .git and node_modules skipped unless all, m
   assert.ok(looped.includes('proj/src/lib/loop') && !looped.some((p) => p.startsWith('proj/src/lib/loop/')));
 
   assert.deepEqual(await paths({ recursive: false, glob: '', all: false, max: 0 }, 'proj/README.md'), ['proj/README.md'], 'a file lists itself');
-  await rejects(f.svc.list(f.root, 'nope', { recursive: false, glob: '', all: false, max: 0 }), 'ENOENT', 'missing');
+  await rejects(f.svc.list(ME, f.root, 'nope', { recursive: false, glob: '', all: false, max: 0 }), 'ENOENT', 'missing');
 });
 
 test('grep: line numbers, glob, max, ignoreCase, binary and large files skipped, bad pattern refused', async (t) => {
@@ -311,7 +313,7 @@ test('grep: line numbers, glob, max, ignoreCase, binary and large files skipped,
   writeFileSync(join(tree, 'bin.ts'), Buffer.concat([Buffer.from('TODO binary\n'), Buffer.from([0]), Buffer.from('TODO\n')]));
   writeFileSync(join(tree, 'long.ts'), `TODO ${'x'.repeat(PORTAL.grepMaxLineChars * 2)}\n`);
   const grep = (o: Partial<{ pattern: string; glob: string; ignoreCase: boolean; max: number }>, p = 'g') =>
-    f.svc.grep(f.root, p, { pattern: 'TODO', glob: '', ignoreCase: false, max: 0, ...o });
+    f.svc.grep(ME, f.root, p, { pattern: 'TODO', glob: '', ignoreCase: false, max: 0, ...o });
 
   const plain = await grep({});
   assert.deepEqual(plain.matches.map((m) => `${m.path}:${m.line}`), ['g/long.ts:1', 'g/src/a.ts:2', 'g/src/b.md:1']);
@@ -583,8 +585,8 @@ test('the escape suite through every method that takes a path: EOUTSIDE, nothing
       ['mkdir', () => f.svc.mkdir(f.root, p, true)],
       ['edit', () => f.svc.edit(f.root, p, 'secret', 'pwned', 1)],
       ['read', () => f.svc.read(f.root, p, 0, 100)],
-      ['list', () => f.svc.list(f.root, p, listOpts)],
-      ['grep', () => f.svc.grep(f.root, p, grepOpts)],
+      ['list', () => f.svc.list(ME, f.root, p, listOpts)],
+      ['grep', () => f.svc.grep(ME, f.root, p, grepOpts)],
       ['watch', () => f.svc.watch('A', f.root, p, true, () => undefined)],
       ['uploadBegin', () => f.svc.uploadBegin('A', f.root, p, { mode: null, parents: true })],
       ['mv to', () => f.svc.mv(f.root, 'inside.txt', `${p}/moved`, true)],
@@ -598,7 +600,7 @@ test('the escape suite through every method that takes a path: EOUTSIDE, nothing
     ];
     for (const [name, call] of following) await rejects(call(), 'EOUTSIDE', `${name}(${q})`);
     if (!leaf) for (const [name, call] of onLink) await rejects(call(), 'EOUTSIDE', `${name}(${q})`);
-    const entry = (await f.svc.readFiles(f.root, [p])).files[0];
+    const entry = (await f.svc.readFiles(ME, f.root, [p])).files[0];
     assert.equal(entry?.error?.code, 'EOUTSIDE', `readFiles(${q})`);
     assert.deepEqual(outside(f), before, `nothing outside changed after ${q}`);
   }

@@ -106,6 +106,8 @@ function escapes(): { p: string; leaf: boolean }[] {
     { p: '/proc/self/cwd', leaf: false },
     { p: '/proc/self/cwd/x', leaf: false },
     { p: `/proc/self/root${base}/rootX/f`, leaf: false },
+    // Out and back in: a relative walk never leaves the root, even for a moment (as RESOLVE_BENEATH).
+    { p: '../root/sub', leaf: false },
   ];
 }
 
@@ -153,7 +155,6 @@ test('paths that stay inside resolve to real paths under the root', async () => 
     ['new/deep/file', join(rootDir, 'new', 'deep', 'file')],
     ['in-dir/new-file', join(rootDir, 'sub', 'new-file')],
     [`/proc/self/root${rootDir}/sub`, join(rootDir, 'sub')],
-    ['../root/sub', join(rootDir, 'sub')], // out and back in: the result is what counts
   ];
   for (const [p, want] of cases) assert.equal(await root.resolve(p), want, `resolve(${JSON.stringify(p)})`);
 });

@@ -54,6 +54,8 @@ export interface FrontDeps {
 /** What the front needs of the portal router: a way in, and word when a connection goes. */
 export interface PortalHandler {
   handle(caller: Caller, op: OpName, args: Record<string, unknown>, frames: Buffer[]): Promise<{ result: Record<string, unknown>; frames: Buffer[] }>;
+  /** Before an op of the pty host or the front: its paths confined to the key's root, or an answer of its own (portal-router.ts). */
+  confine?(caller: Caller, op: OpName, args: Record<string, unknown>, frames: Buffer[]): Promise<{ args: Record<string, unknown> } | { answer: { result: Record<string, unknown>; frames: Buffer[] } }>;
   dropClient(client: string): Promise<void>;
   uploadPath(id: number): { session: string; path: string } | null;
 }
@@ -591,7 +593,9 @@ export class Front {
     try {
       authorize(op, caller.limits);
       // A read-only key may watch a session, never type into it.
-      const served = await this.serve(client, caller, op, op === 'session.attach' && caller.limits.readOnly ? { ...args, readOnly: true } : args, frames);
+      const own = op === 'session.attach' && caller.limits.readOnly ? { ...args, readOnly: true } : args;
+      const confined = this.deps.portal?.confine && !PORTAL_OPS.has(op) ? await this.deps.portal.confine(caller, op, own, frames) : { args: own };
+      const served = 'answer' in confined ? confined.answer : await this.serve(client, caller, op, confined.args, frames);
       if (isAudited(op)) this.audit(caller, op, args, 'OK', frames, served, started);
       return served;
     } catch (err) {
@@ -876,6 +880,16 @@ export class Front {
   async sessionRoot(name: string): Promise<string> {
     const { session } = (await this.hostRequest('session.get', { name })).result;
     return session.worktree?.path ?? session.root;
+  }
+
+  /** A session as the pty host knows it (for the portal's confinement of paths). */
+  async session(name: string): Promise<SessionInfo> {
+    return (await this.hostRequest('session.get', { name })).result.session;
+  }
+
+  /** Every session's name (the portal counts them before a create). */
+  async sessionNames(): Promise<string[]> {
+    return (await this.hostRequest('session.list', {})).result.sessions.map((s) => s.name);
   }
 
   /** An fs.change event for a connection, if it is still here. */

@@ -15,6 +15,7 @@ import { AuthorizedKeys } from '../platform/authorized.js';
 import { Front } from './front.js';
 import { VERSION } from '../common/version.js';
 import { ConfigStore } from '../platform/config-store.js';
+import { withDefaults } from '../common/config.js';
 import { readListen } from '../platform/listen.js';
 import { Pairing, PAIRING_DOMAIN } from './pairing.js';
 import { verifyHelloProof } from '../common/curve.js';
@@ -86,12 +87,22 @@ async function main(): Promise<void> {
     onMessage: (peer, frames) => front.onClientMessage(peer, frames),
   });
   const config = new ConfigStore();
-  const audit = new AuditLog(paths.auditLog);
+  const settings = (() => {
+    try {
+      return config.load();
+    } catch {
+      return withDefaults({}); // a broken config is reported to the user by the client; the server keeps serving
+    }
+  })();
+  const audit = new AuditLog(paths.auditLog, { maxBytes: settings['audit-max-bytes'], files: settings['audit-files'] });
   const portal = new PortalRouter({
     sessionRoot: (name) => front.sessionRoot(name),
+    session: (name) => front.session(name),
+    sessionNames: () => front.sessionNames(),
     sendEvent: (client, change) => front.sendChange(client, change),
     audit,
     log: (msg, extra) => log.info(extra ?? {}, msg),
+    searchDeadlineMs: settings['search-timeout'] * 1000,
   });
   const front: Front = new Front({
     portal,

@@ -6,9 +6,10 @@
  * line are the front's, around every request.
  */
 import { isAbsolute, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ZmxError } from '../common/errors.js';
 import { LIMITS } from '../common/constants.js';
-import type { OpArgs, OpName } from '../common/protocol.js';
+import type { CreateArgs, OpArgs, OpName, SessionInfo } from '../common/protocol.js';
 import type { AuditEntry, ExecInfo, FsChange, SignalName } from '../common/portal.js';
 import { Root } from '../portal/root.js';
 import { FsService } from '../portal/fs.js';
@@ -19,13 +20,21 @@ import type { Caller } from './policy.js';
 export interface PortalRouterDeps {
   /** The session's root directory (the pty host's session.get); ENOSESSION if there is none. */
   sessionRoot(name: string): Promise<string>;
+  /** The session as the pty host describes it (session.get); ENOSESSION if there is none. */
+  session(name: string): Promise<SessionInfo>;
+  /** The names of every session (session.list). */
+  sessionNames(): Promise<string[]>;
   /** An fs.change event for one connection. */
   sendEvent(client: string, change: FsChange): void;
   audit: AuditLog;
   log(msg: string, extra?: Record<string, unknown>): void;
+  /** How long a grep, list or readFiles may run (setting search-timeout); PORTAL.searchDeadlineMs when absent. */
+  searchDeadlineMs?: number;
 }
 
 type Answer = { result: Record<string, unknown>; frames: Buffer[] };
+/** What the front forwards for an op of the pty host: its arguments (paths confined), or an answer given here instead. */
+export type Confined = { args: Record<string, unknown> } | { answer: Answer };
 
 
 /** Whether `inner` is `outer` or lies under it (both absolute, normalized). */
@@ -34,8 +43,59 @@ function within(outer: string, inner: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel) && !rel.startsWith(`..${sep}`));
 }
 
+/** The session an op may create, if any (the ones counted against LIMITS.maxSessions). */
+function createOf(op: OpName, args: Record<string, unknown>): { name: string } | null {
+  if (op === 'session.create' || op === 'workspace.create') return { name: String(args['name']) };
+  if ((op === 'session.attach' || op === 'session.switch') && args['create']) return { name: String((args['create'] as CreateArgs).name) };
+  return null;
+}
+
+/** A directory argument ('' = `fallback`) walked inside the root: its real path, EOUTSIDE or ENOENT. */
+async function confinedDir(root: Root, p: string, fallback: string): Promise<string> {
+  const spot = await root.locate(p === '' ? fallback : p);
+  await spot.close();
+  if (!spot.stat?.isDirectory()) throw new ZmxError('ENOENT', `directory ${JSON.stringify(p)} does not exist inside this key's root`);
+  return spot.abs;
+}
+
+/**
+ * A repository for a worktree: inside the root, with its git directory
+ * there too (a worktree is made in it), so not a subdirectory of a
+ * repository whose top is above the root, nor one whose .git points elsewhere.
+ */
+async function confinedRepo(root: Root, p: string): Promise<string> {
+  const repo = await confinedDir(root, p, root.path);
+  const git = await root.locate(`${repo}/.git`, { followLeaf: false });
+  await git.close();
+  if (!git.stat?.isDirectory()) {
+    throw new ZmxError('EOUTSIDE', `${JSON.stringify(p)} is not the top of a repository whose .git directory is inside this key's root`);
+  }
+  return repo;
+}
+
+/** The active pane's OSC 7 directory URI ('' when unknown). */
+function activeCwdUri(s: SessionInfo): string {
+  const w = s.windows.find((x) => x.id === s.activeWindow);
+  return s.panes.find((p) => p.id === w?.active)?.cwdUri ?? '';
+}
+
+/** The local path of a file:// URI, or null. */
+function uriPath(uri: string): string | null {
+  if (!uri.startsWith('file://')) return null;
+  try {
+    return fileURLToPath(`file://${new URL(uri).pathname}`);
+  } catch {
+    return null;
+  }
+}
+
+/** Who a search belongs to: its connection (cancelled when it goes) and its key (counted against the key's share). */
+function asker(caller: Caller): { client: string; key: string } {
+  return { client: caller.client, key: caller.key };
+}
+
 export class PortalRouter {
-  readonly fs = new FsService();
+  readonly fs: FsService;
   readonly exec = new ExecService();
   /** Each upload's session and path, for its audit line when committed. */
   private uploads = new Map<number, { session: string; path: string }>();
@@ -43,6 +103,7 @@ export class PortalRouter {
   private starters = new Map<number, string>();
 
   constructor(private readonly deps: PortalRouterDeps) {
+    this.fs = new FsService({ search: deps.searchDeadlineMs !== undefined ? { deadlineMs: deps.searchDeadlineMs } : {} });
     this.exec.onExit((info, owner, session, bytes) => this.auditExit(info, owner, session, bytes));
   }
 
@@ -51,9 +112,87 @@ export class PortalRouter {
     const sessionRoot = await this.deps.sessionRoot(session);
     const keyRoot = caller.limits.root;
     if (keyRoot === null) return Root.open(sessionRoot);
-    const key = await Root.open(keyRoot);
-    const own = await Root.open(sessionRoot).catch(() => null);
+    const key = await Root.open(keyRoot, { confined: true });
+    const own = await Root.open(sessionRoot, { confined: true }).catch(() => null);
     return own && within(key.path, own.path) ? own : key;
+  }
+
+  /**
+   * Before an op of the pty host is forwarded: every path it takes (cwd,
+   * a worktree's repository, session.write's file) is confined to the key's
+   * root when it has one (EOUTSIDE), '' given as a directory inside it;
+   * workspace snapshots, rollbacks and diffs need the session's root inside
+   * it. A confined key's session.write is served here, through the file
+   * service, so its path is walked like any other. New sessions are
+   * counted against LIMITS.maxSessions, for every key.
+   */
+  async confine(caller: Caller, op: OpName, args: Record<string, unknown>, frames: Buffer[]): Promise<Confined> {
+    const creates = createOf(op, args);
+    if (creates) await this.roomFor(creates.name);
+    const keyRoot = caller.limits.root;
+    if (keyRoot === null) return { args };
+    const root = await Root.open(keyRoot, { confined: true });
+    const name = String(args['name'] ?? '');
+    switch (op) {
+      case 'session.create':
+        return { args: { ...args, cwd: await confinedDir(root, args['cwd'] as string, root.path) } };
+      case 'session.attach':
+      case 'session.switch': {
+        const create = args['create'] as CreateArgs | null;
+        return { args: create ? { ...args, create: { ...create, cwd: await confinedDir(root, create.cwd, root.path) } } : args };
+      }
+      case 'workspace.create': {
+        const a = args as unknown as OpArgs<'workspace.create'>;
+        const cwd = await confinedDir(root, a.cwd, root.path);
+        if (!a.worktree) return { args: { ...args, cwd } };
+        return { args: { ...args, cwd, worktree: { ...a.worktree, repo: await confinedRepo(root, a.worktree.repo) } } };
+      }
+      case 'pane.split':
+      case 'window.new': {
+        const cwd = args['cwd'] as string;
+        return { args: { ...args, cwd: cwd === '' ? await this.shellDir(root, name) : await confinedDir(root, cwd, root.path) } };
+      }
+      case 'workspace.snapshot':
+      case 'workspace.rollback':
+      case 'workspace.diff':
+      case 'workspace.snapshots': {
+        const own = await Root.open(await this.deps.sessionRoot(name));
+        if (!within(root.path, own.path)) throw new ZmxError('EOUTSIDE', `session "${name}" works in a directory outside this key's root; its snapshots are not this key's`);
+        return { args };
+      }
+      case 'session.write': {
+        const a = args as unknown as OpArgs<'session.write'>;
+        if (a.path === '') throw new ZmxError('EINVAL', 'write needs a file path');
+        // Relative to the shell's directory, as for any key; the path is then walked inside the key's root.
+        const base = await this.shellDir(root, name);
+        const target = isAbsolute(a.path) ? a.path : `${base}/${a.path}`;
+        const data = frames[0] ?? Buffer.alloc(0);
+        if (data.length > LIMITS.maxWriteBytes) throw new ZmxError('ETOOBIG', `file of ${data.length} bytes exceeds ${LIMITS.maxWriteBytes}`);
+        const r = await this.fs.write(root, target, data, { mode: null, parents: false });
+        return { answer: { result: { path: `${root.path}/${r.path}`, bytes: r.bytes }, frames: [] } };
+      }
+      default:
+        return { args };
+    }
+  }
+
+  /** Refuses a new session past LIMITS.maxSessions (an existing one by that name is no new session). */
+  private async roomFor(name: string): Promise<void> {
+    const names = await this.deps.sessionNames();
+    if (names.length >= LIMITS.maxSessions && !names.includes(name)) {
+      throw new ZmxError('ETOOBIG', `the server holds ${names.length} sessions, at most ${LIMITS.maxSessions}; kill some first (zmx kill)`);
+    }
+  }
+
+  /** The session's shell directory (what a new pane starts in), if inside `root`; else the session's root if inside; else `root`. */
+  private async shellDir(root: Root, name: string): Promise<string> {
+    const s = await this.deps.session(name);
+    for (const candidate of [uriPath(activeCwdUri(s)), s.worktree?.path ?? s.root]) {
+      if (candidate === null) continue;
+      const real = await root.resolve(candidate).catch(() => null);
+      if (real !== null) return real;
+    }
+    return root.path;
   }
 
   private commandOf(caller: Caller, id: number): ExecInfo {
@@ -73,7 +212,7 @@ export class PortalRouter {
       }
       case 'fs.readFiles': {
         const a = rawArgs as OpArgs<'fs.readFiles'>;
-        const r = await this.fs.readFiles(await this.rootFor(caller, a.name), a.paths);
+        const r = await this.fs.readFiles(asker(caller), await this.rootFor(caller, a.name), a.paths);
         return ok({ files: r.files }, [r.data]);
       }
       case 'fs.write': {
@@ -114,11 +253,11 @@ export class PortalRouter {
       }
       case 'fs.list': {
         const a = rawArgs as OpArgs<'fs.list'>;
-        return ok(await this.fs.list(await this.rootFor(caller, a.name), a.path, { recursive: a.recursive, glob: a.glob, all: a.all, max: a.max }));
+        return ok(await this.fs.list(asker(caller), await this.rootFor(caller, a.name), a.path, { recursive: a.recursive, glob: a.glob, all: a.all, max: a.max }));
       }
       case 'fs.grep': {
         const a = rawArgs as OpArgs<'fs.grep'>;
-        return ok(await this.fs.grep(await this.rootFor(caller, a.name), a.path, { pattern: a.pattern, glob: a.glob, ignoreCase: a.ignoreCase, max: a.max }));
+        return ok(await this.fs.grep(asker(caller), await this.rootFor(caller, a.name), a.path, { pattern: a.pattern, glob: a.glob, ignoreCase: a.ignoreCase, max: a.max }));
       }
       case 'fs.mkdir': {
         const a = rawArgs as OpArgs<'fs.mkdir'>;

@@ -19,6 +19,9 @@ const DEFAULT_LIST = [
   'scrollback-lines=10000',
   'size-policy=latest',
   'mouse=on',
+  'audit-max-bytes=10485760',
+  'audit-files=5',
+  'search-timeout=30',
   '',
 ].join('\n');
 
@@ -62,6 +65,7 @@ describe('zmx config', { concurrency: 4 }, () => {
     assertOk(json, 'config list --json');
     assert.deepEqual(JSON.parse(json.stdout), {
       prefix: 'C-a', theme: 'nord', 'status-format': '#{session} #{time}', 'scrollback-lines': 50000, 'size-policy': 'smallest', mouse: false,
+      'audit-max-bytes': 10 * 1024 * 1024, 'audit-files': 5, 'search-timeout': 30,
     });
 
     assertOk(await sb.zmx(['config', 'unset', 'mouse']), 'config unset mouse');
@@ -90,7 +94,7 @@ describe('zmx config', { concurrency: 4 }, () => {
     const sb = sandbox(t);
     for (const args of [['get', 'colour'], ['set', 'colour', 'red'], ['unset', 'colour']]) {
       const r = await sb.zmx(['config', ...args]);
-      assertOneLineError(r, `config ${args.join(' ')}`, /^zmx: unknown config key "colour" \(valid keys: prefix, theme, status-format, scrollback-lines, size-policy, mouse\)\n$/, true);
+      assertOneLineError(r, `config ${args.join(' ')}`, /^zmx: unknown config key "colour" \(valid keys: prefix, theme, status-format, scrollback-lines, size-policy, mouse, audit-max-bytes, audit-files, search-timeout\)\n$/, true);
     }
     assert.equal(existsSync(configFile(sb)), false, 'nothing written');
   });
