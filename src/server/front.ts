@@ -10,6 +10,7 @@
 import { ZmxError, toZmxError } from '../common/errors.js';
 import { FLOW, TIMING } from '../common/constants.js';
 import { LinkReceiver, LinkSender } from '../common/link.js';
+import { StreamCredit } from '../common/credit.js';
 import { CHROME } from '../common/layout.js';
 import { fingerprint } from '../common/z85.js';
 import { ALL_LIMITS, type AuditEntry, type FsChange, type KeyLimits } from '../common/portal.js';
@@ -106,16 +107,8 @@ interface Stream {
   fromSeq: number;
   cols: number;
   rows: number;
-  /** Credits: output sent and not yet acknowledged as consumed, oldest first (from `inflightHead`). */
-  inflight: { seq: number; bytes: number }[];
-  inflightHead: number;
-  inflightBytes: number;
-  /** Output went unsent because the window was full; a Resync will replace it. */
-  behind: boolean;
-  /** Bytes not sent while behind, reported in the Resync. */
-  skipped: number;
-  /** A snapshot for a Resync is on its way from the pty host. */
-  resyncing: boolean;
+  /** Output in flight, within the stream's window (src/common/credit.ts); used when the client announced `credit`. */
+  credit: StreamCredit;
 }
 
 interface HostReply { result: Record<string, unknown>; frames: Buffer[] }
@@ -295,42 +288,13 @@ export class Front {
    */
   private deliver(s: Stream, seq: number, data: Buffer): void {
     if (seq <= s.fromSeq) return;
-    if (s.client.credit) {
-      if (s.behind) {
-        s.skipped += data.length;
-        return;
-      }
-      if (s.inflightBytes > 0 && s.inflightBytes + data.length > FLOW.streamWindowBytes) {
-        s.behind = true;
-        s.skipped += data.length;
-        return;
-      }
-      s.inflight.push({ seq, bytes: data.length });
-      s.inflightBytes += data.length;
-    }
+    if (s.client.credit && !s.credit.offer(seq, data.length)) return;
     this.sendClient(s.client, { t: MsgType.Output, sid: s.sid, seq }, [data]);
   }
 
   /** The client has consumed stream output up to `seq`: its credit returns. */
   private credit(s: Stream, seq: number): void {
-    while (s.inflightHead < s.inflight.length && s.inflight[s.inflightHead]!.seq <= seq) {
-      s.inflightBytes -= s.inflight[s.inflightHead]!.bytes;
-      s.inflightHead++;
-    }
-    if (s.inflightHead === s.inflight.length) {
-      s.inflight = [];
-      s.inflightHead = 0;
-    } else if (s.inflightHead > 1024 && s.inflightHead * 2 > s.inflight.length) {
-      s.inflight = s.inflight.slice(s.inflightHead);
-      s.inflightHead = 0;
-    }
-    if (s.behind && !s.resyncing && s.inflightBytes <= FLOW.streamWindowBytes * FLOW.resyncBelowFraction) this.resync(s);
-  }
-
-  private clearCredit(s: Stream): void {
-    s.inflight = [];
-    s.inflightHead = 0;
-    s.inflightBytes = 0;
+    if (s.credit.ack(seq)) this.resync(s);
   }
 
   /**
@@ -339,28 +303,23 @@ export class Front {
    * meanwhile waits in `pending`, as for a new stream.
    */
   private resync(s: Stream): void {
-    s.resyncing = true;
+    s.credit.resyncing = true;
     s.pending = [];
     this.hostRequest('host.snapshot', { pane: s.paneSid, text: s.kind === 'tail' }).then(({ result, frames }) => {
       const buffered = s.pending ?? [];
       s.pending = null;
-      s.resyncing = false;
+      s.credit.resyncing = false;
       if (!s.client.streams.has(s.sid)) return;
       const screen = frames[0] ?? Buffer.alloc(0);
-      const skipped = s.skipped;
-      s.behind = false;
-      s.skipped = 0;
       s.fromSeq = result.seq;
-      this.clearCredit(s);
-      s.inflight.push({ seq: result.seq, bytes: screen.length });
-      s.inflightBytes = screen.length;
+      const skipped = s.credit.resynced(result.seq, screen.length);
       this.deps.log('stream resynced', { sid: s.sid, session: s.session, skipped });
       this.sendClient(s.client, { t: MsgType.Resync, sid: s.sid, seq: result.seq, skipped }, [screen]);
       for (const o of buffered) this.deliver(s, o.seq, o.data);
     }, () => {
       // The pane is gone (its StreamEnd follows) or the pty host is: nothing to show.
       s.pending = null;
-      s.resyncing = false;
+      s.credit.resyncing = false;
     });
   }
 
@@ -490,12 +449,12 @@ export class Front {
           // Output of a stream that fell behind is replaced by a Resync right
           // after: send its numbers (the link needs them) without its bytes.
           const s = k.meta ? existing.streams.get(k.meta.sid) : undefined;
-          if (k.meta && s?.behind) this.deps.sendToClient(peer, encode({ t: MsgType.Output, sid: k.meta.sid, seq: k.meta.seq, q: k.q }, [Buffer.alloc(0)]));
+          if (k.meta && s?.credit.behind) this.deps.sendToClient(peer, encode({ t: MsgType.Output, sid: k.meta.sid, seq: k.meta.seq, q: k.q }, [Buffer.alloc(0)]));
           else this.deps.sendToClient(peer, k.frames);
         }
         for (const s of existing.streams.values()) {
-          if (s.behind && !s.resyncing) {
-            this.clearCredit(s);
+          if (s.credit.behind && !s.credit.resyncing) {
+            s.credit.clear();
             this.resync(s);
           }
         }
@@ -723,7 +682,7 @@ export class Front {
   private newStream(client: Client, name: string, kind: StreamKind, readOnly: boolean, cols: number, rows: number, pane: number, parent: Stream | null): Stream {
     return {
       sid: this.nextSid++, client, session: name, kind, readOnly, paneSid: pane, parent, views: new Set(), pending: [], fromSeq: 0, cols, rows,
-      inflight: [], inflightHead: 0, inflightBytes: 0, behind: false, skipped: 0, resyncing: false,
+      credit: new StreamCredit(),
     };
   }
 
