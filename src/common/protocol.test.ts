@@ -358,7 +358,7 @@ const ARGS: { [K in OpName]: OpArgs<K> } = {
   'host.grant': { name: 'dev', pane: 3, interactive: true, sid: 12, client: 'ab'.repeat(16), key: 'k'.repeat(40), token: 'cd'.repeat(16), readOnly: false, lead: 11 },
   'host.release': { sid: 12 },
   'host.lead': { name: 'dev', sid: 11 },
-  'stream.claim': { sid: 12, token: 'cd'.repeat(16) },
+  'stream.claim': { sid: 12, token: 'cd'.repeat(16), key: 'k'.repeat(40), proof: 'ab'.repeat(32), ts: 1_700_000_000_000 },
   'stream.resume': { sid: 12, seq: 480 },
   'workspace.create': { ...CREATE, worktree: { repo: '/src/app', branch: 'fix-42' }, portal: { host: 'box', session: 'agent' } },
   'workspace.kill': { names: ['dev'], force: true },
@@ -396,7 +396,7 @@ function argsOf(op: OpName): Record<string, unknown> {
 
 /** Arguments that may also be null (their samples hold a value). */
 /** Times in ms since the epoch: past 2^32, which other uints may not be. */
-const TIMES = new Set(['pair.claim.ts']);
+const TIMES = new Set(['pair.claim.ts', 'stream.claim.ts']);
 /** Byte offsets and sizes: past 2^32 as well (files may be larger than 4 GiB). */
 const SIZES = new Set(['fs.read.offset', 'fs.upload.chunk.offset', 'fs.upload.commit.size', 'exec.read.stdout', 'exec.read.stderr', 'audit.read.offset']);
 const NULLABLE = new Set([

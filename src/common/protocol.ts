@@ -256,10 +256,14 @@ export interface Ops {
   'host.release': { args: { sid: number }; result: Record<string, never> };
   /** Session `name`'s size leader is stream `sid` now (0: none): the pty host reports typing on another (Event stream.typed). */
   'host.lead': { args: { name: string; sid: number }; result: Record<string, never> };
-  /** Direct endpoint only: takes over granted stream `sid`; its output follows on this link. */
-  'stream.claim': { args: { sid: number; token: string }; result: Record<string, never> };
+  /**
+   * Direct endpoint only: takes over granted stream `sid`; its output
+   * follows on this link. `key`, `proof`, `ts` prove the client's key as a
+   * Hello does (libzmq does not tell which key a connection used).
+   */
+  'stream.claim': { args: { sid: number; token: string; key: string; proof: string; ts: number }; result: Record<string, never> };
   /** Direct endpoint only: the link came back; the client has output up to `seq`, and gets a Resync if it missed any. */
-  'stream.resume': { args: { sid: number; seq: number }; result: Record<string, never> };
+  'stream.resume': { args: { sid: number; seq: number }; result: { resync: boolean } };
 
   // ---- Workspaces (issue 5): worktrees, portal panes, snapshots. Served by
   // the pty host (the session's machine); the front forwards them unchanged.
@@ -598,7 +602,7 @@ const ARG_SCHEMAS: Record<OpName, Record<string, ArgKind>> = {
   'host.grant': { name: 'string', pane: 'uint', interactive: 'bool', sid: 'uint', client: 'string', key: 'string', token: 'string', readOnly: 'bool', lead: 'uint' },
   'host.release': { sid: 'uint' },
   'host.lead': { name: 'string', sid: 'uint' },
-  'stream.claim': { sid: 'uint', token: 'string' },
+  'stream.claim': { sid: 'uint', token: 'string', key: 'string', proof: 'string', ts: 'time' },
   'stream.resume': { sid: 'uint', seq: 'uint' },
   // ---- Workspaces (issue 5)
   'workspace.create': { name: 'string', cmd: 'strings', cwd: 'string', env: 'stringMap', cols: 'uint', rows: 'uint', worktree: 'worktreeOrNull', portal: 'portalOrNull' },

@@ -7,6 +7,7 @@
  * a ZAP handler is in place in this process, so no endpoint ever accepts a
  * client that is not in the authorized set.
  */
+import { chmodSync } from 'node:fs';
 import * as zmq from 'zeromq';
 import { FLOW, LIMITS, QUEUES, TIMING } from '../common/constants.js';
 import { z85Encode } from '../common/z85.js';
@@ -69,6 +70,9 @@ class SendQueue {
 }
 
 const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
+const IPC_PREFIX = 'ipc://';
+/** Mode of every IPC socket a server binds: read and write for its owner only. */
+const OWNER_ONLY = 0o600;
 
 function frameBytes(frames: readonly Buffer[]): number {
   let n = 0;
@@ -86,12 +90,13 @@ export class ZapHandler implements Disposable {
   private loop: Promise<void> | null = null;
 
   /**
-   * `isAllowed` gets the client's public key and the routing id it asked for
-   * (ZMQ_ROUTING_ID, empty if none): messages from an admitted peer arrive on
-   * the ROUTER under that id, which is how the server knows each
-   * connection's key.
+   * `isAllowed` gets the client's public key, the request's identity frame
+   * and the ZAP domain of the socket asking. libzmq fills the identity with
+   * the *server* socket's own routing id, not the peer's, so ZAP does not
+   * tell which connection has which key: a client proves its key in its
+   * Hello (and in a direct claim) instead (src/common/curve.ts).
    */
-  constructor(private readonly isAllowed: (publicKeyZ85: string, identity: Buffer, domain: string) => boolean, private readonly onDecision?: (key: string, allowed: boolean, identity: Buffer) => void) {}
+  constructor(private readonly isAllowed: (publicKeyZ85: string, identity: Buffer, domain: string) => boolean, private readonly onDecision?: (key: string, allowed: boolean, identity: Buffer, domain: string) => void) {}
 
   async start(): Promise<void> {
     await this.socket.bind(ZAP_ENDPOINT);
@@ -108,8 +113,9 @@ export class ZapHandler implements Disposable {
         if (version?.toString() === '1.0' && mechanism?.toString() === 'CURVE' && credential?.length === 32) {
           const key = z85Encode(credential);
           const id = identity ?? Buffer.alloc(0);
-          const allowed = this.isAllowed(key, id, domain?.toString() ?? '');
-          this.onDecision?.(key, allowed, id);
+          const zapDomain = domain?.toString() ?? '';
+          const allowed = this.isAllowed(key, id, zapDomain);
+          this.onDecision?.(key, allowed, id, zapDomain);
           if (allowed) {
             status = '200';
             text = 'OK';
@@ -174,7 +180,12 @@ export class ServerEndpoint implements Disposable {
   }
 
   async bind(): Promise<void> {
-    for (const e of this.opts.endpoints) await this.socket.bind(e);
+    for (const e of this.opts.endpoints) {
+      await this.socket.bind(e);
+      // The 0700 run-time directory already keeps other users out; the
+      // socket itself is made owner-only too (SECURITY.md, "Local sockets").
+      if (e.startsWith(IPC_PREFIX)) chmodSync(e.slice(IPC_PREFIX.length), OWNER_ONLY);
+    }
     this.loop = this.run();
   }
 

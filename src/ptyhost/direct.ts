@@ -4,7 +4,8 @@
  * no front in between. The front keeps every decision — it admits the
  * client, picks the pane, and grants the stream here (host.grant) with a
  * one-time token; the client claims the stream with that token on the pty
- * host's direct endpoint, where ZAP has told us its key. From then on this
+ * host's direct endpoint, from the routing id the front saw, proving the
+ * key the front admitted (ZAP admits only authorized keys). From then on this
  * module sends the stream's Output, Resync and StreamEnd (for the pane's
  * end) to the client, takes its Input and Ack, and applies the same credit
  * as the front (src/common/credit.ts).
@@ -30,9 +31,14 @@ export interface DirectDeps {
   send(peer: Buffer, frames: Buffer[]): void;
   /** Sends a message to the front (Event stream.typed). */
   tellFront(header: Header): void;
+  /** Checks a claim's proof of key (src/common/curve.ts, as for a Hello). */
+  verifyKey(key: string, proof: string, ts: number): boolean;
   pane(id: number): DirectPane | null;
   log?(msg: string): void;
 }
+
+/** The ZAP domain of the direct endpoint: it admits the authorized client keys (the other endpoint admits only the front). */
+export const DIRECT_ZAP_DOMAIN = 'zmx-direct';
 
 /** Streams granted and never claimed that ended meanwhile: kept (this many at most) so the claim still gets their output and end. */
 const ENDED_UNCLAIMED_MAX = 64;
@@ -70,8 +76,6 @@ export class DirectStreams {
   private readonly byPane = new Map<number, Set<DirectStream>>();
   /** Each session's size leader, as the front last said or as typing here made it. */
   private readonly leaders = new Map<string, number>();
-  /** The key ZAP admitted for each routing id (hex) on the direct endpoint. */
-  private readonly keys = new Map<string, string>();
 
   constructor(private readonly deps: DirectDeps) {}
 
@@ -178,19 +182,6 @@ export class DirectStreams {
     this.leaders.clear();
   }
 
-  /**
-   * ZAP admitted `key` for routing id `client` on the direct endpoint. A
-   * routing id that comes back with another key (libzmq hands a routing id
-   * to its newest connection) loses the streams the old key claimed.
-   */
-  admitted(client: string, key: string): void {
-    const before = this.keys.get(client);
-    this.keys.set(client, key);
-    if (before === undefined || before === key) return;
-    for (const st of [...this.streams.values()]) if (st.client === client && st.peer) this.forget(st);
-    this.deps.log?.(`routing id ${client.slice(0, 8)}… came back with another key: its direct streams ended`);
-  }
-
   /** Handles one message from a client on the direct endpoint. Never throws. */
   handle(peer: Buffer, frames: Buffer[]): void {
     let msg: Message;
@@ -239,10 +230,10 @@ export class DirectStreams {
     this.deps.send(peer, encode({ t: MsgType.Error, id, code: e.code, message: e.message }));
   }
 
-  /** A claimed stream of this client whose key is still the one it claimed with; else undefined. */
+  /** A stream this client (by routing id) has claimed; else undefined. */
   private owned(client: string, sid: number): DirectStream | undefined {
     const st = this.streams.get(sid);
-    return st && st.peer && st.client === client && this.keys.get(client) === st.key ? st : undefined;
+    return st && st.peer && st.client === client ? st : undefined;
   }
 
   /** The client takes over a granted stream: what waited is sent, then output as it comes. */
@@ -250,7 +241,7 @@ export class DirectStreams {
     const st = this.streams.get(a.sid);
     const token = Buffer.from(a.token, 'utf8');
     // One refusal for every reason: an unknown stream, a used token, another client's stream or key.
-    if (!st || !st.token || st.client !== client || this.keys.get(client) !== st.key || token.length !== st.token.length || !timingSafeEqual(token, st.token)) {
+    if (!st || !st.token || st.client !== client || a.key !== st.key || token.length !== st.token.length || !timingSafeEqual(token, st.token) || !this.deps.verifyKey(a.key, a.proof, a.ts)) {
       throw new ZmxError('EDENIED', `stream ${a.sid} was not granted to this client (or was claimed already)`);
     }
     st.token = null;
@@ -279,8 +270,9 @@ export class DirectStreams {
     const st = this.owned(client, a.sid);
     if (!st) throw new ZmxError('EDENIED', `stream ${a.sid} is not this client's`);
     st.peer = peer;
-    this.deps.send(peer, encode({ t: MsgType.Reply, id, result: {} }));
-    if (a.seq < st.sent && !st.credit.resyncing) {
+    const missed = a.seq < st.sent;
+    this.deps.send(peer, encode({ t: MsgType.Reply, id, result: { resync: missed } }));
+    if (missed && !st.credit.resyncing) {
       st.credit.clear();
       st.credit.behind = true;
       this.resync(st);

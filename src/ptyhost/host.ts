@@ -164,8 +164,8 @@ export interface HostOptions {
   shellReadyMs?: number;
   /** Where the server keeps state: copy snapshots, portal MCP configurations (default $ZMX_DIR/state). */
   stateDir?: string;
-  /** Sends a message to a client on the direct endpoint; absent: this pty host grants no direct streams. */
-  sendDirect?(peer: Buffer, frames: Buffer[]): void;
+  /** The direct endpoint (direct.ts): sends to a client there, checks a claim's proof of key. Absent: no direct streams. */
+  direct?: { send(peer: Buffer, frames: Buffer[]): void; verifyKey(key: string, proof: string, ts: number): boolean };
 }
 
 type Reply = { result: Record<string, unknown>; frames?: Buffer[] };
@@ -193,7 +193,8 @@ export class PtyHost {
     this.opts = opts;
     this.stateDir = opts.stateDir ?? join(runtimePaths().dir, 'state');
     this.direct = new DirectStreams({
-      send: (peer, frames) => opts.sendDirect?.(peer, frames),
+      send: (peer, frames) => opts.direct?.send(peer, frames),
+      verifyKey: (key, proof, ts) => opts.direct?.verifyKey(key, proof, ts) ?? false,
       tellFront: (h) => this.send(h),
       pane: (id) => this.paneIndex.get(id)?.pane ?? null,
       log: (m) => opts.log?.(m),
@@ -227,7 +228,7 @@ export class PtyHost {
         // A new front: whatever the old one subscribed to is void.
         for (const { pane } of this.paneIndex.values()) { pane.subscribers = 0; pane.interactive = 0; }
         this.direct.reset();
-        const caps = this.opts.sendDirect ? [...CAPABILITIES, DIRECT_CAPABILITY] : [...CAPABILITIES];
+        const caps = this.opts.direct ? [...CAPABILITIES, DIRECT_CAPABILITY] : [...CAPABILITIES];
         this.send({ t: MsgType.Welcome, version, caps, agent: `zmx-ptyhost/${process.pid}` });
       } catch (err) {
         const e = toZmxError(err);
