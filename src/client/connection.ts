@@ -115,7 +115,7 @@ export class Connection {
   /** A hello is on its way and its Welcome not in yet: sequenced messages wait in the backlog. */
   private greeting = false;
   private readonly consumed = new Map<number, Consumption>();
-  private ackTimer: NodeJS.Immediate | null = null;
+  private ackTimer: NodeJS.Timeout | null = null;
   private pongWaiters: ((rttMs: number) => void)[] = [];
   private readonly eventListeners: ((name: string, data: Record<string, unknown>) => void)[] = [];
   /** Callers of rehello() waiting for the server's Welcome. */
@@ -348,13 +348,14 @@ export class Connection {
     this.streamSend({ t: MsgType.Ack, sid, seq: c.acked });
   }
 
-  /** Acks what was delivered this turn of the event loop (one Ack per stream, not per chunk). */
+  /** Acks what was delivered in the next FLOW.ackIdleMs (one Ack per stream, not per chunk). */
   private scheduleAcks(): void {
     if (this.ackTimer) return;
-    this.ackTimer = setImmediate(() => {
+    this.ackTimer = setTimeout(() => {
       this.ackTimer = null;
       for (const [sid, c] of this.consumed) if (c.holds === 0) this.ack(sid, c);
-    });
+    }, FLOW.ackIdleMs);
+    this.ackTimer.unref();
   }
 
   private async start(timeoutMs: number = TIMING.requestTimeoutMs, silence?: string): Promise<void> {
@@ -740,7 +741,7 @@ export class Connection {
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.recoveryTimer) clearInterval(this.recoveryTimer);
     if (this.receivedTimer) clearTimeout(this.receivedTimer);
-    if (this.ackTimer) clearImmediate(this.ackTimer);
+    if (this.ackTimer) clearTimeout(this.ackTimer);
     for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
     await this.direct?.link.dispose();
     await this.link.dispose();

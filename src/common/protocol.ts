@@ -439,6 +439,9 @@ const SCHEMAS: Record<MsgTypeCode, Record<string, FieldKind>> = {
   [MsgType.Event]: { name: 'event', data: 'object', q: 'uint?' },
 };
 
+/** SCHEMAS as lists, made once: decode checks every message on the keystroke path. */
+const SCHEMA_FIELDS = new Map<number, [string, FieldKind][]>(Object.entries(SCHEMAS).map(([t, fields]) => [Number(t), Object.entries(fields)]));
+
 const REASONS: readonly StreamEndReason[] = ['detached', 'exited', 'killed', 'replaced', 'error'];
 const EVENTS: readonly EventName[] = ['session.exit', 'session.created', 'task.done', 'session.switch', 'session.layout', 'pane.exit', 'fs.change', 'stream.typed'];
 
@@ -504,8 +507,7 @@ export function decode(frames: readonly Buffer[]): Message {
   if (!isPlainObject(raw)) throw new ZmxError('EPROTO', 'header is not a map');
   const t = raw['t'];
   if (typeof t !== 'number' || !Object.hasOwn(SCHEMAS, t)) throw new ZmxError('EPROTO', `unknown message type ${String(t)}`);
-  const schema = SCHEMAS[t as MsgTypeCode];
-  for (const [field, kind] of Object.entries(schema)) {
+  for (const [field, kind] of SCHEMA_FIELDS.get(t)!) {
     if (!checkField(kind, raw[field])) throw new ZmxError('EPROTO', `field "${field}" of message 0x${t.toString(16)} must be ${kind}`);
   }
   if (t === MsgType.Reply && raw['body'] === true) return { header: withBody(raw, frames), frames: frames.slice(1, -1) };

@@ -29,7 +29,10 @@ export function generateKeyPair(): KeyPair {
 
 /**
  * Serializes sends on one socket: zeromq.js allows one pending send at a
- * time, and messages must leave in the order they were queued.
+ * time, and messages must leave in the order they were queued. The next
+ * send is chained on the last one's promise (no async function or await
+ * per message): when the socket is writable zeromq.js sends at once and
+ * resolves, so an idle queue costs one send call and one callback.
  */
 class SendQueue {
   private queue: (readonly Buffer[])[] = [];
@@ -39,29 +42,32 @@ class SendQueue {
 
   push(frames: readonly Buffer[]): void {
     if (this.closed) return;
-    this.queue.push(frames);
-    if (!this.running) void this.pump();
+    if (this.running) {
+      this.queue.push(frames);
+      return;
+    }
+    this.running = true;
+    this.sendNow(frames);
   }
 
   get length(): number {
     return this.queue.length;
   }
 
-  private async pump(): Promise<void> {
-    this.running = true;
-    try {
-      while (this.queue.length > 0 && !this.closed) {
-        const next = this.queue.shift()!;
-        try {
-          await this.socket.send(next as Buffer[]);
-        } catch (err) {
-          if (!this.closed) this.onError(err);
-        }
-      }
-    } finally {
-      this.running = false;
-    }
+  private sendNow(frames: readonly Buffer[]): void {
+    this.socket.send(frames as Buffer[]).then(this.sent, this.failed);
   }
+
+  private readonly sent = (): void => {
+    const next = this.queue.shift();
+    if (next && !this.closed) this.sendNow(next);
+    else this.running = false;
+  };
+
+  private readonly failed = (err: unknown): void => {
+    if (!this.closed) this.onError(err);
+    this.sent();
+  };
 
   close(): void {
     this.closed = true;
@@ -73,6 +79,24 @@ const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
 const IPC_PREFIX = 'ipc://';
 /** Mode of every IPC socket a server binds: read and write for its owner only. */
 const OWNER_ONLY = 0o600;
+
+/**
+ * Hands every message a socket receives to `onMessage` until the socket
+ * closes. A plain receive() loop rather than `for await`: the async
+ * iterator wraps each receive in a second promise and a result object,
+ * per message, on the keystroke path.
+ */
+async function receiveLoop(socket: zmq.Dealer | zmq.Router, onMessage: (frames: Buffer[]) => void): Promise<void> {
+  while (!socket.closed) {
+    let frames: Buffer[];
+    try {
+      frames = await socket.receive();
+    } catch {
+      return; // closed
+    }
+    onMessage(frames);
+  }
+}
 
 function frameBytes(frames: readonly Buffer[]): number {
   let n = 0;
@@ -190,15 +214,11 @@ export class ServerEndpoint implements Disposable {
   }
 
   private async run(): Promise<void> {
-    try {
-      for await (const [peer, ...frames] of this.socket) {
-        if (!peer) continue;
-        noteTraffic(frameBytes(frames));
-        this.opts.onMessage(peer, frames);
-      }
-    } catch {
-      // closed
-    }
+    await receiveLoop(this.socket, ([peer, ...frames]) => {
+      if (!peer) return;
+      noteTraffic(frameBytes(frames));
+      this.opts.onMessage(peer, frames);
+    });
   }
 
   send(peer: PeerId, frames: readonly Buffer[]): void {
@@ -257,14 +277,10 @@ export class ClientLink implements Disposable {
   }
 
   private async run(): Promise<void> {
-    try {
-      for await (const frames of this.socket) {
-        noteTraffic(frameBytes(frames));
-        this.opts.onMessage(frames);
-      }
-    } catch {
-      // closed
-    }
+    await receiveLoop(this.socket, (frames) => {
+      noteTraffic(frameBytes(frames));
+      this.opts.onMessage(frames);
+    });
   }
 
   send(frames: readonly Buffer[]): void {
