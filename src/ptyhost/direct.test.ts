@@ -209,3 +209,14 @@ test('direct: a released stream goes silent; a new front\'s hello (reset) voids 
   rig.direct.reset();
   assert.equal(rig.claim(2).header.t, MsgType.Error);
 });
+
+test('direct: ended streams nobody claims are kept within a bound', async () => {
+  const rig = new Rig();
+  for (let sid = 1; sid <= 100; sid++) {
+    await rig.grant(sid, { token: `tok${sid}` });
+    rig.direct.paneEnded(PANE, 'exited', 0);
+  }
+  assert.ok(rig.direct.size <= 64, `${rig.direct.size} ended streams kept`);
+  assert.equal(rig.claim(100).header.t, MsgType.Reply, 'the newest is still claimable');
+  assert.equal(rig.claim(1).header.t, MsgType.Error, 'the oldest went');
+});

@@ -76,6 +76,8 @@ export class DirectStreams {
   private readonly byPane = new Map<number, Set<DirectStream>>();
   /** Each session's size leader, as the front last said or as typing here made it. */
   private readonly leaders = new Map<string, number>();
+  /** Streams whose pane ended before their claim, oldest first (at most ENDED_UNCLAIMED_MAX). */
+  private endedUnclaimed: DirectStream[] = [];
 
   constructor(private readonly deps: DirectDeps) {}
 
@@ -140,6 +142,7 @@ export class DirectStreams {
 
   private forget(st: DirectStream): void {
     this.streams.delete(st.sid);
+    if (st.ended) this.endedUnclaimed = this.endedUnclaimed.filter((o) => o !== st);
     const set = this.byPane.get(st.pane);
     set?.delete(st);
     if (set?.size === 0) this.byPane.delete(st.pane);
@@ -153,16 +156,16 @@ export class DirectStreams {
   paneEnded(paneId: number, reason: StreamEndReason, exitCode: number | null): void {
     const set = this.byPane.get(paneId);
     if (!set) return;
-    let unclaimed = 0;
     for (const st of [...set]) {
       if (st.peer) {
         this.forget(st);
         this.deps.send(st.peer, encode({ t: MsgType.StreamEnd, sid: st.sid, reason, exitCode }));
-      } else if (unclaimed++ < ENDED_UNCLAIMED_MAX) {
-        st.ended = { reason, exitCode };
-      } else {
-        this.forget(st);
+        continue;
       }
+      st.ended = { reason, exitCode };
+      this.endedUnclaimed.push(st);
+      // A client that never claims must not make the pty host keep ended streams without bound.
+      if (this.endedUnclaimed.length > ENDED_UNCLAIMED_MAX) this.forget(this.endedUnclaimed[0]!);
     }
   }
 
@@ -178,6 +181,7 @@ export class DirectStreams {
    */
   reset(): void {
     this.streams.clear();
+    this.endedUnclaimed = [];
     this.byPane.clear();
     this.leaders.clear();
   }
