@@ -55,7 +55,15 @@ class SendQueue {
   }
 
   private sendNow(frames: readonly Buffer[]): void {
-    this.socket.send(frames as Buffer[]).then(this.sent, this.failed);
+    let sending: Promise<void>;
+    try {
+      sending = this.socket.send(frames as Buffer[]);
+    } catch (err) {
+      // zeromq.js throws, rather than rejects, for a closed socket: the queue must not stall on it.
+      queueMicrotask(() => this.failed(err));
+      return;
+    }
+    sending.then(this.sent, this.failed);
   }
 
   private readonly sent = (): void => {
