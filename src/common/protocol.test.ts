@@ -514,3 +514,12 @@ test('decode refuses a message whose frames together exceed the limit', () => {
   const half = Buffer.alloc(LIMITS.maxMessageBytes / 2 + 1);
   assertZmxError(() => decode(encode(SAMPLES.Input, [half, half])), 'ETOOBIG');
 });
+
+test('direct streams: an attach reply carrying a grant and the pty host\'s stream.typed event round-trip; an unknown event name is refused', () => {
+  const grant = { endpoint: 'ipc:///run/zmx/direct.sock', serverKey: 'P'.repeat(40), token: 'ab'.repeat(16) };
+  const reply = decode(encode({ t: MsgType.Reply, id: 4, result: { sid: 9, seq: 120, session: SESSION, created: false, direct: grant } }, [Buffer.from('screen')]));
+  assert.deepEqual(reply.header.t === MsgType.Reply && reply.header.result['direct'], grant);
+  const typed = decode(encode({ t: MsgType.Event, name: 'stream.typed', data: { sid: 9 } }));
+  assert.deepEqual(typed.header, { t: MsgType.Event, name: 'stream.typed', data: { sid: 9 } });
+  assert.throws(() => decode(encode({ t: MsgType.Event, name: 'stream.typo' as never, data: {} })), /event/);
+});
