@@ -12,8 +12,8 @@ import { FLOW, TIMING } from '../common/constants.js';
 import { LinkReceiver, LinkSender } from '../common/link.js';
 import { runtimePaths, ensurePrivateDir, checkSocketDir, type RuntimePaths } from '../common/paths.js';
 import {
-  MsgType, CAPABILITIES, LINK_CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode, isSequencedType,
-  type Header, type Message, type OpArgs, type OpName, type OpResult, type StreamEndReason,
+  MsgType, CAPABILITIES, DIRECT_CAPABILITY, LINK_CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode, isSequencedType,
+  type DirectGrant, type Header, type Message, type OpArgs, type OpName, type OpResult, type StreamEndReason,
 } from '../common/protocol.js';
 import { ClientLink } from '../platform/zmq.js';
 import { KeyStore, fingerprint } from '../platform/keystore.js';
@@ -115,7 +115,7 @@ export class Connection {
   /** A hello is on its way and its Welcome not in yet: sequenced messages wait in the backlog. */
   private greeting = false;
   private readonly consumed = new Map<number, Consumption>();
-  private ackTimer: NodeJS.Immediate | null = null;
+  private ackTimer: NodeJS.Timeout | null = null;
   private pongWaiters: ((rttMs: number) => void)[] = [];
   private readonly eventListeners: ((name: string, data: Record<string, unknown>) => void)[] = [];
   /** Callers of rehello() waiting for the server's Welcome. */
@@ -123,6 +123,14 @@ export class Connection {
   /** Called when the link drops: brings a server back if sessions exist. */
   private recover: (() => Promise<unknown>) | null = null;
   private recoveryTimer: NodeJS.Timeout | null = null;
+  /** This connection's routing id, the same on the direct link: the pty host checks a claim comes from the client it was granted to. */
+  private readonly routingId = randomBytes(ROUTING_ID_BYTES).toString('hex');
+  /** Announce `direct` (a local connection): pane streams may come straight from the pty host. */
+  private directCapable = false;
+  /** The link to the pty host's direct endpoint, opened on the first grant. */
+  private direct: { link: ClientLink; endpoint: string; serverKey: string; dropped: boolean } | null = null;
+  /** Streams on the direct link: the last output seq taken (a jump means output was lost), and whether a resume is on its way. */
+  private readonly directStreams = new Map<number, { last: number; resuming: boolean }>();
 
   private constructor(endpoint: string, private readonly curve: { serverKey: string; publicKey: string; secretKey: string }, private readonly serverName: string) {
     this.welcome = new Promise((res, rej) => { this.resolveWelcome = res; this.rejectWelcome = rej; });
@@ -134,7 +142,7 @@ export class Connection {
       onConnectionChange: (connected) => this.onConnectionChange(connected),
       onAuthFailure: () => this.fail(new ZmxError('EDENIED', `key not authorized on ${serverName} (fingerprint ${fingerprint(curve.publicKey)}); on that server run: zmx keys authorize ${curve.publicKey}`)),
       // A name of our own for this connection: the server learns our key by it.
-      routingId: randomBytes(ROUTING_ID_BYTES).toString('hex'),
+      routingId: this.routingId,
     });
   }
 
@@ -147,6 +155,7 @@ export class Connection {
     const serverKey = keys.publicKey('server');
     if (!serverKey) throw new ZmxError('ENOENT', `no server key in ${keys.dir}; is the server running with another ZMX_CONFIG_DIR?`);
     const conn = new Connection(paths.frontEndpoint, { serverKey, publicKey: client.publicKey, secretKey: client.secretKey }, 'the local server');
+    conn.directCapable = true;
     // If the front dies (even by SIGKILL) while sessions live, start another;
     // the link reconnects to it by itself.
     conn.recover = () => ensureServer(paths, false);
@@ -181,7 +190,8 @@ export class Connection {
     const { publicKey, secretKey, serverKey } = this.curve;
     this.greeting = true;
     this.transmit(encode({
-      t: MsgType.Hello, min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION, caps: [...CAPABILITIES, ...LINK_CAPABILITIES], agent: `zmx-cli/${VERSION}`,
+      t: MsgType.Hello, min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION, agent: `zmx-cli/${VERSION}`,
+      caps: [...CAPABILITIES, ...LINK_CAPABILITIES, ...(this.directCapable ? [DIRECT_CAPABILITY] : [])],
       key: publicKey, proof: helloProof(publicKey, secretKey, serverKey, ts), ts,
       ...(resume && this.resumable && this.out.canResume ? { resume: this.in.received } : {}),
     }));
@@ -298,6 +308,7 @@ export class Connection {
   /** Forgets a stream's handlers (it ended, or it was replaced after a reconnect). */
   dropStream(sid: number): void {
     this.streams.delete(sid);
+    this.directStreams.delete(sid);
     this.early.delete(sid);
     this.earlyEnd.delete(sid);
     this.consumed.delete(sid);
@@ -334,16 +345,17 @@ export class Connection {
     if (c.delivered <= c.acked) return;
     c.acked = c.delivered;
     c.unacked = 0;
-    this.send({ t: MsgType.Ack, sid, seq: c.acked });
+    this.streamSend({ t: MsgType.Ack, sid, seq: c.acked });
   }
 
-  /** Acks what was delivered this turn of the event loop (one Ack per stream, not per chunk). */
+  /** Acks what was delivered in the next FLOW.ackIdleMs (one Ack per stream, not per chunk). */
   private scheduleAcks(): void {
     if (this.ackTimer) return;
-    this.ackTimer = setImmediate(() => {
+    this.ackTimer = setTimeout(() => {
       this.ackTimer = null;
       for (const [sid, c] of this.consumed) if (c.holds === 0) this.ack(sid, c);
-    });
+    }, FLOW.ackIdleMs);
+    this.ackTimer.unref();
   }
 
   private async start(timeoutMs: number = TIMING.requestTimeoutMs, silence?: string): Promise<void> {
@@ -431,6 +443,8 @@ export class Connection {
     this.out.reset();
     this.in.reset();
     this.consumed.clear();
+    // A new front's hello made the pty host drop what the old one granted.
+    this.directStreams.clear();
     if (hadLink) this.failPending(new ZmxError('EUNAVAIL', `lost the connection to ${this.serverName} (it restarted or forgot this client)`));
     this.welcomed = true;
     this.settleWelcome();
@@ -487,7 +501,33 @@ export class Connection {
       case MsgType.Received:
         this.out.confirm(h.recv);
         return;
+      case MsgType.Reply:
+      case MsgType.Error:
+        this.settle(msg);
+        return;
+      case MsgType.Event:
+        for (const l of this.eventListeners) l(h.name, h.data);
+        return;
+      case MsgType.Output:
+      case MsgType.Resync:
+      case MsgType.StreamEnd:
+        this.onStreamMessage(msg);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** A stream's Output, Resync or StreamEnd, from the front or (a direct stream's) the pty host. */
+  private onStreamMessage(msg: Message): void {
+    const h = msg.header;
+    switch (h.t) {
       case MsgType.Resync: {
+        const d = this.directStreams.get(h.sid);
+        if (d) {
+          d.last = h.seq;
+          d.resuming = false;
+        }
         const s = this.streams.get(h.sid);
         const screen = msg.frames[0] ?? Buffer.alloc(0);
         if (s) {
@@ -496,32 +536,17 @@ export class Connection {
         }
         return;
       }
-      case MsgType.Reply: {
-        const p = this.pending.get(h.id);
-        if (!p) return;
-        this.pending.delete(h.id);
-        if (p.timer) clearTimeout(p.timer);
-        p.resolve({ result: h.result, frames: msg.frames });
-        return;
-      }
-      case MsgType.Error: {
-        const err = new ZmxError(h.code, h.message);
-        if (h.id === 0) {
-          // No common version, or our key was revoked: nothing more will work.
-          if (h.code === 'EVERSION' || h.code === 'EDENIED') this.fail(err);
-          return;
-        }
-        const p = this.pending.get(h.id);
-        if (!p) return;
-        this.pending.delete(h.id);
-        if (p.timer) clearTimeout(p.timer);
-        p.reject(err);
-        return;
-      }
-      case MsgType.Event:
-        for (const l of this.eventListeners) l(h.name, h.data);
-        return;
       case MsgType.Output: {
+        const d = this.directStreams.get(h.sid);
+        if (d) {
+          if (h.seq <= d.last) return;
+          if (h.seq !== d.last + 1 || d.resuming) {
+            // Output was lost on the direct link (libzmq drops what it cannot deliver): the pty host sends the screen instead.
+            this.resumeDirect(h.sid, d);
+            return;
+          }
+          d.last = h.seq;
+        }
         const data = msg.frames[0] ?? Buffer.alloc(0);
         const s = this.streams.get(h.sid);
         if (s) {
@@ -534,6 +559,7 @@ export class Connection {
         const s = this.streams.get(h.sid);
         this.streams.delete(h.sid);
         this.consumed.delete(h.sid);
+        this.directStreams.delete(h.sid);
         if (s) s.end(h.reason, h.exitCode);
         else if (this.early.has(h.sid) || this.earlyEnd.size < EARLY_STREAMS_MAX) this.earlyEnd.set(h.sid, { reason: h.reason, exitCode: h.exitCode });
         return;
@@ -544,6 +570,17 @@ export class Connection {
   }
 
   request<K extends OpName>(op: K, args: OpArgs<K>, frames: Buffer[] = [], opts: RequestOptions = {}): Promise<{ result: OpResult<K>; frames: Buffer[] }> {
+    const reply = this.call(op, args, frames, opts);
+    if (op !== 'session.attach' && op !== 'pane.subscribe') return reply;
+    // A stream the front granted to the pty host: claim it there before the caller takes it.
+    return reply.then(async (r) => {
+      const { sid, seq, direct } = r.result as { sid: number; seq: number; direct?: DirectGrant };
+      if (direct) await this.claim(sid, seq, direct);
+      return r;
+    });
+  }
+
+  private call<K extends OpName>(op: K, args: OpArgs<K>, frames: Buffer[], opts: RequestOptions, link: ClientLink | null = null): Promise<{ result: OpResult<K>; frames: Buffer[] }> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     const timeoutMs = opts.timeoutMs ?? TIMING.requestTimeoutMs;
@@ -555,8 +592,102 @@ export class Connection {
         }, timeoutMs)
         : null;
       this.pending.set(id, { resolve: resolve as Pending['resolve'], reject, timer });
-      this.send({ t: MsgType.Request, id, op, args: args as Record<string, unknown> }, frames);
+      const request: Header = { t: MsgType.Request, id, op, args: args as Record<string, unknown> };
+      // The direct link is not sequenced: it is local, and a stream on it resumes by its seq (stream.resume).
+      if (link) link.send(encode(request, frames));
+      else this.send(request, frames);
     });
+  }
+
+  /**
+   * Takes over granted stream `sid` on the pty host's direct endpoint
+   * (opening the link the first time). If the claim fails the stream is
+   * given up, with the front told.
+   */
+  private async claim(sid: number, seq: number, grant: DirectGrant): Promise<void> {
+    this.directStreams.set(sid, { last: seq, resuming: false });
+    try {
+      const ts = Date.now();
+      const { publicKey, secretKey } = this.curve;
+      const proof = helloProof(publicKey, secretKey, grant.serverKey, ts);
+      await this.call('stream.claim', { sid, token: grant.token, key: publicKey, proof, ts }, [], {}, this.directLink(grant));
+    } catch (err) {
+      this.directStreams.delete(sid);
+      this.send({ t: MsgType.Detach, sid });
+      throw err;
+    }
+  }
+
+  private directLink(grant: DirectGrant): ClientLink {
+    if (this.direct && this.direct.endpoint === grant.endpoint && this.direct.serverKey === grant.serverKey) return this.direct.link;
+    // A pty host at another endpoint or with another key: the old link can serve no stream any more.
+    void this.direct?.link.dispose();
+    const link = new ClientLink({
+      endpoint: grant.endpoint,
+      curve: { serverKey: grant.serverKey, publicKey: this.curve.publicKey, secretKey: this.curve.secretKey },
+      routingId: this.routingId,
+      onMessage: (frames) => this.onDirectMessage(frames),
+      onConnectionChange: (up) => this.onDirectConnection(up),
+    });
+    this.direct = { link, endpoint: grant.endpoint, serverKey: grant.serverKey, dropped: false };
+    link.connect();
+    return link;
+  }
+
+  /** The direct link dropped (a stopped process) and came back: streams that missed output get the screen. */
+  private onDirectConnection(up: boolean): void {
+    if (!this.direct || this.closed) return;
+    if (!up) {
+      this.direct.dropped = true;
+      return;
+    }
+    if (!this.direct.dropped) return;
+    this.direct.dropped = false;
+    for (const [sid, d] of this.directStreams) this.resumeDirect(sid, d);
+  }
+
+  private resumeDirect(sid: number, d: { last: number; resuming: boolean }): void {
+    if (d.resuming || !this.direct) return;
+    d.resuming = true;
+    this.call('stream.resume', { sid, seq: d.last }, [], {}, this.direct.link).then(({ result }) => {
+      // Nothing was lost after all: output goes on from `last`; else the Resync ends the resume.
+      if (!result.resync) d.resuming = false;
+    }, () => { d.resuming = false; });
+  }
+
+  private onDirectMessage(frames: Buffer[]): void {
+    let msg: Message;
+    try {
+      msg = decode(frames);
+    } catch {
+      return;
+    }
+    const h = msg.header;
+    switch (h.t) {
+      case MsgType.Reply:
+      case MsgType.Error:
+        this.settle(msg);
+        return;
+      default:
+        this.onStreamMessage(msg);
+    }
+  }
+
+  /** A Reply or Error: settles the request it answers (an Error for none may end the connection). */
+  private settle(msg: Message): void {
+    const h = msg.header;
+    if (h.t !== MsgType.Reply && h.t !== MsgType.Error) return;
+    if (h.t === MsgType.Error && h.id === 0) {
+      // No common version, or our key was revoked: nothing more will work.
+      if (h.code === 'EVERSION' || h.code === 'EDENIED') this.fail(new ZmxError(h.code, h.message));
+      return;
+    }
+    const p = this.pending.get(h.id);
+    if (!p) return;
+    this.pending.delete(h.id);
+    if (p.timer) clearTimeout(p.timer);
+    if (h.t === MsgType.Reply) p.resolve({ result: h.result, frames: msg.frames });
+    else p.reject(new ZmxError(h.code, h.message));
   }
 
   private keepEarly(sid: number, seq: number, data: Buffer): void {
@@ -586,7 +717,14 @@ export class Connection {
   }
 
   input(sid: number, data: Buffer): void {
-    this.send({ t: MsgType.Input, sid }, [data]);
+    this.streamSend({ t: MsgType.Input, sid }, [data]);
+  }
+
+  /** Input and Ack go where the stream lives: the direct link, or the front. */
+  private streamSend(header: Header & { sid: number }, frames: Buffer[] = []): void {
+    if (this.closed) return;
+    if (this.direct && this.directStreams.has(header.sid)) this.direct.link.send(encode(header, frames));
+    else this.send(header, frames);
   }
 
   resize(sid: number, cols: number, rows: number): void {
@@ -603,8 +741,9 @@ export class Connection {
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.recoveryTimer) clearInterval(this.recoveryTimer);
     if (this.receivedTimer) clearTimeout(this.receivedTimer);
-    if (this.ackTimer) clearImmediate(this.ackTimer);
+    if (this.ackTimer) clearTimeout(this.ackTimer);
     for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
+    await this.direct?.link.dispose();
     await this.link.dispose();
   }
 }

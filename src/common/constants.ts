@@ -93,6 +93,13 @@ export const FLOW = {
   resyncBelowFraction: 0.5,
   /** The client acknowledges a stream's output after this many bytes (and when it goes idle). */
   ackEveryBytes: 256 * 1024,
+  /**
+   * ...and otherwise this long after the first unacknowledged chunk: an Ack
+   * per echoed keystroke would be one more message on the keystroke path,
+   * landing on the pty host as the next key does; the window (4 MiB) is far
+   * from filling in 20 ms of typing.
+   */
+  ackIdleMs: 20,
   /** A side confirms receipt (Received) after this many sequenced messages... */
   receivedEveryMessages: 64,
   /**

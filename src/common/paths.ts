@@ -38,6 +38,8 @@ export interface RuntimePaths {
   dir: string;
   frontEndpoint: string;
   ptyhostEndpoint: string;
+  /** The pty host's endpoint for local clients' direct streams (docs/protocol.md, "Direct streams"). */
+  directEndpoint: string;
   frontPid: string;
   ptyhostPid: string;
   frontLock: string;
@@ -68,6 +70,7 @@ export function runtimePaths(dir = runtimeDir()): RuntimePaths {
     dir,
     frontEndpoint: `ipc://${join(dir, 'front.sock')}`,
     ptyhostEndpoint: `ipc://${join(dir, 'ptyhost.sock')}`,
+    directEndpoint: `ipc://${join(dir, 'direct.sock')}`,
     frontPid: join(dir, 'front.pid'),
     ptyhostPid: join(dir, 'ptyhost.pid'),
     frontLock: join(dir, 'front.lock'),

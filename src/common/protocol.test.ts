@@ -355,6 +355,11 @@ const ARGS: { [K in OpName]: OpArgs<K> } = {
   'host.input': { pane: 3 },
   'host.snapshot': { pane: 3, text: false },
   'host.resize': { name: 'dev', cols: LIMITS.maxCols, rows: LIMITS.maxRows },
+  'host.grant': { name: 'dev', pane: 3, interactive: true, sid: 12, client: 'ab'.repeat(16), key: 'k'.repeat(40), token: 'cd'.repeat(16), readOnly: false, lead: 11 },
+  'host.release': { sid: 12 },
+  'host.lead': { name: 'dev', sid: 11 },
+  'stream.claim': { sid: 12, token: 'cd'.repeat(16), key: 'k'.repeat(40), proof: 'ab'.repeat(32), ts: 1_700_000_000_000 },
+  'stream.resume': { sid: 12, seq: 480 },
   'workspace.create': { ...CREATE, worktree: { repo: '/src/app', branch: 'fix-42' }, portal: { host: 'box', session: 'agent' } },
   'workspace.kill': { names: ['dev'], force: true },
   'workspace.snapshot': { name: 'dev', label: 'before-refactor' },
@@ -391,7 +396,7 @@ function argsOf(op: OpName): Record<string, unknown> {
 
 /** Arguments that may also be null (their samples hold a value). */
 /** Times in ms since the epoch: past 2^32, which other uints may not be. */
-const TIMES = new Set(['pair.claim.ts']);
+const TIMES = new Set(['pair.claim.ts', 'stream.claim.ts']);
 /** Byte offsets and sizes: past 2^32 as well (files may be larger than 4 GiB). */
 const SIZES = new Set(['fs.read.offset', 'fs.upload.chunk.offset', 'fs.upload.commit.size', 'exec.read.stdout', 'exec.read.stderr', 'audit.read.offset']);
 const NULLABLE = new Set([
@@ -508,4 +513,13 @@ test('encode cuts an Error message that quotes hostile input to the limit', () =
 test('decode refuses a message whose frames together exceed the limit', () => {
   const half = Buffer.alloc(LIMITS.maxMessageBytes / 2 + 1);
   assertZmxError(() => decode(encode(SAMPLES.Input, [half, half])), 'ETOOBIG');
+});
+
+test('direct streams: an attach reply carrying a grant and the pty host\'s stream.typed event round-trip; an unknown event name is refused', () => {
+  const grant = { endpoint: 'ipc:///run/zmx/direct.sock', serverKey: 'P'.repeat(40), token: 'ab'.repeat(16) };
+  const reply = decode(encode({ t: MsgType.Reply, id: 4, result: { sid: 9, seq: 120, session: SESSION, created: false, direct: grant } }, [Buffer.from('screen')]));
+  assert.deepEqual(reply.header.t === MsgType.Reply && reply.header.result['direct'], grant);
+  const typed = decode(encode({ t: MsgType.Event, name: 'stream.typed', data: { sid: 9 } }));
+  assert.deepEqual(typed.header, { t: MsgType.Event, name: 'stream.typed', data: { sid: 9 } });
+  assert.throws(() => decode(encode({ t: MsgType.Event, name: 'stream.typo' as never, data: {} })), /event/);
 });

@@ -31,6 +31,14 @@ export const CAPABILITIES = ['pty', 'labels', 'run', 'history.html', 'write', 'w
 export const LINK_CAPABILITIES = ['resume', 'credit'] as const;
 
 /**
+ * Direct streams (docs/protocol.md, "Direct streams"): a pty host that
+ * announces it serves a second endpoint where local clients take pane
+ * output and send keystrokes without the front in between; a client that
+ * announces it (a local one) may be granted such streams.
+ */
+export const DIRECT_CAPABILITY = 'direct';
+
+/**
  * Message types, numbered in groups (as tmux does):
  * 0x0_ connection control, 0x1_ request/reply, 0x2_ streams, 0x3_ events.
  */
@@ -117,6 +125,13 @@ export interface WorktreeInfo { path: string; branch: string; repo: string }
 /** Which pane a request is about: window and pane numbers as users type them (`NAME:W.P`); null = the active one. */
 export interface PaneTarget { window: number | null; pane: number | null }
 
+/**
+ * A stream the front has handed to the pty host: the client claims it with
+ * `token` (stream.claim) on the pty host's direct endpoint, whose Curve
+ * server key is `serverKey`, and from then on takes its output there.
+ */
+export interface DirectGrant { endpoint: string; serverKey: string; token: string }
+
 /** How an attached client shows a session: one pane passed through, or the full-screen multiplexer. */
 export type AttachMode = 'raw' | 'tui';
 export type PaneMove = Direction | 'next' | 'prev';
@@ -184,14 +199,14 @@ export interface Ops {
    */
   'session.attach': {
     args: { name: string; cols: number; rows: number; create: CreateArgs | null; readOnly: boolean; mode: AttachMode };
-    result: { sid: number; seq: number; session: SessionInfo; created: boolean };
+    result: { sid: number; seq: number; session: SessionInfo; created: boolean; direct?: DirectGrant };
   };
   /**
    * A full-screen client's view of one pane: frame 1 is its screen as VT,
    * Output with seq > result.seq follows on result.sid. `attach` is the
    * client's tui stream; Detach on the returned sid ends only this view.
    */
-  'pane.subscribe': { args: { attach: number; pane: number }; result: { sid: number; seq: number } };
+  'pane.subscribe': { args: { attach: number; pane: number }; result: { sid: number; seq: number; direct?: DirectGrant } };
   /** Splits a pane (tmux split-window): `h` puts the new pane to the right, `v` below. */
   'pane.split': {
     args: PaneTarget & { name: string; dir: SplitDir; cmd: string[]; cwd: string; env: Record<string, string> };
@@ -226,6 +241,29 @@ export interface Ops {
   'host.input': { args: { pane: number }; result: Record<string, never> };
   /** Frame 1 is the pane's screen at result.seq: VT (as a subscribe's), or plain text (`text`) for a tail. */
   'host.snapshot': { args: { pane: number; text: boolean }; result: { seq: number } };
+  /**
+   * host.subscribe for a direct stream: the pty host keeps output after
+   * result.seq for stream `sid` until the client with routing id `client`
+   * (hex) and public key `key` claims it with `token`, then sends it there.
+   * `lead` is the stream whose typing makes this client the size leader
+   * (the stream itself, or a view's tui stream).
+   */
+  'host.grant': {
+    args: { name: string; pane: number; interactive: boolean; sid: number; client: string; key: string; token: string; readOnly: boolean; lead: number };
+    result: { paneSid: number; seq: number; session: SessionInfo };
+  };
+  /** Ends direct stream `sid` without a word to its client (the front tells it). */
+  'host.release': { args: { sid: number }; result: Record<string, never> };
+  /** Session `name`'s size leader is stream `sid` now (0: none): the pty host reports typing on another (Event stream.typed). */
+  'host.lead': { args: { name: string; sid: number }; result: Record<string, never> };
+  /**
+   * Direct endpoint only: takes over granted stream `sid`; its output
+   * follows on this link. `key`, `proof`, `ts` prove the client's key as a
+   * Hello does (libzmq does not tell which key a connection used).
+   */
+  'stream.claim': { args: { sid: number; token: string; key: string; proof: string; ts: number }; result: Record<string, never> };
+  /** Direct endpoint only: the link came back; the client has output up to `seq`, and gets a Resync if it missed any. */
+  'stream.resume': { args: { sid: number; seq: number }; result: { resync: boolean } };
 
   // ---- Workspaces (issue 5): worktrees, portal panes, snapshots. Served by
   // the pty host (the session's machine); the front forwards them unchanged.
@@ -354,7 +392,7 @@ export interface ResyncMsg { t: typeof MsgType.Resync; sid: number; seq: number;
 export interface EventMsg { t: typeof MsgType.Event; name: EventName; data: Record<string, unknown>; q?: number }
 
 export type StreamEndReason = 'detached' | 'exited' | 'killed' | 'replaced' | 'error';
-export type EventName = 'session.exit' | 'session.created' | 'task.done' | 'session.switch' | 'session.layout' | 'pane.exit' | 'fs.change';
+export type EventName = 'session.exit' | 'session.created' | 'task.done' | 'session.switch' | 'session.layout' | 'pane.exit' | 'fs.change' | 'stream.typed';
 
 export type Header =
   | HelloMsg | WelcomeMsg | PingMsg | PongMsg | ReceivedMsg
@@ -401,8 +439,11 @@ const SCHEMAS: Record<MsgTypeCode, Record<string, FieldKind>> = {
   [MsgType.Event]: { name: 'event', data: 'object', q: 'uint?' },
 };
 
+/** SCHEMAS as lists, made once: decode checks every message on the keystroke path. */
+const SCHEMA_FIELDS = new Map<number, [string, FieldKind][]>(Object.entries(SCHEMAS).map(([t, fields]) => [Number(t), Object.entries(fields)]));
+
 const REASONS: readonly StreamEndReason[] = ['detached', 'exited', 'killed', 'replaced', 'error'];
-const EVENTS: readonly EventName[] = ['session.exit', 'session.created', 'task.done', 'session.switch', 'session.layout', 'pane.exit', 'fs.change'];
+const EVENTS: readonly EventName[] = ['session.exit', 'session.created', 'task.done', 'session.switch', 'session.layout', 'pane.exit', 'fs.change', 'stream.typed'];
 
 /** A map as msgpack decodes one: not an array, buffer, Date, Set or other extension object. */
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -466,8 +507,7 @@ export function decode(frames: readonly Buffer[]): Message {
   if (!isPlainObject(raw)) throw new ZmxError('EPROTO', 'header is not a map');
   const t = raw['t'];
   if (typeof t !== 'number' || !Object.hasOwn(SCHEMAS, t)) throw new ZmxError('EPROTO', `unknown message type ${String(t)}`);
-  const schema = SCHEMAS[t as MsgTypeCode];
-  for (const [field, kind] of Object.entries(schema)) {
+  for (const [field, kind] of SCHEMA_FIELDS.get(t)!) {
     if (!checkField(kind, raw[field])) throw new ZmxError('EPROTO', `field "${field}" of message 0x${t.toString(16)} must be ${kind}`);
   }
   if (t === MsgType.Reply && raw['body'] === true) return { header: withBody(raw, frames), frames: frames.slice(1, -1) };
@@ -561,6 +601,11 @@ const ARG_SCHEMAS: Record<OpName, Record<string, ArgKind>> = {
   'host.resize': { name: 'string', cols: 'uint', rows: 'uint' },
   'host.input': { pane: 'uint' },
   'host.snapshot': { pane: 'uint', text: 'bool' },
+  'host.grant': { name: 'string', pane: 'uint', interactive: 'bool', sid: 'uint', client: 'string', key: 'string', token: 'string', readOnly: 'bool', lead: 'uint' },
+  'host.release': { sid: 'uint' },
+  'host.lead': { name: 'string', sid: 'uint' },
+  'stream.claim': { sid: 'uint', token: 'string', key: 'string', proof: 'string', ts: 'time' },
+  'stream.resume': { sid: 'uint', seq: 'uint' },
   // ---- Workspaces (issue 5)
   'workspace.create': { name: 'string', cmd: 'strings', cwd: 'string', env: 'stringMap', cols: 'uint', rows: 'uint', worktree: 'worktreeOrNull', portal: 'portalOrNull' },
   'workspace.kill': { names: 'strings', force: 'bool' },

@@ -7,6 +7,7 @@
  * a ZAP handler is in place in this process, so no endpoint ever accepts a
  * client that is not in the authorized set.
  */
+import { chmodSync } from 'node:fs';
 import * as zmq from 'zeromq';
 import { FLOW, LIMITS, QUEUES, TIMING } from '../common/constants.js';
 import { z85Encode } from '../common/z85.js';
@@ -28,7 +29,10 @@ export function generateKeyPair(): KeyPair {
 
 /**
  * Serializes sends on one socket: zeromq.js allows one pending send at a
- * time, and messages must leave in the order they were queued.
+ * time, and messages must leave in the order they were queued. The next
+ * send is chained on the last one's promise (no async function or await
+ * per message): when the socket is writable zeromq.js sends at once and
+ * resolves, so an idle queue costs one send call and one callback.
  */
 class SendQueue {
   private queue: (readonly Buffer[])[] = [];
@@ -38,29 +42,40 @@ class SendQueue {
 
   push(frames: readonly Buffer[]): void {
     if (this.closed) return;
-    this.queue.push(frames);
-    if (!this.running) void this.pump();
+    if (this.running) {
+      this.queue.push(frames);
+      return;
+    }
+    this.running = true;
+    this.sendNow(frames);
   }
 
   get length(): number {
     return this.queue.length;
   }
 
-  private async pump(): Promise<void> {
-    this.running = true;
+  private sendNow(frames: readonly Buffer[]): void {
+    let sending: Promise<void>;
     try {
-      while (this.queue.length > 0 && !this.closed) {
-        const next = this.queue.shift()!;
-        try {
-          await this.socket.send(next as Buffer[]);
-        } catch (err) {
-          if (!this.closed) this.onError(err);
-        }
-      }
-    } finally {
-      this.running = false;
+      sending = this.socket.send(frames as Buffer[]);
+    } catch (err) {
+      // zeromq.js throws, rather than rejects, for a closed socket: the queue must not stall on it.
+      queueMicrotask(() => this.failed(err));
+      return;
     }
+    sending.then(this.sent, this.failed);
   }
+
+  private readonly sent = (): void => {
+    const next = this.queue.shift();
+    if (next && !this.closed) this.sendNow(next);
+    else this.running = false;
+  };
+
+  private readonly failed = (err: unknown): void => {
+    if (!this.closed) this.onError(err);
+    this.sent();
+  };
 
   close(): void {
     this.closed = true;
@@ -69,6 +84,27 @@ class SendQueue {
 }
 
 const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
+const IPC_PREFIX = 'ipc://';
+/** Mode of every IPC socket a server binds: read and write for its owner only. */
+const OWNER_ONLY = 0o600;
+
+/**
+ * Hands every message a socket receives to `onMessage` until the socket
+ * closes. A plain receive() loop rather than `for await`: the async
+ * iterator wraps each receive in a second promise and a result object,
+ * per message, on the keystroke path.
+ */
+async function receiveLoop(socket: zmq.Dealer | zmq.Router, onMessage: (frames: Buffer[]) => void): Promise<void> {
+  while (!socket.closed) {
+    let frames: Buffer[];
+    try {
+      frames = await socket.receive();
+    } catch {
+      return; // closed
+    }
+    onMessage(frames);
+  }
+}
 
 function frameBytes(frames: readonly Buffer[]): number {
   let n = 0;
@@ -86,12 +122,13 @@ export class ZapHandler implements Disposable {
   private loop: Promise<void> | null = null;
 
   /**
-   * `isAllowed` gets the client's public key and the routing id it asked for
-   * (ZMQ_ROUTING_ID, empty if none): messages from an admitted peer arrive on
-   * the ROUTER under that id, which is how the server knows each
-   * connection's key.
+   * `isAllowed` gets the client's public key, the request's identity frame
+   * and the ZAP domain of the socket asking. libzmq fills the identity with
+   * the *server* socket's own routing id, not the peer's, so ZAP does not
+   * tell which connection has which key: a client proves its key in its
+   * Hello (and in a direct claim) instead (src/common/curve.ts).
    */
-  constructor(private readonly isAllowed: (publicKeyZ85: string, identity: Buffer, domain: string) => boolean, private readonly onDecision?: (key: string, allowed: boolean, identity: Buffer) => void) {}
+  constructor(private readonly isAllowed: (publicKeyZ85: string, identity: Buffer, domain: string) => boolean, private readonly onDecision?: (key: string, allowed: boolean, identity: Buffer, domain: string) => void) {}
 
   async start(): Promise<void> {
     await this.socket.bind(ZAP_ENDPOINT);
@@ -108,8 +145,9 @@ export class ZapHandler implements Disposable {
         if (version?.toString() === '1.0' && mechanism?.toString() === 'CURVE' && credential?.length === 32) {
           const key = z85Encode(credential);
           const id = identity ?? Buffer.alloc(0);
-          const allowed = this.isAllowed(key, id, domain?.toString() ?? '');
-          this.onDecision?.(key, allowed, id);
+          const zapDomain = domain?.toString() ?? '';
+          const allowed = this.isAllowed(key, id, zapDomain);
+          this.onDecision?.(key, allowed, id, zapDomain);
           if (allowed) {
             status = '200';
             text = 'OK';
@@ -174,20 +212,21 @@ export class ServerEndpoint implements Disposable {
   }
 
   async bind(): Promise<void> {
-    for (const e of this.opts.endpoints) await this.socket.bind(e);
+    for (const e of this.opts.endpoints) {
+      await this.socket.bind(e);
+      // The 0700 run-time directory already keeps other users out; the
+      // socket itself is made owner-only too (SECURITY.md, "Local sockets").
+      if (e.startsWith(IPC_PREFIX)) chmodSync(e.slice(IPC_PREFIX.length), OWNER_ONLY);
+    }
     this.loop = this.run();
   }
 
   private async run(): Promise<void> {
-    try {
-      for await (const [peer, ...frames] of this.socket) {
-        if (!peer) continue;
-        noteTraffic(frameBytes(frames));
-        this.opts.onMessage(peer, frames);
-      }
-    } catch {
-      // closed
-    }
+    await receiveLoop(this.socket, ([peer, ...frames]) => {
+      if (!peer) return;
+      noteTraffic(frameBytes(frames));
+      this.opts.onMessage(peer, frames);
+    });
   }
 
   send(peer: PeerId, frames: readonly Buffer[]): void {
@@ -246,14 +285,10 @@ export class ClientLink implements Disposable {
   }
 
   private async run(): Promise<void> {
-    try {
-      for await (const frames of this.socket) {
-        noteTraffic(frameBytes(frames));
-        this.opts.onMessage(frames);
-      }
-    } catch {
-      // closed
-    }
+    await receiveLoop(this.socket, (frames) => {
+      noteTraffic(frameBytes(frames));
+      this.opts.onMessage(frames);
+    });
   }
 
   send(frames: readonly Buffer[]): void {

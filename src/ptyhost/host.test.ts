@@ -309,7 +309,6 @@ test('a message type the host does not take is answered with Error EPROTO id 0, 
     { t: MsgType.Pong, ts: 1 },
     { t: MsgType.Reply, id: 5, result: {} },
     { t: MsgType.Output, sid: 1, seq: 1 },
-    { t: MsgType.Input, sid: 1 },
     { t: MsgType.Event, name: 'task.done', data: {} },
   ];
   for (const h of strays) {

@@ -16,7 +16,7 @@ import { LIMITS, TERMINAL, TIMING } from '../common/constants.js';
 import { validateSessionName } from '../common/names.js';
 import { ensurePrivateDir, runtimePaths } from '../common/paths.js';
 import {
-  MsgType, CAPABILITIES, encode, negotiateVersion, validateArgs,
+  MsgType, CAPABILITIES, DIRECT_CAPABILITY, encode, negotiateVersion, validateArgs,
   type CreateArgs, type Header, type Message, type OpArgs, type OpName, type OpResult, type PaneTarget, type SessionInfo, type WindowInfo,
 } from '../common/protocol.js';
 import {
@@ -24,6 +24,7 @@ import {
   type LayoutNode,
 } from '../common/layout.js';
 import { Pane } from './pane.js';
+import { DirectStreams } from './direct.js';
 import type { PtySpawner } from './pty.js';
 import {
   COPY_SNAPSHOTS_DIR, addWorktree, diff as workspaceDiff, dropCopies, dropSnapshots, encodeName, listSnapshots, removeWorktree,
@@ -163,6 +164,8 @@ export interface HostOptions {
   shellReadyMs?: number;
   /** Where the server keeps state: copy snapshots, portal MCP configurations (default $ZMX_DIR/state). */
   stateDir?: string;
+  /** The direct endpoint (direct.ts): sends to a client there, checks a claim's proof of key. Absent: no direct streams. */
+  direct?: { send(peer: Buffer, frames: Buffer[]): void; verifyKey(key: string, proof: string, ts: number): boolean };
 }
 
 type Reply = { result: Record<string, unknown>; frames?: Buffer[] };
@@ -183,10 +186,19 @@ export class PtyHost {
   /** Names being made by workspace.create (git runs meanwhile): no one else may take them. */
   private readonly creating = new Set<string>();
   readonly stateDir: string;
+  /** Local clients' streams that bypass the front (direct.ts). */
+  readonly direct: DirectStreams;
 
   constructor(opts: HostOptions) {
     this.opts = opts;
     this.stateDir = opts.stateDir ?? join(runtimePaths().dir, 'state');
+    this.direct = new DirectStreams({
+      send: (peer, frames) => opts.direct?.send(peer, frames),
+      verifyKey: (key, proof, ts) => opts.direct?.verifyKey(key, proof, ts) ?? false,
+      tellFront: (h) => this.send(h),
+      pane: (id) => this.paneIndex.get(id)?.pane ?? null,
+      log: (m) => opts.log?.(m),
+    });
   }
 
   /**
@@ -215,7 +227,9 @@ export class PtyHost {
         const version = negotiateVersion(h.min, h.max);
         // A new front: whatever the old one subscribed to is void.
         for (const { pane } of this.paneIndex.values()) { pane.subscribers = 0; pane.interactive = 0; }
-        this.send({ t: MsgType.Welcome, version, caps: [...CAPABILITIES], agent: `zmx-ptyhost/${process.pid}` });
+        this.direct.reset();
+        const caps = this.opts.direct ? [...CAPABILITIES, DIRECT_CAPABILITY] : [...CAPABILITIES];
+        this.send({ t: MsgType.Welcome, version, caps, agent: `zmx-ptyhost/${process.pid}` });
       } catch (err) {
         const e = toZmxError(err);
         this.send({ t: MsgType.Error, id: 0, code: e.code, message: e.message });
@@ -224,6 +238,11 @@ export class PtyHost {
     }
     if (h.t === MsgType.Ping) {
       this.send({ t: MsgType.Pong, ts: h.ts });
+      return;
+    }
+    if (h.t === MsgType.Input) {
+      // Keystrokes the front forwards (a remote client's): `sid` names the pane; no reply.
+      this.paneIndex.get(h.sid)?.pane.input(msg.frames[0] ?? Buffer.alloc(0));
       return;
     }
     if (h.t !== MsgType.Request) {
@@ -306,6 +325,16 @@ export class PtyHost {
         const result: OpResult<'host.subscribe'> = { paneSid: pane.id, seq: snap.seq, session: this.info(s) };
         return { result: result as unknown as Record<string, unknown>, frames: [snap.vt] };
       }
+      case 'host.grant': {
+        const args = a as OpArgs<'host.grant'>;
+        const s = this.get(args.name);
+        const pane = args.pane === 0 ? this.activePane(s) : this.paneOf(s, args.pane);
+        const snap = await this.direct.grant(args, pane.id, pane);
+        const result: OpResult<'host.grant'> = { paneSid: pane.id, seq: snap.seq, session: this.info(s) };
+        return { result: result as unknown as Record<string, unknown>, frames: [snap.vt] };
+      }
+      case 'host.release': this.direct.release((a as OpArgs<'host.release'>).sid); return { result: {} };
+      case 'host.lead': this.direct.lead((a as OpArgs<'host.lead'>).name, (a as OpArgs<'host.lead'>).sid); return { result: {} };
       case 'host.unsubscribe': {
         const args = a as OpArgs<'host.unsubscribe'>;
         const pane = this.paneIndex.get(args.pane)?.pane;
@@ -436,6 +465,7 @@ export class PtyHost {
       {
         output: (p, seq, data) => {
           if (p.subscribers > 0) this.send({ t: MsgType.Output, sid: p.id, seq }, [data]);
+          this.direct.output(p.id, seq, data);
         },
         exit: (p, exit) => this.onPaneExit(s, p, exit),
       },
@@ -617,6 +647,7 @@ export class PtyHost {
         }
       }
       this.send({ t: MsgType.Event, name: 'pane.exit', data: { name: s.name, paneSid: pane.id, exitCode: exit.exitCode, killed: s.killed } });
+      this.direct.paneEnded(pane.id, s.killed ? 'killed' : 'exited', exit.exitCode);
       pane.dispose();
       this.relayout(s);
       gone();
@@ -626,6 +657,7 @@ export class PtyHost {
     this.sessions.delete(s.name);
     for (const w of s.taskWaiters.splice(0)) w(status);
     this.send({ t: MsgType.Event, name: 'session.exit', data: { name: s.name, exitCode: exit.exitCode, signal: exit.signal, killed: s.killed, paneSids: [...s.panes.keys()] } });
+    for (const id of s.panes.keys()) this.direct.paneEnded(id, s.killed ? 'killed' : 'exited', exit.exitCode);
     for (const p of s.panes.values()) {
       p.dispose();
       this.paneIndex.delete(p.id);

@@ -4,7 +4,9 @@
  * front with SIGKILL ends no session.
  *
  * Its ROUTER is a CurveZMQ server whose ZAP handler admits only the
- * server's public key, which the front uses as its client key.
+ * server's public key, which the front uses as its client key. A second
+ * ROUTER, the direct endpoint, carries local clients' pane streams once the
+ * front has granted them (direct.ts).
  */
 import { runtimePaths, ensurePrivateDir } from '../common/paths.js';
 import { decode } from '../common/protocol.js';
@@ -16,6 +18,9 @@ import { acquireSingleton, signalReady, writePidFile } from '../platform/daemon.
 import { fileLogger } from '../platform/log.js';
 import { rmSync } from 'node:fs';
 import { PtyHost } from './host.js';
+import { DIRECT_ZAP_DOMAIN } from './direct.js';
+import { AuthorizedKeys } from '../platform/authorized.js';
+import { verifyHelloProof } from '../common/curve.js';
 import { spawnPty } from './pty.js';
 import { loadConfig } from '../platform/config-store.js';
 import { TERMINAL } from '../common/constants.js';
@@ -38,7 +43,16 @@ async function main(): Promise<void> {
   const own = keys.loadOrCreate('ptyhost');
   const frontKey = keys.publicKeyOrCreate('server');
 
-  const zap = new ZapHandler((key) => key === frontKey, (key, ok) => { if (!ok) log.warn({ fingerprint: fingerprint(key) }, 'refused a key that is not the front'); });
+  // ptyhost.sock admits only the front's key; direct.sock the keys the front
+  // admits (authorized_keys.json). A claim there also proves its key, and
+  // the front granted the stream to that key alone.
+  const authorized = new AuthorizedKeys();
+  const zap = new ZapHandler(
+    (key, _identity, domain) => (domain === DIRECT_ZAP_DOMAIN ? authorized.find(key) !== null : key === frontKey),
+    (key, ok, _identity, domain) => {
+      if (!ok) log.warn({ fingerprint: fingerprint(key), domain }, domain === DIRECT_ZAP_DOMAIN ? 'refused a key that is not authorized' : 'refused a key that is not the front');
+    },
+  );
   await zap.start();
 
   let front: PeerId | null = null;
@@ -64,10 +78,20 @@ async function main(): Promise<void> {
       host.handle(msg);
     },
   });
+  const direct: ServerEndpoint = new ServerEndpoint({
+    endpoints: [paths.directEndpoint],
+    secretKey: own.secretKey,
+    zapDomain: DIRECT_ZAP_DOMAIN,
+    onMessage: (peer, frames) => host.direct.handle(peer, frames),
+  });
   const host = new PtyHost({
     spawn: spawnPty,
     scrollback: configuredScrollback(),
     send: (frames) => { if (front) endpoint.send(front, frames); },
+    direct: {
+      send: (peer, frames) => direct.send(peer, frames),
+      verifyKey: (key, proof, ts) => verifyHelloProof(key, proof, ts, own.secretKey, Date.now()),
+    },
     log: (m) => log.info(m),
     onSessionsChanged: () => checkEmpty(),
   });
@@ -94,6 +118,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ why }, 'pty host stopping');
     await host.shutdown();
+    await direct.dispose();
     await endpoint.dispose();
     await zap.dispose();
     rmSync(paths.ptyhostPid, { force: true });
@@ -101,6 +126,7 @@ async function main(): Promise<void> {
     process.exit(0);
   }
 
+  await direct.bind();
   await endpoint.bind();
   writePidFile(paths.ptyhostPid);
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

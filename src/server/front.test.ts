@@ -11,7 +11,7 @@ import type { AuditEntry, KeyLimits } from '../common/portal.js';
 import { fingerprint } from '../common/z85.js';
 import { FLOW, TIMING } from '../common/constants.js';
 import {
-  MsgType, CAPABILITIES, LINK_CAPABILITIES, PROTOCOL_VERSION, decode, encode,
+  MsgType, CAPABILITIES, DIRECT_CAPABILITY, LINK_CAPABILITIES, PROTOCOL_VERSION, decode, encode,
   type Header, type Message, type RequestMsg, type SessionInfo,
 } from '../common/protocol.js';
 
@@ -842,4 +842,154 @@ test('a connection that goes is dropped from the portal too (its uploads and wat
   rig.front.tick();
   await settle();
   assert.equal(dropped.length, 2, 'and when it goes silent for good');
+});
+
+// ---------------------------------------------------------------------------
+// Direct streams (docs/protocol.md, "Direct streams")
+
+const DIRECT_ENDPOINT = { endpoint: 'ipc:///run/zmx/direct.sock', serverKey: 'P'.repeat(40) };
+const clientKey = (peer: string) => peer.padEnd(40, 'k');
+
+/** A front whose pty host serves direct streams, and clients that prove keys. */
+function directRig(): Rig {
+  const rig = new Rig({ direct: DIRECT_ENDPOINT, verifyKey: () => true });
+  rig.front.helloHost();
+  rig.fromHost({ t: MsgType.Welcome, version: PROTOCOL_VERSION, caps: [...CAPABILITIES, DIRECT_CAPABILITY], agent: 'fake-host' });
+  return rig;
+}
+
+function directHello(rig: Rig, peer: string, direct = true): void {
+  rig.fromClient(peer, {
+    t: MsgType.Hello, min: 1, max: PROTOCOL_VERSION, caps: [...CAPABILITIES, ...(direct ? [DIRECT_CAPABILITY] : [])], agent: 'test',
+    key: clientKey(peer), proof: 'p', ts: 1,
+  });
+  assert.equal(rig.to(peer).at(-1)?.header.t, MsgType.Welcome);
+}
+
+/** Attaches `peer` (raw) through a grant, playing the pty host; returns the grant request and the reply. */
+async function directAttach(rig: Rig, peer: string, id: number, leads: boolean): Promise<{ grant: Message<RequestMsg>; sid: number; result: Record<string, unknown> }> {
+  rig.request(peer, id, 'session.attach', { name: 'a', cols: 100, rows: 30, create: null, readOnly: false, mode: 'raw' });
+  if (leads) rig.reply(await rig.take('host.resize'), {});
+  if (leads) rig.reply(await rig.take('host.lead'), {});
+  const grant = await rig.take('host.grant');
+  rig.reply(grant, { paneSid: PANE, seq: 4, session: SESSION }, [Buffer.from('SNAPSHOT')]);
+  await settle();
+  const r = rig.to(peer).find((m) => m.header.t === MsgType.Reply && m.header.id === id);
+  const result = resultOf(r);
+  return { grant, sid: result['sid'] as number, result };
+}
+
+test('direct: a local client\'s attach is granted to the pty host with its routing id, key and a fresh token, which the reply carries', async () => {
+  const rig = directRig();
+  directHello(rig, 'c1');
+  const { grant, sid, result } = await directAttach(rig, 'c1', 1, true);
+  const args = grant.header.args as Record<string, unknown>;
+  assert.match(String(args['token']), /^[0-9a-f]{32}$/);
+  assert.deepEqual({ ...args, token: '' }, {
+    name: 'a', pane: 0, interactive: true, sid, client: Buffer.from('c1').toString('hex'), key: clientKey('c1'), token: '', readOnly: false, lead: sid,
+  });
+  assert.deepEqual(result['direct'], { ...DIRECT_ENDPOINT, token: args['token'] });
+  assert.equal(result['seq'], 4);
+  assert.equal(rig.hostRequests('host.subscribe').length, 0, 'the front does not subscribe itself');
+  // The pane's output reaches a direct stream from the pty host only.
+  rig.output(5, 'not through the front');
+  await settle();
+  assert.deepEqual(outputs(rig, 'c1', sid), []);
+  // A second attach gets a token of its own.
+  const second = await directAttach(rig, 'c1', 2, false);
+  assert.notEqual(second.grant.header.args['token'], args['token']);
+});
+
+test('direct: no grant for a client that does not announce it, nor from a pty host that does not serve it', async () => {
+  const rig = directRig();
+  directHello(rig, 'remote', false);
+  await rig.attach('remote', 1, 100, 30, { leads: true });
+  const old = new Rig({ direct: DIRECT_ENDPOINT, verifyKey: () => true });
+  old.hostUp(); // a pty host without 'direct'
+  directHello(old, 'c1');
+  const sid = await old.attach('c1', 1, 100, 30, { leads: true });
+  // Forwarded keystrokes to such a pty host stay requests.
+  old.fromClient('c1', { t: MsgType.Input, sid }, [Buffer.from('x')]);
+  assert.equal((await old.take('host.input')).frames[0]!.toString(), 'x');
+});
+
+test('direct: keystrokes the front forwards go to a direct-serving pty host as Input, with no request to answer', async () => {
+  const rig = directRig();
+  directHello(rig, 'remote', false);
+  const sid = await rig.attach('remote', 1, 100, 30, { leads: true });
+  rig.fromClient('remote', { t: MsgType.Input, sid }, [Buffer.from('ls\r')]);
+  await settle();
+  const input = rig.toHost.filter((m) => m.header.t === MsgType.Input);
+  assert.deepEqual(input.map((m) => [m.header.t === MsgType.Input && m.header.sid, m.frames[0]!.toString()]), [[PANE, 'ls\r']]);
+  assert.equal(rig.hostRequests('host.input').length, 0);
+});
+
+test('direct: typing reported by the pty host makes that stream lead, at its size; a change the front makes is told to the pty host', async () => {
+  const rig = directRig();
+  directHello(rig, 'c1');
+  directHello(rig, 'remote', false);
+  const { sid } = await directAttach(rig, 'c1', 1, true);
+  rig.request('remote', 1, 'session.attach', { name: 'a', cols: 120, rows: 40, create: null, readOnly: false, mode: 'raw' });
+  const sub = await rig.take('host.subscribe');
+  rig.reply(sub, { paneSid: PANE, seq: 4, session: SESSION }, [Buffer.from('S')]);
+  await settle();
+  const remote = resultOf<{ sid: number }>(rig.to('remote').find((m) => m.header.t === MsgType.Reply)).sid;
+  // The remote client types through the front: it leads, and the pty host hears of it.
+  rig.fromClient('remote', { t: MsgType.Input, sid: remote }, [Buffer.from('x')]);
+  assert.deepEqual((await rig.take('host.resize')).header.args, { name: 'a', cols: 120, rows: 41 });
+  assert.deepEqual((await rig.take('host.lead')).header.args, { name: 'a', sid: remote });
+  // The local client types on its direct stream: the pty host reports it once; the front does not tell it back.
+  rig.fromHost({ t: MsgType.Event, name: 'stream.typed', data: { sid } });
+  assert.deepEqual((await rig.take('host.resize')).header.args, { name: 'a', cols: 100, rows: 31 });
+  await settle();
+  assert.equal(rig.hostRequests('host.lead').length, 0);
+});
+
+test('direct: the front ends a direct stream with host.release and its own StreamEnd; the pane\'s end is left to the pty host', async () => {
+  const rig = directRig();
+  directHello(rig, 'c1');
+  const a = await directAttach(rig, 'c1', 1, true);
+  await directAttach(rig, 'c1', 2, false); // a second stream on the pane, ended by the pane too
+  rig.fromClient('c1', { t: MsgType.Detach, sid: a.sid });
+  assert.deepEqual((await rig.take('host.release')).header.args, { sid: a.sid });
+  const ends = () => rig.to('c1').flatMap((m) => (m.header.t === MsgType.StreamEnd ? [[m.header.sid, m.header.reason]] : []));
+  assert.deepEqual(ends(), [[a.sid, 'detached']]);
+  rig.fromHost({ t: MsgType.Event, name: 'pane.exit', data: { name: 'a', paneSid: PANE, exitCode: 0, killed: false } });
+  await settle();
+  assert.deepEqual(ends(), [[a.sid, 'detached']], 'the pty host sends the end behind the stream\'s last output');
+  assert.equal(rig.hostRequests('host.release').length, 0, 'nothing to release: the pty host ended it');
+});
+
+test('direct: a client that goes (or whose key is revoked) has its grants released', async () => {
+  let authorized = true;
+  const rig = new Rig({ direct: DIRECT_ENDPOINT, verifyKey: () => true, isAuthorized: () => authorized });
+  rig.front.helloHost();
+  rig.fromHost({ t: MsgType.Welcome, version: PROTOCOL_VERSION, caps: [...CAPABILITIES, DIRECT_CAPABILITY], agent: 'fake-host' });
+  directHello(rig, 'c1');
+  const { sid } = await directAttach(rig, 'c1', 1, true);
+  authorized = false;
+  rig.front.recheckKeys();
+  assert.deepEqual((await rig.take('host.release')).header.args, { sid });
+});
+
+test('direct: a full-screen client\'s views are granted, led by its tui stream; stream.* ops are refused at the front', async () => {
+  const rig = directRig();
+  directHello(rig, 'c1');
+  rig.request('c1', 1, 'session.attach', { name: 'a', cols: 100, rows: 30, create: null, readOnly: false, mode: 'tui' });
+  rig.reply(await rig.take('host.resize'), {});
+  rig.reply(await rig.take('host.lead'), {});
+  rig.reply(await rig.take('session.get'), { session: SESSION });
+  await settle();
+  const tui = resultOf<{ sid: number }>(rig.to('c1').find((m) => m.header.t === MsgType.Reply)).sid;
+  rig.request('c1', 2, 'pane.subscribe', { attach: tui, pane: PANE });
+  const grant = await rig.take('host.grant');
+  assert.equal(grant.header.args['lead'], tui);
+  assert.equal(grant.header.args['pane'], PANE);
+  rig.reply(grant, { paneSid: PANE, seq: 0, session: SESSION }, [Buffer.from('V')]);
+  await settle();
+  const view = resultOf(rig.to('c1').find((m) => m.header.t === MsgType.Reply && m.header.id === 2));
+  assert.equal((view['direct'] as { token: string }).token, grant.header.args['token']);
+  rig.request('c1', 3, 'stream.claim', { sid: view['sid'], token: 'x', key: clientKey('c1'), proof: 'p', ts: 1 });
+  await settle();
+  assert.deepEqual(errorsOf(rig.to('c1')).map((e) => [e.id, e.code]), [[3, 'EPROTO']]);
 });

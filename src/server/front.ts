@@ -7,16 +7,18 @@
  *
  * Front is transport-free: main.ts gives it functions that send frames.
  */
+import { randomBytes } from 'node:crypto';
 import { ZmxError, toZmxError } from '../common/errors.js';
 import { FLOW, TIMING } from '../common/constants.js';
 import { LinkReceiver, LinkSender } from '../common/link.js';
+import { StreamCredit } from '../common/credit.js';
 import { CHROME } from '../common/layout.js';
 import { fingerprint } from '../common/z85.js';
 import { ALL_LIMITS, type AuditEntry, type FsChange, type KeyLimits } from '../common/portal.js';
 import { authorize, isAudited, PORTAL_OPS, type Caller } from './policy.js';
 import {
-  MsgType, CAPABILITIES, LINK_CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode, isSequencedType, negotiateVersion, requestIdOf, validateArgs,
-  type Header, type HelloMsg, type Message, type OpArgs, type OpName, type OpResult, type SessionInfo, type StreamEndReason,
+  MsgType, CAPABILITIES, DIRECT_CAPABILITY, LINK_CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode, isSequencedType, negotiateVersion, requestIdOf, validateArgs,
+  type DirectGrant, type Header, type HelloMsg, type Message, type OpArgs, type OpName, type OpResult, type SessionInfo, type StreamEndReason,
 } from '../common/protocol.js';
 
 export type PeerId = Buffer;
@@ -48,6 +50,8 @@ export interface FrontDeps {
   audit?(entry: AuditEntry): void;
   /** Who sets a session's size: the client active last (zmx, tmux's `latest`), or the smallest. */
   sizePolicy?(): SizePolicy;
+  /** The pty host's direct endpoint and its Curve server key; absent: no stream is granted direct. */
+  direct?: { endpoint: string; serverKey: string };
   now?(): number;
 }
 
@@ -73,6 +77,8 @@ interface Client {
   resume: boolean;
   /** Both ends announced `credit`: streams are flow-controlled by the client's Acks. */
   credit: boolean;
+  /** The client announced `direct` (a local one): its pane streams may be granted to the pty host. */
+  direct: boolean;
   /** Messages sent to this client; an Output entry names its stream and seq. */
   out: LinkSender<{ sid: number; seq: number } | null>;
   in: LinkReceiver;
@@ -108,16 +114,10 @@ interface Stream {
   fromSeq: number;
   cols: number;
   rows: number;
-  /** Credits: output sent and not yet acknowledged as consumed, oldest first (from `inflightHead`). */
-  inflight: { seq: number; bytes: number }[];
-  inflightHead: number;
-  inflightBytes: number;
-  /** Output went unsent because the window was full; a Resync will replace it. */
-  behind: boolean;
-  /** Bytes not sent while behind, reported in the Resync. */
-  skipped: number;
-  /** A snapshot for a Resync is on its way from the pty host. */
-  resyncing: boolean;
+  /** Output in flight, within the stream's window (src/common/credit.ts); used when the client announced `credit`. */
+  credit: StreamCredit;
+  /** Granted to the pty host: its output and keystrokes go between the client and the pty host (docs/protocol.md, "Direct streams"). */
+  direct: DirectGrant | null;
 }
 
 interface HostReply { result: Record<string, unknown>; frames: Buffer[] }
@@ -136,6 +136,9 @@ function frameBytes(frames: readonly Buffer[]): number {
   for (const f of frames) n += f.length;
   return n;
 }
+
+/** Bytes of randomness in a direct stream's one-time token. */
+const DIRECT_TOKEN_BYTES = 16;
 
 /** Streams a client attaches with (the ones that count in `clients=` and may set the size). */
 function isAttachment(s: Stream): boolean {
@@ -157,6 +160,10 @@ export class Front {
    */
   private subscribing = 0;
   private recentOutput: { paneSid: number; seq: number; data: Buffer }[] = [];
+  /** Streams granted to the pty host, by sid (it names them in stream.typed). */
+  private readonly directStreams = new Map<number, Stream>();
+  /** The pty host announced `direct`: it serves direct streams, and takes forwarded Input without a reply. */
+  private hostDirect = false;
   /** Resolved when the pty host has answered our hello; renewed when it is lost. */
   private hostReady!: Promise<void>;
   private markHostReady!: () => void;
@@ -183,6 +190,7 @@ export class Front {
   /** The pty host went away: every request waiting on it fails. */
   hostLost(): void {
     this.renewHostReady();
+    this.hostDirect = false;
     for (const [id, p] of this.hostPending) {
       p.reject(new ZmxError('EUNAVAIL', 'the pty host stopped'));
       this.hostPending.delete(id);
@@ -228,6 +236,7 @@ export class Front {
         const data = msg.frames[0] ?? Buffer.alloc(0);
         if (this.subscribing > 0) this.recentOutput.push({ paneSid: h.sid, seq: h.seq, data });
         for (const s of this.paneStreams.get(h.sid) ?? []) {
+          if (s.direct) continue; // the pty host sends it
           if (s.pending) s.pending.push({ seq: h.seq, data });
           else this.deliver(s, h.seq, data);
         }
@@ -239,10 +248,14 @@ export class Front {
         if (h.name === 'session.exit') {
           const sids = Array.isArray(h.data['paneSids']) ? (h.data['paneSids'] as number[]) : [];
           for (const paneSid of sids) this.endPaneStreams(paneSid, reason, exitCode);
-          for (const s of this.streamsOf(String(h.data['name']), 'tui')) this.endStream(s, reason, exitCode, false);
+          for (const s of this.streamsOf(String(h.data['name']), 'tui')) this.endStream(s, reason, exitCode, false, true, true);
           this.leaders.delete(String(h.data['name']));
         } else if (h.name === 'pane.exit' && typeof h.data['paneSid'] === 'number') {
           this.endPaneStreams(h.data['paneSid'], reason, exitCode);
+        } else if (h.name === 'stream.typed') {
+          // A direct stream typed and was not the leader: it is now.
+          const s = this.directStreams.get(Number(h.data['sid']));
+          if (s && !s.readOnly) this.takeLead(s.parent ?? s, false);
         } else if (h.name === 'session.layout') {
           const session = h.data['session'] as SessionInfo;
           for (const s of this.streamsOf(String(h.data['name']), 'tui')) {
@@ -252,6 +265,7 @@ export class Front {
         return;
       }
       case MsgType.Welcome:
+        this.hostDirect = h.caps.includes(DIRECT_CAPABILITY);
         this.markHostReady();
         return;
       case MsgType.Pong:
@@ -262,7 +276,7 @@ export class Front {
   }
 
   private endPaneStreams(paneSid: number, reason: StreamEndReason, exitCode: number | null): void {
-    for (const s of [...(this.paneStreams.get(paneSid) ?? [])]) this.endStream(s, reason, exitCode, false);
+    for (const s of [...(this.paneStreams.get(paneSid) ?? [])]) this.endStream(s, reason, exitCode, false, true, true);
     this.paneStreams.delete(paneSid);
   }
 
@@ -297,42 +311,13 @@ export class Front {
    */
   private deliver(s: Stream, seq: number, data: Buffer): void {
     if (seq <= s.fromSeq) return;
-    if (s.client.credit) {
-      if (s.behind) {
-        s.skipped += data.length;
-        return;
-      }
-      if (s.inflightBytes > 0 && s.inflightBytes + data.length > FLOW.streamWindowBytes) {
-        s.behind = true;
-        s.skipped += data.length;
-        return;
-      }
-      s.inflight.push({ seq, bytes: data.length });
-      s.inflightBytes += data.length;
-    }
+    if (s.client.credit && !s.credit.offer(seq, data.length)) return;
     this.sendClient(s.client, { t: MsgType.Output, sid: s.sid, seq }, [data]);
   }
 
   /** The client has consumed stream output up to `seq`: its credit returns. */
   private credit(s: Stream, seq: number): void {
-    while (s.inflightHead < s.inflight.length && s.inflight[s.inflightHead]!.seq <= seq) {
-      s.inflightBytes -= s.inflight[s.inflightHead]!.bytes;
-      s.inflightHead++;
-    }
-    if (s.inflightHead === s.inflight.length) {
-      s.inflight = [];
-      s.inflightHead = 0;
-    } else if (s.inflightHead > 1024 && s.inflightHead * 2 > s.inflight.length) {
-      s.inflight = s.inflight.slice(s.inflightHead);
-      s.inflightHead = 0;
-    }
-    if (s.behind && !s.resyncing && s.inflightBytes <= FLOW.streamWindowBytes * FLOW.resyncBelowFraction) this.resync(s);
-  }
-
-  private clearCredit(s: Stream): void {
-    s.inflight = [];
-    s.inflightHead = 0;
-    s.inflightBytes = 0;
+    if (s.credit.ack(seq)) this.resync(s);
   }
 
   /**
@@ -341,28 +326,23 @@ export class Front {
    * meanwhile waits in `pending`, as for a new stream.
    */
   private resync(s: Stream): void {
-    s.resyncing = true;
+    s.credit.resyncing = true;
     s.pending = [];
     this.hostRequest('host.snapshot', { pane: s.paneSid, text: s.kind === 'tail' }).then(({ result, frames }) => {
       const buffered = s.pending ?? [];
       s.pending = null;
-      s.resyncing = false;
+      s.credit.resyncing = false;
       if (!s.client.streams.has(s.sid)) return;
       const screen = frames[0] ?? Buffer.alloc(0);
-      const skipped = s.skipped;
-      s.behind = false;
-      s.skipped = 0;
       s.fromSeq = result.seq;
-      this.clearCredit(s);
-      s.inflight.push({ seq: result.seq, bytes: screen.length });
-      s.inflightBytes = screen.length;
+      const skipped = s.credit.resynced(result.seq, screen.length);
       this.deps.log('stream resynced', { sid: s.sid, session: s.session, skipped });
       this.sendClient(s.client, { t: MsgType.Resync, sid: s.sid, seq: result.seq, skipped }, [screen]);
       for (const o of buffered) this.deliver(s, o.seq, o.data);
     }, () => {
       // The pane is gone (its StreamEnd follows) or the pty host is: nothing to show.
       s.pending = null;
-      s.resyncing = false;
+      s.credit.resyncing = false;
     });
   }
 
@@ -442,7 +422,10 @@ export class Front {
         if (!s || (s.kind !== 'attach' && s.kind !== 'view')) return this.sendError(peer, 0, new ZmxError('EPROTO', `no attached stream ${h.sid}`));
         if (s.readOnly) return;
         this.takeLead(s.parent ?? s);
-        this.hostRequest('host.input', { pane: s.paneSid }, [msg.frames[0] ?? Buffer.alloc(0)]).catch(() => {});
+        const data = msg.frames[0] ?? Buffer.alloc(0);
+        // A pty host that takes Input needs no request and sends no reply per keystroke.
+        if (this.hostDirect) this.deps.sendToHost(encode({ t: MsgType.Input, sid: s.paneSid }, [data]));
+        else this.hostRequest('host.input', { pane: s.paneSid }, [data]).catch(() => {});
         return;
       }
       case MsgType.Resize: {
@@ -492,12 +475,12 @@ export class Front {
           // Output of a stream that fell behind is replaced by a Resync right
           // after: send its numbers (the link needs them) without its bytes.
           const s = k.meta ? existing.streams.get(k.meta.sid) : undefined;
-          if (k.meta && s?.behind) this.deps.sendToClient(peer, encode({ t: MsgType.Output, sid: k.meta.sid, seq: k.meta.seq, q: k.q }, [Buffer.alloc(0)]));
+          if (k.meta && s?.credit.behind) this.deps.sendToClient(peer, encode({ t: MsgType.Output, sid: k.meta.sid, seq: k.meta.seq, q: k.q }, [Buffer.alloc(0)]));
           else this.deps.sendToClient(peer, k.frames);
         }
         for (const s of existing.streams.values()) {
-          if (s.behind && !s.resyncing) {
-            this.clearCredit(s);
+          if (s.credit.behind && !s.credit.resyncing) {
+            s.credit.clear();
             this.resync(s);
           }
         }
@@ -509,7 +492,7 @@ export class Front {
     const credit = resume && h.caps.includes('credit');
     this.clients.set(key, {
       key, publicKey, peer, version, lastSeen: this.now(), streams: new Map(),
-      resume, credit, out: new LinkSender(), in: new LinkReceiver(), away: false, receivedTimer: null,
+      resume, credit, direct: h.caps.includes(DIRECT_CAPABILITY), out: new LinkSender(), in: new LinkReceiver(), away: false, receivedTimer: null,
     });
     this.deps.sendToClient(peer, encode(resume ? { t: MsgType.Welcome, version, caps, agent, resumed: false, recv: 0 } : { t: MsgType.Welcome, version, caps, agent }));
   }
@@ -528,11 +511,22 @@ export class Front {
     return this.deps.sizePolicy?.() ?? 'latest';
   }
 
-  /** The client that typed last sets the size (zmx's policy, tmux's `latest`). */
-  private takeLead(s: Stream): void {
+  /** The client that typed last sets the size (zmx's policy, tmux's `latest`); `tell`: the pty host does not know yet. */
+  private takeLead(s: Stream, tell = true): void {
     if (this.leaders.get(s.session) === s) return;
-    this.leaders.set(s.session, s);
+    this.setLeader(s.session, s, tell);
     this.applySize(s);
+  }
+
+  /**
+   * Every change of a session's leader goes through here, so that a pty
+   * host serving direct streams knows it too: it reports typing on a
+   * direct stream that is not the leader (Event stream.typed), and only then.
+   */
+  private setLeader(name: string, s: Stream | null, tell = true): void {
+    if (s) this.leaders.set(name, s);
+    else this.leaders.delete(name);
+    if (tell && this.hostDirect) this.hostRequest('host.lead', { name, sid: s?.sid ?? 0 }).catch(() => {});
   }
 
   /** The window area for a session: the leader's, or under `smallest` the least of every interactive client's. */
@@ -588,6 +582,7 @@ export class Front {
   private async request(client: Client, id: number, op: string, args: Record<string, unknown>, frames: Buffer[]): Promise<{ result: Record<string, unknown>; frames: Buffer[] }> {
     validateArgs(op, args);
     if (op.startsWith('host.')) throw new ZmxError('EPROTO', `op "${op}" is internal`);
+    if (op.startsWith('stream.')) throw new ZmxError('EPROTO', `op "${op}" is served only on the pty host's direct endpoint`);
     const caller = this.callerOf(client);
     const started = this.now();
     try {
@@ -696,7 +691,7 @@ export class Front {
         const parent = client.streams.get(a.attach);
         if (!parent || parent.kind !== 'tui') throw new ZmxError('EINVAL', `stream ${a.attach} is not a full-screen attach of this client`);
         const { stream, snapshot } = await this.openStream(client, parent.session, 'view', parent.readOnly, 0, 0, a.pane, parent);
-        return wrap({ sid: stream.sid, seq: stream.fromSeq }, [snapshot]);
+        return wrap({ sid: stream.sid, seq: stream.fromSeq, ...(stream.direct ? { direct: stream.direct } : {}) }, [snapshot]);
       }
       default:
         throw new ZmxError('EPROTO', `op "${op}" is not served`);
@@ -720,14 +715,14 @@ export class Front {
       return { result: result as unknown as Record<string, unknown>, frames: [] };
     }
     const { stream, snapshot, session } = await this.openStream(client, a.name, 'attach', a.readOnly, a.cols, a.rows, 0, null);
-    const result: OpResult<'session.attach'> = { sid: stream.sid, seq: stream.fromSeq, session: this.withClients(session), created };
+    const result: OpResult<'session.attach'> = { sid: stream.sid, seq: stream.fromSeq, session: this.withClients(session), created, ...(stream.direct ? { direct: stream.direct } : {}) };
     return { result: result as unknown as Record<string, unknown>, frames: [snapshot] };
   }
 
   private newStream(client: Client, name: string, kind: StreamKind, readOnly: boolean, cols: number, rows: number, pane: number, parent: Stream | null): Stream {
     return {
       sid: this.nextSid++, client, session: name, kind, readOnly, paneSid: pane, parent, views: new Set(), pending: [], fromSeq: 0, cols, rows,
-      inflight: [], inflightHead: 0, inflightBytes: 0, behind: false, skipped: 0, resyncing: false,
+      credit: new StreamCredit(), direct: null,
     };
   }
 
@@ -741,72 +736,105 @@ export class Front {
       if (this.policy() === 'smallest') this.applySize(stream, stream);
       return;
     }
-    this.leaders.set(stream.session, stream);
+    this.setLeader(stream.session, stream);
     const size = this.sizeFor(stream);
     try {
       if (size) await this.hostRequest('host.resize', { name: stream.session, ...size });
     } catch (err) {
-      if (this.leaders.get(stream.session) === stream) this.leaders.delete(stream.session);
+      if (this.leaders.get(stream.session) === stream) this.setLeader(stream.session, null);
       throw err;
     }
   }
 
+  /**
+   * Opens a pane stream: subscribes the front to the pane, or — for a local
+   * client's attach or view, when the pty host serves direct streams —
+   * grants the stream to the pty host, which then carries its output and
+   * keystrokes (docs/protocol.md, "Direct streams").
+   */
   private async openStream(client: Client, name: string, kind: StreamKind, readOnly: boolean, cols: number, rows: number, pane: number, parent: Stream | null): Promise<{ stream: Stream; snapshot: Buffer; session: SessionInfo }> {
     const stream = this.newStream(client, name, kind, readOnly, cols, rows, 0, parent);
     await this.leadIfFirst(stream);
     // A read-only viewer does not answer the program's terminal queries, so
     // it does not count as interactive: the server's emulator keeps answering.
     const interactive = (kind === 'attach' || kind === 'view') && !readOnly;
+    const direct = (kind === 'attach' || kind === 'view') && client.direct && client.publicKey !== null && this.hostDirect && this.deps.direct !== undefined;
     let r;
-    this.subscribing += 1;
+    if (!direct) this.subscribing += 1;
     try {
-      r = await this.hostRequest('host.subscribe', { name, pane, interactive });
+      if (direct) {
+        const token = randomBytes(DIRECT_TOKEN_BYTES).toString('hex');
+        r = await this.hostRequest('host.grant', {
+          name, pane, interactive, sid: stream.sid, client: client.key, key: client.publicKey!, token, readOnly, lead: (parent ?? stream).sid,
+        });
+        stream.direct = { ...this.deps.direct!, token };
+        stream.pending = null;
+      } else {
+        r = await this.hostRequest('host.subscribe', { name, pane, interactive });
+      }
       stream.paneSid = r.result.paneSid;
       stream.fromSeq = r.result.seq;
       if (this.clients.get(client.key) !== client || (parent && !client.streams.has(parent.sid))) {
         // The client (or the tui stream this view belongs to) went away while we waited.
-        this.hostRequest('host.unsubscribe', { pane: stream.paneSid, interactive }).catch(() => {});
+        this.unsubscribe(stream);
         throw new ZmxError('EUNAVAIL', 'client gone');
       }
       parent?.views.add(stream);
       // Join the pane's fan-out with everything sent since the snapshot.
-      stream.pending = this.recentOutput.filter((o) => o.paneSid === stream.paneSid && o.seq > stream.fromSeq).map(({ seq, data }) => ({ seq, data }));
+      if (!direct) stream.pending = this.recentOutput.filter((o) => o.paneSid === stream.paneSid && o.seq > stream.fromSeq).map(({ seq, data }) => ({ seq, data }));
+      else this.directStreams.set(stream.sid, stream);
       client.streams.set(stream.sid, stream);
       let set = this.paneStreams.get(stream.paneSid);
       if (!set) this.paneStreams.set(stream.paneSid, (set = new Set()));
       set.add(stream);
     } catch (err) {
-      if (this.leaders.get(name) === stream) this.leaders.delete(name);
+      if (this.leaders.get(name) === stream) this.setLeader(name, null);
       throw err;
     } finally {
-      this.subscribing -= 1;
-      if (this.subscribing === 0) this.recentOutput = [];
+      if (!direct) {
+        this.subscribing -= 1;
+        if (this.subscribing === 0) this.recentOutput = [];
+      }
     }
     // Output that raced the snapshot: deliver what the snapshot does not
     // contain, after the reply. The reply is queued in this turn of the event
     // loop; until the next, output keeps collecting in `pending`, so order holds.
-    setImmediate(() => {
-      const buffered = stream.pending ?? [];
-      stream.pending = null;
-      if (!client.streams.has(stream.sid)) return;
-      for (const o of buffered) this.deliver(stream, o.seq, o.data);
-    });
+    if (!direct) {
+      setImmediate(() => {
+        const buffered = stream.pending ?? [];
+        stream.pending = null;
+        if (!client.streams.has(stream.sid)) return;
+        for (const o of buffered) this.deliver(stream, o.seq, o.data);
+      });
+    }
     return { stream, snapshot: r.frames[0] ?? Buffer.alloc(0), session: r.result.session };
   }
 
-  private endStream(s: Stream, reason: StreamEndReason, exitCode: number | null, unsubscribe: boolean, notify = true): void {
+  /** Tells the pty host a stream no longer needs its pane (a direct stream's grant ends). */
+  private unsubscribe(s: Stream): void {
+    if (s.direct) this.hostRequest('host.release', { sid: s.sid }).catch(() => {});
+    else if (s.paneSid !== 0) this.hostRequest('host.unsubscribe', { pane: s.paneSid, interactive: (s.kind === 'attach' || s.kind === 'view') && !s.readOnly }).catch(() => {});
+  }
+
+  /**
+   * Ends a stream: `unsubscribe` tells the pty host (the front decided);
+   * `paneEnded`: the pty host ended the pane and has told direct streams'
+   * clients itself, behind their last output.
+   */
+  private endStream(s: Stream, reason: StreamEndReason, exitCode: number | null, unsubscribe: boolean, notify = true, paneEnded = false): void {
     if (!s.client.streams.delete(s.sid)) return;
-    for (const v of [...s.views]) this.endStream(v, reason, exitCode, unsubscribe, notify);
+    for (const v of [...s.views]) this.endStream(v, reason, exitCode, unsubscribe, notify, paneEnded);
     s.parent?.views.delete(s);
     this.paneStreams.get(s.paneSid)?.delete(s);
-    if (this.leaders.get(s.session) === s) this.leaders.delete(s.session);
+    this.directStreams.delete(s.sid);
+    if (this.leaders.get(s.session) === s) this.setLeader(s.session, null);
     // Under `smallest`, a client leaving may let the session grow.
     if (isAttachment(s) && this.policy() === 'smallest') {
       const other = [...this.clients.values()].flatMap((c) => [...c.streams.values()]).find((o) => o.session === s.session && isAttachment(o) && !o.readOnly);
       if (other) this.applySize(other);
     }
-    if (unsubscribe && s.paneSid !== 0) this.hostRequest('host.unsubscribe', { pane: s.paneSid, interactive: (s.kind === 'attach' || s.kind === 'view') && !s.readOnly }).catch(() => {});
-    if (notify) this.sendClient(s.client, { t: MsgType.StreamEnd, sid: s.sid, reason, exitCode });
+    if (unsubscribe) this.unsubscribe(s);
+    if (notify && !(paneEnded && s.direct)) this.sendClient(s.client, { t: MsgType.StreamEnd, sid: s.sid, reason, exitCode });
   }
 
   /** The one place a client is forgotten: its streams end, its uploads and watches go. */
@@ -844,7 +872,7 @@ export class Front {
     const sessions = new Set([...c.streams.values()].map((s) => s.session));
     for (const name of sessions) {
       const leader = this.leaders.get(name);
-      if (leader?.client === c) this.leaders.delete(name);
+      if (leader?.client === c) this.setLeader(name, null);
       // Under `smallest`, an absent client no longer holds the session small.
       const other = [...this.clients.values()].flatMap((o) => [...o.streams.values()]).find((o) => o.session === name && isAttachment(o) && !o.readOnly && !o.client.away);
       if (other && this.policy() === 'smallest') this.applySize(other);

@@ -112,6 +112,7 @@ async function main(): Promise<void> {
       return k ? { name: k.name, limits: { root: k.root, allow: k.allow, readOnly: k.readOnly } } : null;
     },
     sendToClient: (peer, frames) => endpoint.send(peer, frames),
+    direct: { endpoint: paths.directEndpoint, serverKey: ptyhostKey },
     sendToHost: (frames) => host.send(frames),
     info: () => ({ version: VERSION, pid: process.pid, ptyhostPid, endpoints: [paths.frontEndpoint, ...listen] }),
     isAuthorized: (key) => authorized.find(key) !== null,

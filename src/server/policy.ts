@@ -74,6 +74,12 @@ export const NEEDS: Record<OpName, Need> = {
   'host.resize': W('admin'),
   'host.input': W('admin'),
   'host.snapshot': W('admin'),
+  'host.grant': W('admin'),
+  'host.release': W('admin'),
+  'host.lead': W('admin'),
+  // Served only on the pty host's direct endpoint; the front refuses them.
+  'stream.claim': R('pty', true),
+  'stream.resume': R('pty', true),
   'workspace.create': W('pty'),
   'workspace.kill': W('pty'),
   'workspace.snapshot': W('fs.write'),

@@ -30,6 +30,10 @@ export function ptyhostEndpoint(sb: Sandbox): string {
   return `ipc://${join(sb.dir, 'ptyhost.sock')}`;
 }
 
+export function directEndpoint(sb: Sandbox): string {
+  return `ipc://${join(sb.dir, 'direct.sock')}`;
+}
+
 /** Reads a stored key of the sandbox (ZMX_KEYRING=file): keys/<role>.pub or .key. */
 export function readKey(sb: Sandbox, file: string): string {
   return readFileSync(join(sb.configDir, 'keys', file), 'utf8').trim();
@@ -173,8 +177,8 @@ export class WireClient {
     return this.next((m) => (m.header.t === MsgType.Reply || m.header.t === MsgType.Error) && m.header.id === id, what, timeoutMs);
   }
 
-  hello(min = MIN_PROTOCOL_VERSION, max = PROTOCOL_VERSION): void {
-    this.send({ t: MsgType.Hello, min, max, caps: [...CAPABILITIES], agent: 'zmx-test', ...this.proof() });
+  hello(min = MIN_PROTOCOL_VERSION, max = PROTOCOL_VERSION, extraCaps: string[] = []): void {
+    this.send({ t: MsgType.Hello, min, max, caps: [...CAPABILITIES, ...extraCaps], agent: 'zmx-test', ...this.proof() });
   }
 
   /** The fields by which a Hello proves this client's key (src/common/curve.ts); none for a plaintext client. */
@@ -184,8 +188,8 @@ export class WireClient {
   }
 
   /** Says hello and waits for Welcome (or an Error with id 0). */
-  async handshake(timeoutMs?: number): Promise<Message> {
-    this.hello();
+  async handshake(timeoutMs?: number, extraCaps: string[] = []): Promise<Message> {
+    this.hello(MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, extraCaps);
     return this.next((m) => m.header.t === MsgType.Welcome || (m.header.t === MsgType.Error && m.header.id === 0), 'Welcome', timeoutMs);
   }
 
