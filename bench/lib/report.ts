@@ -63,10 +63,10 @@ const VERDICT: Record<GoalRow['verdict'], string> = { meets: '✅ meets', misses
 /** The summary table: one row per goal. */
 function summary(run: RunInfo): string[] {
   const L: string[] = [];
-  const met = run.goals.filter((g) => g.verdict === 'meets').length;
-  const judged = run.goals.filter((g) => g.verdict === 'meets' || g.verdict === 'misses' || (g.verdict === 'not measured' && (g.goal.maxRatio !== undefined || g.goal.max !== undefined))).length;
+  const withGoal = run.goals.filter((g) => g.goal.maxRatio !== undefined || g.goal.max !== undefined);
+  const count = (v: GoalRow['verdict']) => withGoal.filter((g) => g.verdict === v).length;
   L.push('## Summary: zmx against its goals', '');
-  L.push(`${met} of ${judged} goals met in this run. "now" is this run's median (zmx and its peer measured alternately in the same run); "ratio" is zmx / peer (below 1, zmx is faster or smaller). "before" is ${run.baselineSource} A row that could not be measured says why; the details of every row are in the measure's section below.${run.mode === 'quick' ? ' **This is a --quick run**: smaller workloads and fewer rounds than the before figures (see each measure): compare only a full run with them.' : ''}`, '');
+  L.push(`Of ${withGoal.length} goals, ${count('meets')} met, ${count('misses')} missed and ${count('not measured')} not measured in this run. "now" is this run's median (zmx and its peer measured alternately in the same run); "ratio" is zmx / peer (below 1, zmx is faster or smaller). "before" is ${run.baselineSource} A row that could not be measured says why; the details of every row are in the measure's section below.${run.mode === 'quick' ? ' **This is a --quick run**: smaller workloads and fewer rounds than the before figures (see each measure): compare only a full run with them.' : ''}`, '');
   L.push('![each goal row: before and now, as multiples of the goal](benchmarks.png)', '');
   L.push('| measure | zmx now | peer now | ratio now | goal | before (zmx, ratio) | verdict |', '|---|---|---|---|---|---|---|');
   for (const g of run.goals) {
