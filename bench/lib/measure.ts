@@ -23,11 +23,13 @@ export interface Contender {
   name: string;
   /** Is it zmx (ratios are zmx / peer)? */
   zmx: boolean;
+  /** The peers its ratios are taken against (by name); every peer when absent. */
+  versus?: string[];
   /** A reason this contender cannot run here, known before setup. */
   skip?: string | undefined;
   setup?(cleanup: Cleanup): Promise<void>;
-  /** One round: metric name -> value. */
-  sample(round: number): Promise<Record<string, number>>;
+  /** One round: metric name -> value. `cleanup` is the measure's (a round's own processes go in its child()). */
+  sample(round: number, cleanup: Cleanup): Promise<Record<string, number>>;
 }
 
 export interface MetricSpec {
@@ -38,14 +40,39 @@ export interface MetricSpec {
   ratio?: boolean;
 }
 
+/**
+ * A row of the report's summary: one figure of zmx (and of a peer beside
+ * it) against its goal — at most `maxRatio` times the peer, at most `max`
+ * itself, or both. Its before figures are bench/baseline.json's entry `id`.
+ */
+export interface Goal {
+  id: string;
+  /** The row's text (Markdown). */
+  what: string;
+  /** The same, short, for the chart (plain text). */
+  short: string;
+  /** What --quick measures instead, when it is less (Markdown, shown after `what` in a quick run). */
+  quick?: string;
+  metric: string;
+  /** Contender names. */
+  zmx: string;
+  peer?: string;
+  /** Both figures are divided by this (a workload of 21 calls, per call). */
+  per?: number;
+  /** The unit after `per` (the metric's when absent). */
+  unit?: string;
+  maxRatio?: number;
+  max?: number;
+}
+
 export interface Measure {
   id: string;
   title: string;
   /** What is measured and how, for the report (Markdown). */
   how: string;
   metrics: MetricSpec[];
-  /** The metric the ratio chart shows. */
-  chartMetric: string;
+  /** Its rows of the summary. */
+  goals?: Goal[];
   /** Rounds for this measure when fewer than the run's (costly set-ups). */
   maxRounds?: number;
   /** The same with --quick. */
@@ -56,6 +83,7 @@ export interface Measure {
 export interface ContenderResult {
   name: string;
   zmx: boolean;
+  versus?: string[];
   notRun?: string;
   /** Rounds that failed after setup (kept, with their reasons). */
   errors: string[];
@@ -68,10 +96,12 @@ export interface MeasureResult {
   title: string;
   how: string;
   metrics: MetricSpec[];
-  chartMetric: string;
+  goals: Goal[];
   rounds: number;
   seconds: number;
   contenders: ContenderResult[];
+  /** Set when the measure itself failed (not one contender): what went wrong. */
+  error?: string;
 }
 
 function message(err: unknown): string {
@@ -86,9 +116,10 @@ export async function runMeasure(m: Measure, opts: Options, root: Cleanup): Prom
   root.defer(`measure ${m.id}`, () => cleanup.close().then(() => {}));
   const results: ContenderResult[] = [];
   const live: { c: Contender; r: ContenderResult }[] = [];
+  let error: string | undefined;
   try {
     for (const c of m.contenders(opts)) {
-      const r: ContenderResult = { name: c.name, zmx: c.zmx, errors: [], samples: {}, summary: {} };
+      const r: ContenderResult = { name: c.name, zmx: c.zmx, ...(c.versus ? { versus: c.versus } : {}), errors: [], samples: {}, summary: {} };
       results.push(r);
       if (c.skip) { r.notRun = c.skip; continue; }
       try {
@@ -103,7 +134,7 @@ export async function runMeasure(m: Measure, opts: Options, root: Cleanup): Prom
       for (const { c, r } of live) {
         try {
           const t0 = Date.now();
-          const values = await c.sample(round);
+          const values = await c.sample(round, cleanup);
           for (const [k, v] of Object.entries(values)) (r.samples[k] ??= []).push(v);
           opts.log(`  round ${round + 1}/${rounds} ${c.name}: ${Object.entries(values).map(([k, v]) => `${k}=${v.toFixed(2)}`).join(' ')} (${Date.now() - t0} ms)`);
         } catch (err) {
@@ -112,13 +143,17 @@ export async function runMeasure(m: Measure, opts: Options, root: Cleanup): Prom
         }
       }
     }
+  } catch (err) {
+    // The report is written all the same, saying so.
+    error = message(err);
+    opts.log(`  failed: ${error}`);
   } finally {
     const errs = await cleanup.close();
     for (const e of errs) opts.log(`  cleanup: ${e}`);
   }
   for (const r of results) {
     for (const [k, v] of Object.entries(r.samples)) r.summary[k] = summarize(v);
-    if (!r.notRun && Object.keys(r.samples).length === 0) r.notRun = `every round failed: ${r.errors[0] ?? 'no samples'}`;
+    if (!r.notRun && Object.keys(r.samples).length === 0) r.notRun = `every round failed: ${r.errors[0] ?? error ?? 'no samples'}`;
   }
-  return { id: m.id, title: m.title, how: m.how, metrics: m.metrics, chartMetric: m.chartMetric, rounds, seconds: (Date.now() - started) / 1000, contenders: results };
+  return { id: m.id, title: m.title, how: m.how, metrics: m.metrics, goals: m.goals ?? [], rounds, seconds: (Date.now() - started) / 1000, contenders: results, ...(error ? { error } : {}) };
 }

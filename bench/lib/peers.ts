@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cleanup, pidsMatching, rssKiB, run, runOk, stopPids, tempDir, until } from './procs.js';
+import { Cleanup, pidsMatching, pssKiB, rssKiB, run, runOk, stopPids, tempDir, until } from './procs.js';
 import { baseEnv } from './zmx.js';
 
 /** Scrollback every multiplexer keeps, so all hold the same history as zmx's default (TERMINAL.scrollbackLines). */
@@ -78,14 +78,15 @@ export class Tmux {
   private readonly conf: string;
   private serverPid: number | null = null;
 
-  constructor(cleanup: Cleanup) {
+  /** `historyLimit`: lines of history each pane keeps (tmux's history-limit). */
+  constructor(cleanup: Cleanup, historyLimit = PEER_SCROLLBACK) {
     this.dir = tempDir(cleanup, 'zb-tmux-');
     this.socket = join(this.dir, 'sock');
     this.conf = join(this.dir, 'tmux.conf');
     mkdirSync(join(this.dir, 'home'));
     this.env = baseEnv(join(this.dir, 'home'));
     delete this.env['TMUX'];
-    writeFileSync(this.conf, `set -g history-limit ${PEER_SCROLLBACK}\nset -g default-terminal screen-256color\n`);
+    writeFileSync(this.conf, `set -g history-limit ${historyLimit}\nset -g default-terminal screen-256color\n`);
     cleanup.defer('tmux kill-server', () => this.stop());
   }
 
@@ -117,8 +118,14 @@ export class Tmux {
     return ['tmux', this.args('attach-session', '-t', name)];
   }
 
-  rssKiB(): number {
-    return this.serverPid ? rssKiB(this.serverPid) : 0;
+  /** Resident (VmRSS) and proportional (Pss) memory of the server, KiB. */
+  memKiB(): { rss: number; pss: number } {
+    return this.serverPid ? { rss: rssKiB(this.serverPid), pss: pssKiB(this.serverPid) } : { rss: 0, pss: 0 };
+  }
+
+  /** Is `text` on the screen of session `name`? */
+  async screenHas(name: string, text: string): Promise<boolean> {
+    return (await this.tmux('capture-pane', '-p', '-t', name)).includes(text);
   }
 
   async stop(): Promise<void> {

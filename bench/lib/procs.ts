@@ -28,6 +28,16 @@ export class Cleanup {
     this.stack.push({ what, fn });
   }
 
+  /** A stack of its own, closed when this one is if it is still open then (a round's processes end with the run on SIGINT). */
+  child(): Cleanup {
+    const c = new Cleanup();
+    this.defer('nested cleanup', async () => {
+      const errors = await c.close();
+      if (errors.length > 0) throw new Error(errors.join('; '));
+    });
+    return c;
+  }
+
   async close(): Promise<string[]> {
     const errors: string[] = [];
     while (this.stack.length > 0) {
@@ -145,6 +155,30 @@ export function rssKiB(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** Pss of a process in KiB, from /proc/PID/smaps_rollup: pages shared with other processes counted by share (0 when it is gone). */
+export function pssKiB(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Pids whose parent is `pid` (from /proc/N/stat: the field after the command's closing parenthesis). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch { /* exited meanwhile */ }
+  }
+  return out;
 }
 
 /** Pids whose command line contains every one of `needles` (e.g. a daemon that left no pid file). */

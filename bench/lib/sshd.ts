@@ -105,8 +105,9 @@ export class Sshd {
     }, `ssh master to ${host}`, 15_000);
   }
 
-  ssh(host: string, command: string): Promise<string> {
-    return runOk('ssh', ['-F', this.config, host, command]);
+  /** `command` on `host`: through its master when one is open, or (`fresh`) on a connection of its own, as a user's first ssh. */
+  ssh(host: string, command: string, opts: { fresh?: boolean } = {}): Promise<string> {
+    return runOk('ssh', ['-F', this.config, ...(opts.fresh ? ['-o', 'ControlPath=none'] : []), host, command]);
   }
 
   /** `scp` through the same config (OpenSSH 9 speaks SFTP under scp). */

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { runtimePaths, type RuntimePaths } from '../../src/common/paths.js';
 import { Connection } from '../../src/client/connection.js';
 import { KeyStore } from '../../src/platform/keystore.js';
-import { Cleanup, readPidFile, rssKiB, run, runOk, stopPids, tempDir } from './procs.js';
+import { Cleanup, pssKiB, readPidFile, rssKiB, run, runOk, stopPids, tempDir } from './procs.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
 /** The zmx measured: this checkout's, or another build's bin/zmx named by ZMX_BENCH_BIN (e.g. one with newer commands). */
@@ -75,16 +75,39 @@ export class Zmx {
     return [readPidFile(this.paths.frontPid), readPidFile(this.paths.ptyhostPid)].filter((p): p is number => p !== null);
   }
 
-  /** VmRSS of front + pty host, KiB. */
-  serverRssKiB(): number {
-    return this.pids().reduce((sum, p) => sum + rssKiB(p), 0);
+  /** Resident (VmRSS) and proportional (Pss) memory of front + pty host, KiB. */
+  serverMemKiB(): { rss: number; pss: number } {
+    const pids = this.pids();
+    return { rss: pids.reduce((sum, p) => sum + rssKiB(p), 0), pss: pids.reduce((sum, p) => sum + pssKiB(p), 0) };
   }
 
-  /** An in-process client of this server (for making many sessions quickly). */
+  /**
+   * Lines of history each pane keeps; set before start (the pty host reads
+   * it when it starts). The setting is `history-limit`, `scrollback-lines`
+   * in builds from before it was renamed.
+   */
+  async setHistoryLimit(lines: number): Promise<void> {
+    if ((await this.zmx(['config', 'set', 'history-limit', String(lines)])).status === 0) return;
+    await this.zmxOk(['config', 'set', 'scrollback-lines', String(lines)]);
+  }
+
+  /** A new in-process client of this server (the caller closes it). */
+  async openConnection(): Promise<Connection> {
+    const conn = await Connection.local({ spawn: false, paths: this.paths, keys: new KeyStore(join(this.env['ZMX_CONFIG_DIR']!, 'keys'), 'file') });
+    if (!conn) throw new Error('zmx server is not running');
+    return conn;
+  }
+
+  /** The in-process client this sandbox keeps (for making many sessions quickly). */
   async connection(): Promise<Connection> {
-    this.conn ??= (await Connection.local({ spawn: false, paths: this.paths, keys: new KeyStore(join(this.env['ZMX_CONFIG_DIR']!, 'keys'), 'file') }))!;
-    if (!this.conn) throw new Error('zmx server is not running');
+    this.conn ??= await this.openConnection();
     return this.conn;
+  }
+
+  /** Is `text` on the screen of session `name` (its active pane)? */
+  async screenHas(name: string, text: string): Promise<boolean> {
+    const r = await (await this.connection()).request('pane.capture', { name, window: null, pane: null, escapes: false });
+    return (r.frames[0] ?? Buffer.alloc(0)).toString('utf8').includes(text);
   }
 
   /** Creates a detached session running `cmd` (argv), through the in-process client. */

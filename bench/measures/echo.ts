@@ -1,5 +1,5 @@
 /**
- * Measure 1: keystroke echo through an attached client. A pane runs `cat`;
+ * Keystroke echo through an attached client. A pane runs `cat`;
  * the bench, as the user's terminal, writes one letter to the outer pty and
  * times until that letter is drawn in the outer pty's output.
  */
@@ -22,7 +22,10 @@ export const echo: Measure = {
     { key: 'p50', label: 'p50', unit: 'ms' },
     { key: 'p99', label: 'p99', unit: 'ms' },
   ],
-  chartMetric: 'p50',
+  goals: [
+    { id: 'echo-raw', short: 'echo p50, attach --raw vs tmux', what: 'keystroke echo p50, `attach --raw` vs tmux', metric: 'p50', zmx: 'zmx (raw)', peer: 'tmux', maxRatio: 2 },
+    { id: 'echo-tui', short: 'echo p50, TUI vs tmux', what: 'keystroke echo p50, full-screen TUI vs tmux', metric: 'p50', zmx: 'zmx (TUI)', peer: 'tmux', maxRatio: 3 },
+  ],
   contenders(opts) {
     const keepers: SessionKeeper[] = [zmxKeeper('raw'), zmxKeeper('tui'), zmxKeeper('tcp'), tmuxKeeper(), screenKeeper(), dtachKeeper(), barePty()];
     const count = opts.quick ? KEYSTROKES_QUICK : KEYSTROKES;

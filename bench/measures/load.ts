@@ -1,10 +1,9 @@
 /**
- * Measure 5: echo under load. N detached sessions print continuously while
+ * Echo under load. N detached sessions print continuously while
  * keystrokes are timed through a client attached to one more session. A
  * fresh server per round, so one contender's load never runs under another's.
  */
 import type { Measure } from '../lib/measure.js';
-import { Cleanup } from '../lib/procs.js';
 import { echoKeystrokes } from '../lib/pty.js';
 import { percentile, sortedCopy } from '../lib/stats.js';
 import { WARMUP_KEYS, skipReason, tmuxKeeper, zmxKeeper, type SessionKeeper } from '../lib/terminals.js';
@@ -28,13 +27,13 @@ const BUSY = `exec bash --norc --noprofile -c 'while :; do echo "busy $RANDOM $R
 export const load: Measure = {
   id: 'load',
   title: 'Echo under load',
-  how: `A fresh server per round with ${BUSY_SESSIONS} detached sessions (--quick: ${BUSY_SESSIONS_QUICK}) each printing a line every ${PRINT_EVERY_S * 1000} ms (\`while :; do echo …; read -t ${PRINT_EVERY_S}; done\`: about ${Math.round(BUSY_SESSIONS / PRINT_EVERY_S).toLocaleString('en')} lines/s in all), and one more session running \`cat\` with a client attached in the outer pty. ${KEYSTROKES} keystrokes (--quick: ${KEYSTROKES_QUICK}) are timed as in measure 1; a key may take up to ${KEY_TIMEOUT_MS / 1000} s, and a round stops after ${ROUND_BUDGET_MS / 1000} s of keys (\"keys timed\" says how many made it). The busy sessions are created ${CREATE_BATCH} at a time before timing starts.`,
+  how: `A fresh server per round with ${BUSY_SESSIONS} detached sessions (--quick: ${BUSY_SESSIONS_QUICK}) each printing a line every ${PRINT_EVERY_S * 1000} ms (\`while :; do echo …; read -t ${PRINT_EVERY_S}; done\`: about ${Math.round(BUSY_SESSIONS / PRINT_EVERY_S).toLocaleString('en')} lines/s in all), and one more session running \`cat\` with a client attached in the outer pty. ${KEYSTROKES} keystrokes (--quick: ${KEYSTROKES_QUICK}) are timed as in "Keystroke echo"; a key may take up to ${KEY_TIMEOUT_MS / 1000} s, and a round stops after ${ROUND_BUDGET_MS / 1000} s of keys (\"keys timed\" says how many made it). The busy sessions are created ${CREATE_BATCH} at a time before timing starts.`,
   metrics: [
     { key: 'p50', label: 'p50', unit: 'ms' },
     { key: 'p99', label: 'p99', unit: 'ms' },
     { key: 'keys', label: 'keys timed', unit: 'count', ratio: false },
   ],
-  chartMetric: 'p99',
+  goals: [{ id: 'load-p99', short: `echo p99, ${BUSY_SESSIONS} busy sessions, raw vs tmux`, quick: `${BUSY_SESSIONS_QUICK} busy sessions`, what: `keystroke echo p99 with ${BUSY_SESSIONS} busy sessions, \`attach --raw\` vs tmux`, metric: 'p99', zmx: 'zmx (raw)', peer: 'tmux', maxRatio: 3 }],
   maxRounds: 3,
   contenders(opts) {
     const keepers: SessionKeeper[] = [zmxKeeper('raw'), zmxKeeper('tui'), tmuxKeeper()];
@@ -44,8 +43,8 @@ export const load: Measure = {
       name: k.name,
       zmx: k.zmx,
       skip: skipReason(k, opts.missing),
-      async sample() {
-        const local = new Cleanup();
+      async sample(_round, cleanup) {
+        const local = cleanup.child();
         try {
           await k.start(local);
           for (let made = 0; made < busy;) {

@@ -1,5 +1,5 @@
 /**
- * Measure 7: the same 20 reads and a command over a network with 50 ms each
+ * The same 20 reads and a command over a network with 50 ms each
  * way (a delay proxy in front of sshd, and in front of zmx's TCP listener):
  * what round trips cost, one call per file or all in one.
  */
@@ -17,9 +17,8 @@ const SLOW = 'slow';
 export const portalRtt: Measure = {
   id: 'portal-rtt',
   title: `Agent file workload, ${DELAY_MS * 2} ms round trip`,
-  how: `As measure 6, but every byte goes through a TCP proxy in the bench that delays each chunk ${DELAY_MS} ms in each direction (order kept), placed in front of sshd and of zmx's CurveZMQ listener (\`zmx server start --listen\`; the client is paired, and \`zmx host add\` points a host at the proxy). The ssh ControlMaster connection and the zmx client connection are opened through the proxy before timing. zmx sequential is ${FILE_COUNT} fs.read requests then exec; pipelined is one fs.readFiles with ${FILE_COUNT} paths while exec runs. A round's value is the median of ${REPEATS} runs (--quick: ${REPEATS_QUICK}).`,
+  how: `As "Agent file workload, this machine", but every byte goes through a TCP proxy in the bench that delays each chunk ${DELAY_MS} ms in each direction (order kept), placed in front of sshd and of zmx's CurveZMQ listener (\`zmx server start --listen\`; the client is paired, and \`zmx host add\` points a host at the proxy). The ssh ControlMaster connection and the zmx client connection are opened through the proxy before timing. zmx sequential is ${FILE_COUNT} fs.read requests then exec; pipelined is one fs.readFiles with ${FILE_COUNT} paths while exec runs. A round's value is the median of ${REPEATS} runs (--quick: ${REPEATS_QUICK}; the CLI contender as there, and not in --quick).`,
   metrics: [{ key: 'ms', label: 'workload', unit: 'ms' }],
-  chartMetric: 'ms',
   maxRounds: 3,
   maxRoundsQuick: 1,
   contenders(opts) {
@@ -45,6 +44,7 @@ export const portalRtt: Measure = {
       },
       zmxEndpoint: async (w, c) => PortalClient.over(c, w, `tcp://127.0.0.1:${await zmxPort(w)}`),
       zmxCliHost: async (w) => { await zmxPort(w); return SLOW; },
+      cliInQuick: false,
     });
     // Whichever contender sets up first makes the world, with the measure's cleanup.
     for (const c of contenders) {

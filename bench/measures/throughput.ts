@@ -1,5 +1,5 @@
 /**
- * Measure 2: output throughput with a client attached. A shell in the pane
+ * Output throughput with a client attached. A shell in the pane
  * runs `seq 1 N; echo MARKER`; the wall time from typing the command into
  * the outer pty until the marker is drawn there.
  */
@@ -25,6 +25,7 @@ const MARKER_COPIES = 3;
 /** Quiet time that counts as "done drawing" between rounds. */
 const SETTLE_MS = 150;
 const SHELL = 'exec bash --norc --noprofile';
+const QUICK_NOTE = `\`seq 1 ${SEQ_LINES_QUICK}\``;
 
 /** Bytes `seq 1 n` prints: every number's digits and a newline. */
 export function seqBytes(n: number): number {
@@ -42,7 +43,10 @@ export const throughput: Measure = {
     { key: 'mbps', label: 'seq output rate', unit: 'MB/s', ratio: false },
     { key: 'termMB', label: 'drawn to the terminal', unit: 'MB', ratio: false },
   ],
-  chartMetric: 'seconds',
+  goals: [
+    { id: 'seq-tui', short: `seq 1 ${SEQ_LINES} attached, TUI vs tmux`, quick: QUICK_NOTE, what: `\`seq 1 ${SEQ_LINES}\` attached, TUI vs tmux`, metric: 'seconds', zmx: 'zmx (TUI)', peer: 'tmux', maxRatio: 1.2 },
+    { id: 'seq-raw', short: `seq 1 ${SEQ_LINES} attached, raw vs tmux`, quick: QUICK_NOTE, what: `\`seq 1 ${SEQ_LINES}\` attached, \`attach --raw\` vs tmux`, metric: 'seconds', zmx: 'zmx (raw)', peer: 'tmux', maxRatio: 1.2 },
+  ],
   contenders(opts) {
     const keepers: SessionKeeper[] = [zmxKeeper('tui'), zmxKeeper('raw'), tmuxKeeper(), screenKeeper(), barePty()];
     const lines = opts.quick ? SEQ_LINES_QUICK : SEQ_LINES;
