@@ -78,7 +78,9 @@ export function historyText(term: Terminal): string {
   return joinLines(lines);
 }
 
+/** Lines without trailing blanks (a program may print them, as xterm keeps them), and no blank lines at the end. */
 function joinLines(lines: string[]): string {
+  for (let i = 0; i < lines.length; i++) lines[i] = lines[i]!.trimEnd();
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   return lines.length ? lines.join('\n') + '\n' : '';
 }
