@@ -240,7 +240,7 @@ export function createMcpServer(opts: { session: string; backend: () => Promise<
 
   server.registerTool('terminal_read', {
     title: 'Read the terminal',
-    description: `Reads what the terminal of the zmx session "${session}" shows (its active pane) as plain text, without trailing blank lines. \`lines\` gives the last N lines; more than the screen holds reaches into its scrollback.`,
+    description: `Reads what the terminal of the zmx session "${session}" shows (its active pane) as plain text, without trailing blank lines. \`lines\` gives the last N lines; more than the screen holds reaches into its scrollback. To watch a pane (any pane, of any session) without polling, subscribe to its resource zmx://SESSION/PANE/screen (PANE: the pane id; resources/list has them all).`,
     inputSchema: { lines: z.number().int().min(1).optional().describe('only the last N lines (default: the whole screen)') },
     annotations: { readOnlyHint: true },
   }, guarded(async (a) => {
