@@ -33,5 +33,16 @@ export async function runMcp(o: McpRunOptions): Promise<void> {
   const first = open();
   first.catch(() => {}); // answered by the first call that needs it
   const { serveStdio } = await import('./server.js');
-  await serveStdio({ session: o.session, open, first, log: o.log });
+  // A client that stops us by signal (after closing stdin, or instead) gets the same orderly end:
+  // the commands we started are ended. A second signal ends the process at once.
+  const stop = () => process.stdin.destroy();
+  for (const s of STOP_SIGNALS) process.once(s, stop);
+  try {
+    await serveStdio({ session: o.session, open, first, log: o.log });
+  } finally {
+    for (const s of STOP_SIGNALS) process.off(s, stop);
+  }
 }
+
+/** Signals that end `zmx mcp` as the end of stdin does. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

@@ -162,8 +162,9 @@ describe('zmx mcp', () => {
   });
 });
 
-describe('zmx mcp ending', () => {
-  test('ends the commands it started that still run', async (t) => {
+describe('zmx mcp ending', { concurrency: 2 }, () => {
+  /** A session with an MCP client that started a command still running; the command's pid. */
+  async function withCommand(t: { after(fn: () => Promise<void>): void }): Promise<{ c: McpSession; pid: number }> {
     const sb = new Sandbox();
     t.after(() => sb.cleanup());
     assertOk(await sb.zmx(['new', '-d', '-s', 'bye']), 'new');
@@ -173,8 +174,20 @@ describe('zmx mcp ending', () => {
     const id = (r.structuredContent as { id: number }).id;
     const pid = Number(await until(async () => ((await call(c.client, 'command_output', { id })).structuredContent as { stdout: string }).stdout.trim(), 'its pid'));
     assert.ok(alive(pid));
+    return { c, pid };
+  }
+
+  test('when stdin closes, it ends the commands it started that still run', async (t) => {
+    const { c, pid } = await withCommand(t);
     await closeMcp(c);
     await until(() => !alive(pid), 'the command to be ended');
+  });
+
+  test('SIGTERM ends it the same way', async (t) => {
+    const { c, pid } = await withCommand(t);
+    process.kill(c.transport.pid!, 'SIGTERM');
+    await until(() => !alive(pid) && !alive(c.transport.pid!), 'the command and zmx mcp to end');
+    await c.client.close();
   });
 });
 
