@@ -9,14 +9,19 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ResourceListChangedNotificationSchema, ResourceUpdatedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { ZmxError } from '../common/errors.js';
 import { PORTAL } from '../common/constants.js';
 import type { SessionInfo } from '../common/protocol.js';
-import type { ExecOptions, ExecOutcome } from '../client/portal.js';
-import { LazyBackend, createMcpServer, serveStdio, type Backend, type OpenedBackend } from './server.js';
+import type { ExecInfo, ExecResult } from '../common/portal.js';
+import type { ExecOptions } from '../client/portal.js';
+import { LazyBackend, type Backend, type ExecRead, type OpenedBackend } from './backend.js';
+import type { PaneFollower, PaneSource, PaneView } from './panes.js';
+import { createMcpServer, serveStdio } from './server.js';
+import { RUN_DEFAULT_TIMEOUT_S } from './command-tools.js';
+import { HISTORY_MAX_BYTES } from './resources.js';
 
-const TOOLS = ['read_file', 'read_files', 'write_file', 'edit_file', 'list_directory', 'glob', 'grep', 'run_command', 'terminal_send', 'terminal_read', 'list_sessions'];
+const TOOLS = ['read_file', 'read_files', 'write_file', 'edit_file', 'list_directory', 'glob', 'grep', 'run_command', 'command_output', 'command_wait', 'command_kill', 'terminal_send', 'terminal_read', 'list_sessions'];
 
 /** Paths like the portal's: relative, and '..' leads outside. */
 function check(path: string): string {
@@ -30,8 +35,14 @@ class FakeBackend implements Backend {
   sent: Buffer[] = [];
   screen = '';
   scrollback = '';
-  execResult: Partial<ExecOutcome> = {};
+  execResult: Partial<ExecResult & { stdout: Buffer }> = {};
   killed: number[] = [];
+  /** Commands started stay running until finishExec (else they end at once with execResult). */
+  holdExecs = false;
+  nextExec = 7;
+  /** Each command's output so far, how it ended, and the reads waiting for news. */
+  execs = new Map<number, { stdout: Buffer; stderr: Buffer; result: ExecResult | null; wake: (() => void)[] }>();
+  panes = new FakePanes();
 
   private file(path: string): Buffer {
     const data = this.files.get(check(path));
@@ -82,30 +93,92 @@ class FakeBackend implements Backend {
       this.calls.push({ op: 'grep', args: { pattern, ...opts } });
       return { matches: [{ path: 'src/a.ts', line: 3, text: 'const x = 1;' }, { path: 'b.md', line: 10, text: 'x marks' }], truncated: true };
     },
-    exec: async (o: ExecOptions) => {
+    execStart: async (o: ExecOptions) => {
       this.calls.push({ op: 'exec', args: { argv: o.argv, shell: o.shell, cwd: o.cwd, timeoutMs: o.timeoutMs, stdin: o.stdin?.toString() } });
-      o.onStart?.({ id: 7, pid: 70, argv: o.argv ?? [], cwd: '', started: 0, result: null });
-      return { exitCode: 3, signal: null, durationMs: 12, truncated: false, timedOut: false, stdout: Buffer.from('out\n'), stderr: Buffer.from('err\n'), id: 7, ...this.execResult };
+      const id = this.nextExec++;
+      this.execs.set(id, { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), result: null, wake: [] });
+      if (!this.holdExecs) this.finishExec(id, this.execResult.stdout ?? Buffer.from('out\n'), Buffer.from('err\n'), { exitCode: 3, signal: null, durationMs: 12, truncated: false, timedOut: false, ...this.execResult });
+      return this.execInfo(id);
     },
-    kill: async (id: number) => { this.killed.push(id); },
+    kill: async (id: number) => {
+      this.killed.push(id);
+      if (this.execs.get(id)?.result === null) this.finishExec(id, Buffer.alloc(0), Buffer.alloc(0), { exitCode: null, signal: 'SIGTERM', durationMs: 5, truncated: false, timedOut: false });
+    },
   } as unknown as Backend['portal'];
 
+  /** Two sessions; dev has window 0 with panes 1 (vim) and 2, and window 1 with pane 5. */
   async sessions(): Promise<SessionInfo[]> {
-    const s = (name: string, root: string) => ({ name, root, panes: [{}, {}], clients: 1 }) as unknown as SessionInfo;
-    return [s('dev', '/srv/dev'), s('other', '/srv/other')];
+    const s = (name: string, root: string, windows: number[][]) => ({
+      name, root, clients: 1,
+      panes: windows.flat().map((id) => ({ id, title: id === 1 ? 'vim' : '', cmd: ['bash'] })),
+      windows: windows.map((ids, index) => ({ id: 10 + index, index, layout: ids.length === 1 ? { pane: ids[0] } : { dir: 'h', children: ids.map((pane) => ({ pane })), sizes: ids.map(() => 1) } })),
+    }) as unknown as SessionInfo;
+    return [s('dev', '/srv/dev', [[1, 2], [5]]), s('a:b', '/srv/ab', [[3]])];
   }
   async send(data: Buffer): Promise<void> { this.sent.push(data); }
   async capture(): Promise<string> { return this.screen; }
   async history(): Promise<string> { return this.scrollback; }
+
+  private execInfo(id: number): ExecInfo {
+    return { id, pid: 70, argv: [], cwd: '', started: 0, result: this.execs.get(id)!.result };
+  }
+
+  /** More output from a running command (as the server would hold it). */
+  printExec(id: number, stdout: string, stderr = ''): void {
+    const e = this.execs.get(id)!;
+    e.stdout = Buffer.concat([e.stdout, Buffer.from(stdout)]);
+    e.stderr = Buffer.concat([e.stderr, Buffer.from(stderr)]);
+    for (const w of e.wake.splice(0)) w();
+  }
+
+  finishExec(id: number, stdout: Buffer, stderr: Buffer, result: ExecResult): void {
+    this.printExec(id, stdout.toString(), stderr.toString());
+    this.execs.get(id)!.result = result;
+    for (const w of this.execs.get(id)!.wake.splice(0)) w();
+  }
+
+  /** As exec.read: what is there from `at`, waiting (up to waitMs) when there is nothing new. */
+  async execRead(id: number, at: { stdout: number; stderr: number }, waitMs: number): Promise<ExecRead> {
+    const e = this.execs.get(id);
+    if (!e) throw new ZmxError('EINVAL', `no command ${id}`);
+    const fresh = () => e.stdout.length > at.stdout || e.stderr.length > at.stderr || e.result !== null;
+    if (!fresh()) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        e.wake.push(() => { clearTimeout(timer); resolve(); });
+      });
+    }
+    const done = e.result !== null;
+    return { info: { ...this.execInfo(id), result: done ? e.result : null }, from: at, stdout: e.stdout.subarray(at.stdout), stderr: e.stderr.subarray(at.stderr) };
+  }
+}
+
+/** Panes as text by key "SESSION/PANE", and who follows which. */
+class FakePanes implements PaneSource {
+  text = new Map<string, string>();
+  followers = new Map<string, PaneFollower>();
+  layouts: ((session: string) => void)[] = [];
+  async read(session: string, pane: number, view: PaneView): Promise<string> {
+    const t = this.text.get(`${session}/${pane}/${view}`);
+    if (t === undefined) throw new ZmxError('ENOENT', `session "${session}" has no pane ${pane}`);
+    return t;
+  }
+  async follow(session: string, pane: number, follower: PaneFollower): Promise<() => void> {
+    await this.read(session, pane, 'screen');
+    this.followers.set(`${session}/${pane}`, follower);
+    return () => { this.followers.delete(`${session}/${pane}`); };
+  }
+  onLayout(listener: (session: string) => void): void { this.layouts.push(listener); }
+  dispose(): void {}
 }
 
 /** A Client talking to the tools over an in-memory pair; closed after the test. */
 async function connect(t: { after(fn: () => Promise<void>): void }, backend: () => Promise<Backend>, session = 'dev'): Promise<Client> {
-  const server = createMcpServer({ session, backend });
+  const mcp = createMcpServer({ session, backend });
   const [a, b] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: 'test', version: '0' });
-  await Promise.all([server.connect(a), client.connect(b)]);
-  t.after(async () => { await client.close(); await server.close(); });
+  await Promise.all([mcp.server.connect(a), client.connect(b)]);
+  t.after(async () => { await client.close(); await mcp.dispose(); await mcp.server.close(); });
   return client;
 }
 
@@ -122,7 +195,7 @@ async function fake(t: { after(fn: () => Promise<void>): void }): Promise<{ clie
   return { client: await connect(t, async () => b), b };
 }
 
-test('every tool is listed with a description and an object input schema; run_command has an output schema', async (t) => {
+test('every tool is listed with a description and an object input schema; the command tools have an output schema', async (t) => {
   const { client } = await fake(t);
   const { tools } = await client.listTools();
   assert.deepEqual(tools.map((x) => x.name).sort(), [...TOOLS].sort());
@@ -132,7 +205,9 @@ test('every tool is listed with a description and an object input schema; run_co
   }
   const byName = new Map(tools.map((x) => [x.name, x]));
   assert.deepEqual(byName.get('edit_file')!.inputSchema.required?.sort(), ['new_string', 'old_string', 'path']);
-  assert.deepEqual(Object.keys(byName.get('run_command')!.outputSchema?.properties ?? {}).sort(), ['durationMs', 'exitCode', 'signal', 'stderr', 'stdout', 'timedOut', 'truncated']);
+  for (const name of ['run_command', 'command_wait', 'command_output']) {
+    assert.deepEqual(Object.keys(byName.get(name)!.outputSchema?.properties ?? {}).sort(), ['durationMs', 'exitCode', 'id', 'running', 'signal', 'stderr', 'stdout', 'timedOut', 'truncated'], name);
+  }
 });
 
 test('read_file gives the file exactly; offset and limit pick lines and a note says where it goes on', async (t) => {
@@ -226,11 +301,11 @@ test('run_command returns stdout, stderr and the exit code apart, structured and
   const { client, b } = await fake(t);
   const r = await call(client, 'run_command', { command: 'echo out; echo err >&2; exit 3', cwd: 'sub', timeout_seconds: 5, stdin: 'in' });
   assert.notEqual(r.isError, true, 'a failing command is a result, not a tool error');
-  assert.deepEqual(r.structuredContent, { exitCode: 3, signal: null, durationMs: 12, truncated: false, timedOut: false, stdout: 'out\n', stderr: 'err\n' });
+  assert.deepEqual(r.structuredContent, { id: 7, running: false, exitCode: 3, signal: null, durationMs: 12, truncated: false, timedOut: false, stdout: 'out\n', stderr: 'err\n' });
   assert.equal(text(r), 'exit code 3\n--- stdout ---\nout\n--- stderr ---\nerr\n');
   assert.deepEqual(b.calls.at(-1)!.args, { argv: undefined, shell: 'echo out; echo err >&2; exit 3', cwd: 'sub', timeoutMs: 5000, stdin: 'in' });
   await call(client, 'run_command', { argv: ['ls', '-l'] });
-  assert.deepEqual(b.calls.at(-1)!.args, { argv: ['ls', '-l'], shell: undefined, cwd: '', timeoutMs: 120_000, stdin: undefined });
+  assert.deepEqual(b.calls.at(-1)!.args, { argv: ['ls', '-l'], shell: undefined, cwd: '', timeoutMs: RUN_DEFAULT_TIMEOUT_S * 1000, stdin: undefined });
   for (const args of [{}, { command: 'ls', argv: ['ls'] }]) {
     const bad = await call(client, 'run_command', args);
     assert.equal(bad.isError, true);
@@ -266,7 +341,7 @@ test('terminal_send types the text, with Enter when asked; terminal_read gives t
 
 test('list_sessions lists the server\'s sessions and marks the one the tools act on', async (t) => {
   const { client } = await fake(t);
-  assert.equal(text(await call(client, 'list_sessions')), '* dev\troot=/srv/dev\tpanes=2\tclients=1\n  other\troot=/srv/other\tpanes=2\tclients=1');
+  assert.equal(text(await call(client, 'list_sessions')), '* dev\troot=/srv/dev\tpanes=3\tclients=1\n  a:b\troot=/srv/ab\tpanes=1\tclients=1');
 });
 
 test('with no server the tools answer EUNAVAIL, and work once it is there (opened once, then shared)', async (t) => {
@@ -340,4 +415,163 @@ test('serveStdio answers JSON-RPC lines only on stdout, and ends (closing the li
   await done;
   assert.equal(closes, 1);
   for (const line of out.split('\n').filter(Boolean)) assert.equal((JSON.parse(line) as { jsonrpc: string }).jsonrpc, '2.0');
+});
+
+// ---------------------------------------------------------------- commands that outlive their call
+
+test('a command that outlives wait_seconds answers running with its id; command_output, command_wait and command_kill take it from there', async (t) => {
+  const { client, b } = await fake(t);
+  b.holdExecs = true;
+  const started = await call(client, 'run_command', { command: 'make', wait_seconds: 0 });
+  assert.notEqual(started.isError, true, text(started));
+  const s = started.structuredContent as { id: number; running: boolean; exitCode: number | null };
+  assert.equal(s.running, true);
+  assert.equal(s.exitCode, null);
+  assert.match(text(started), /^running for \d+ s \(command 7, still going\): command_wait \{"id": 7\}/);
+  b.printExec(7, 'compiling\n', 'warning\n');
+  b.finishExec(7, Buffer.from('done\n'), Buffer.alloc(0), { exitCode: 0, signal: null, durationMs: 900, truncated: false, timedOut: false });
+  const waited = await call(client, 'command_wait', { id: 7 });
+  assert.deepEqual(waited.structuredContent, { id: 7, running: false, exitCode: 0, signal: null, durationMs: 900, truncated: false, timedOut: false, stdout: 'compiling\ndone\n', stderr: 'warning\n' });
+  assert.deepEqual((await call(client, 'command_output', { id: 7 })).structuredContent, waited.structuredContent, 'its end stays readable');
+  assert.match(text(await call(client, 'command_kill', { id: 7 })), /^command 7 has already ended \(exit code 0\)$/);
+
+  const bg = await call(client, 'run_command', { argv: ['sleep', '100'], background: true });
+  assert.equal((bg.structuredContent as { running: boolean; id: number }).running, true);
+  assert.match(text(await call(client, 'command_kill', { id: 8, signal: 'SIGINT' })), /^sent SIGINT to command 8; command_wait/);
+  assert.deepEqual(b.killed, [8]);
+  const killed = await call(client, 'command_wait', { id: 8 });
+  assert.equal((killed.structuredContent as { signal: string }).signal, 'SIGTERM');
+  const unknown = await call(client, 'command_output', { id: 99 });
+  assert.equal(unknown.isError, true);
+  assert.match(text(unknown), /^EINVAL: no command 99 was started by this MCP server/);
+});
+
+test('while a command runs, the call sends progress notifications carrying its output', async (t) => {
+  const { client, b } = await fake(t);
+  b.holdExecs = true;
+  const progress: { progress: number; message?: string }[] = [];
+  let heard!: () => void;
+  const printed = new Promise<void>((resolve) => { heard = resolve; });
+  const result = client.callTool({ name: 'run_command', arguments: { command: 'npm test', wait_seconds: 60 } }, undefined, {
+    onprogress: (p) => {
+      progress.push(p);
+      if (p.message?.includes('test 1 ok')) heard();
+    },
+  });
+  await until(() => b.execs.has(7));
+  b.printExec(7, 'test 1 ok\n');
+  await printed;
+  b.finishExec(7, Buffer.from('all ok\n'), Buffer.alloc(0), { exitCode: 0, signal: null, durationMs: 1500, truncated: false, timedOut: false });
+  const r = (await result) as CallToolResult;
+  assert.equal((r.structuredContent as { stdout: string }).stdout, 'test 1 ok\nall ok\n');
+  assert.ok(progress.every((p, i) => i === 0 || p.progress > progress[i - 1]!.progress), 'progress grows');
+});
+
+test('ending the MCP server ends the commands it started that still run', async () => {
+  const b = new FakeBackend();
+  b.holdExecs = true;
+  const mcp = createMcpServer({ session: 'dev', backend: async () => b });
+  const [x, y] = InMemoryTransport.createLinkedPair();
+  const client = new Client({ name: 'test', version: '0' });
+  await Promise.all([mcp.server.connect(x), client.connect(y)]);
+  await call(client, 'run_command', { command: 'serve', background: true });
+  await call(client, 'run_command', { command: 'quick', background: true });
+  b.finishExec(8, Buffer.alloc(0), Buffer.alloc(0), { exitCode: 0, signal: null, durationMs: 1, truncated: false, timedOut: false });
+  await until(async () => !(await call(client, 'command_output', { id: 8 })).structuredContent?.['running']);
+  await client.close();
+  await mcp.dispose();
+  await mcp.server.close();
+  assert.deepEqual(b.killed, [7], 'the running one only');
+});
+
+/** Polls `check` (a fake's state with no event to await) until it holds. */
+async function until(check: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500 && !(await check()); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(await check(), 'the condition came about');
+}
+
+// ---------------------------------------------------------------- panes as resources
+
+test('resources/list gives every pane of every session, screen and history, named by position, addressed by id', async (t) => {
+  const { client } = await fake(t);
+  const { resources } = await client.listResources();
+  assert.deepEqual(resources.map((r) => [r.uri, r.name]), [
+    ['zmx://dev/1/screen', 'dev:0.0 screen'], ['zmx://dev/1/history', 'dev:0.0 history'],
+    ['zmx://dev/2/screen', 'dev:0.1 screen'], ['zmx://dev/2/history', 'dev:0.1 history'],
+    ['zmx://dev/5/screen', 'dev:1.0 screen'], ['zmx://dev/5/history', 'dev:1.0 history'],
+    ['zmx://a%3Ab/3/screen', 'a:b:0.0 screen'], ['zmx://a%3Ab/3/history', 'a:b:0.0 history'],
+  ]);
+  assert.match(resources[0]!.title ?? '', /^dev:0\.0 \(pane 1\) vim: screen$/);
+  assert.ok(resources.every((r) => r.mimeType === 'text/plain'));
+  const { resourceTemplates } = await client.listResourceTemplates();
+  assert.deepEqual(resourceTemplates.map((r) => r.uriTemplate), ['zmx://{session}/{pane}/{view}']);
+});
+
+test('resources/read gives a pane\'s screen, or the end of its history; a missing pane is "not found"', async (t) => {
+  const { client, b } = await fake(t);
+  b.panes.text.set('a:b/3/screen', '$ make\nok\n');
+  b.panes.text.set('dev/2/history', Array.from({ length: 40_000 }, (_, i) => `line ${i}`).join('\n') + '\n');
+  const screen = await client.readResource({ uri: 'zmx://a%3Ab/3/screen' });
+  assert.deepEqual(screen.contents, [{ uri: 'zmx://a%3Ab/3/screen', mimeType: 'text/plain', text: '$ make\nok\n' }]);
+  const history = (await client.readResource({ uri: 'zmx://dev/2/history' })).contents[0] as { text: string };
+  assert.ok(Buffer.byteLength(history.text) <= HISTORY_MAX_BYTES + 100);
+  assert.match(history.text, /^\[zmx: the first \d+ lines are not shown\]\nline \d+\n/);
+  assert.ok(history.text.endsWith('line 39999\n'));
+  await assert.rejects(client.readResource({ uri: 'zmx://dev/9/screen' }), (e: { code: number; message: string }) => e.code === -32002 && /ENOENT: session "dev" has no pane 9/.test(e.message));
+  await assert.rejects(client.readResource({ uri: 'zmx://dev/9/scroll' }), /EINVAL: .* is not a zmx pane resource/);
+});
+
+test('resources/subscribe follows the pane: updates after it prints, throttled; a pane that ends gets a last update and leaves the list', async (t) => {
+  const { client, b } = await fake(t);
+  b.panes.text.set('dev/2/screen', '$ ');
+  const updates: string[] = [];
+  let listChanged = 0;
+  const waiters: (() => void)[] = [];
+  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => { updates.push(n.params.uri); for (const w of waiters.splice(0)) w(); });
+  client.setNotificationHandler(ResourceListChangedNotificationSchema, () => { listChanged++; });
+  const next = (count: number) => new Promise<void>((resolve) => {
+    const check = () => { if (updates.length >= count) resolve(); else waiters.push(check); };
+    check();
+  });
+  await client.subscribeResource({ uri: 'zmx://dev/2/screen' });
+  await client.subscribeResource({ uri: 'zmx://dev/2/history' });
+  await assert.rejects(client.subscribeResource({ uri: 'zmx://dev/9/screen' }), /ENOENT/);
+  const follower = b.panes.followers.get('dev/2')!;
+  assert.ok(follower, 'the pane is followed');
+  follower.change();
+  follower.change();
+  follower.change();
+  await next(4);
+  // One announcement at once, the two later changes in one more: not three.
+  assert.deepEqual(updates, ['zmx://dev/2/screen', 'zmx://dev/2/history', 'zmx://dev/2/screen', 'zmx://dev/2/history']);
+  await client.unsubscribeResource({ uri: 'zmx://dev/2/history' });
+  assert.ok(b.panes.followers.has('dev/2'), 'still followed for its screen');
+  follower.end('gone');
+  await next(5);
+  assert.equal(updates[4], 'zmx://dev/2/screen');
+  await until(() => listChanged > 0);
+});
+
+test('a followed pane whose link dropped is followed again; unsubscribing stops it', async (t) => {
+  const { client, b } = await fake(t);
+  b.panes.text.set('dev/1/screen', 'x');
+  await client.subscribeResource({ uri: 'zmx://dev/1/screen' });
+  const first = b.panes.followers.get('dev/1')!;
+  first.end('lost');
+  b.panes.followers.delete('dev/1');
+  await until(() => b.panes.followers.has('dev/1'));
+  assert.notEqual(b.panes.followers.get('dev/1'), first);
+  await client.unsubscribeResource({ uri: 'zmx://dev/1/screen' });
+  assert.ok(!b.panes.followers.has('dev/1'));
+});
+
+test('LazyBackend uses an open already under way instead of opening another', async () => {
+  let opens = 0;
+  const b = new FakeBackend();
+  const opened: OpenedBackend = { backend: b, failed: () => false, close: async () => {} };
+  const lazy = new LazyBackend(async () => { opens++; return opened; }, Promise.resolve(opened));
+  assert.equal(await lazy.get(), b);
+  assert.equal(await lazy.get(), b);
+  assert.equal(opens, 0);
+  await lazy.dispose();
 });

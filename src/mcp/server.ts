@@ -1,7 +1,8 @@
 /**
  * `zmx mcp`: a Model Context Protocol server on stdio whose tools act on one
  * session's root (files, commands) and its terminal, through the portal
- * (src/client/portal.ts) over one Connection to the local or a remote server.
+ * (src/client/portal.ts) over one Connection to the local or a remote server,
+ * and whose resources are the server's panes (src/mcp/resources.ts).
  *
  * stdout carries MCP JSON-RPC and nothing else. A tool never throws: a
  * failure is a result with isError and the text `CODE: message` (the
@@ -13,14 +14,17 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Readable, Writable } from 'node:stream';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { ZmxError, toZmxError } from '../common/errors.js';
+import { ZmxError } from '../common/errors.js';
 import { PORTAL } from '../common/constants.js';
 import { VERSION } from '../common/version.js';
-import type { SessionInfo } from '../common/protocol.js';
-import type { Connection } from '../client/connection.js';
-import { PortalClient } from '../client/portal.js';
+import { LazyBackend, type Backend, type OpenedBackend } from './backend.js';
+import { CommandTracker } from './commands.js';
+import { registerCommandTools } from './command-tools.js';
+import { PaneResources } from './resources.js';
+import { guarded, textResult } from './results.js';
+
+export { errorResult } from './results.js';
 
 /** read_file gives this many lines unless asked for another number (as agents' own Read tools do). */
 const READ_DEFAULT_LINES = 2000;
@@ -30,111 +34,6 @@ const READ_MAX_BYTES = 256 * 1024;
 const READ_MAX_SCAN_BYTES = 64 * 1024 * 1024;
 /** A NUL byte in this many leading bytes makes a file binary: read_file does not show it. */
 const BINARY_SNIFF_BYTES = 8 * 1024;
-/** run_command returns at most this many bytes of each stream (the end of it, where errors are). */
-const RUN_MAX_STREAM_BYTES = 64 * 1024;
-/** run_command's timeout when none is given, and the largest one it takes. */
-const RUN_DEFAULT_TIMEOUT_S = 120;
-const RUN_MAX_TIMEOUT_S = 24 * 3600;
-
-/** What the tools need from zmx: the portal on the session, and its terminal. A fake stands in for tests. */
-export interface Backend {
-  readonly portal: Pick<PortalClient, 'readRange' | 'readFiles' | 'write' | 'edit' | 'list' | 'grep' | 'exec' | 'kill'>;
-  sessions(): Promise<SessionInfo[]>;
-  /** Bytes to the session's active pane, as if typed. */
-  send(data: Buffer): Promise<void>;
-  /** The active pane's screen, as text. */
-  capture(): Promise<string>;
-  /** The active pane's scrollback and screen, as text. */
-  history(): Promise<string>;
-}
-
-/** An open backend and how to end it. */
-export interface OpenedBackend {
-  backend: Backend;
-  /** Set once the link can no longer serve (a revoked key...): the next call opens a new one. */
-  failed(): boolean;
-  close(): Promise<void>;
-}
-
-/** The Backend of a Connection, acting on `session`. */
-export function connectionBackend(conn: Connection, session: string): OpenedBackend {
-  const text = (frames: Buffer[]) => (frames[0] ?? Buffer.alloc(0)).toString('utf8');
-  return {
-    backend: {
-      portal: new PortalClient(conn, session),
-      sessions: async () => (await conn.request('session.list', {})).result.sessions,
-      send: async (data) => { await conn.request('session.send', { name: session }, [data]); },
-      capture: async () => text((await conn.request('pane.capture', { name: session, window: null, pane: null, escapes: false })).frames),
-      history: async () => text((await conn.request('session.history', { name: session, format: 'text' })).frames),
-    },
-    failed: () => conn.failed !== null,
-    close: () => conn.close(),
-  };
-}
-
-/**
- * One backend, opened on first use and shared by every call; opened again
- * after a failure. A failure to open is EUNAVAIL (EDENIED and EVERSION say
- * more as they are).
- */
-export class LazyBackend {
-  private pending: Promise<OpenedBackend> | null = null;
-  private disposed = false;
-
-  constructor(private readonly open: () => Promise<OpenedBackend>) {}
-
-  async get(): Promise<Backend> {
-    if (this.disposed) throw new ZmxError('EUNAVAIL', 'the MCP server is shutting down');
-    let p = this.pending;
-    if (p) {
-      const opened = await p.catch(() => null);
-      if (opened && !opened.failed()) return opened.backend;
-      if (this.pending === p) {
-        this.pending = null;
-        await opened?.close().catch(() => {});
-      }
-    }
-    p = this.pending ?? (this.pending = this.open());
-    try {
-      return (await p).backend;
-    } catch (err) {
-      if (this.pending === p) this.pending = null;
-      const e = toZmxError(err);
-      if (e.code === 'EDENIED' || e.code === 'EVERSION' || e.code === 'EUNAVAIL') throw e;
-      throw new ZmxError('EUNAVAIL', `cannot reach the zmx server: ${e.message}`);
-    }
-  }
-
-  async dispose(): Promise<void> {
-    this.disposed = true;
-    const p = this.pending;
-    this.pending = null;
-    const opened = p ? await p.catch(() => null) : null;
-    await opened?.close();
-  }
-}
-
-function textResult(text: string): CallToolResult {
-  return { content: [{ type: 'text', text }] };
-}
-
-/** A tool's failure as the agent sees it: `CODE: message`. */
-export function errorResult(err: unknown): CallToolResult {
-  const e = toZmxError(err);
-  return { isError: true, content: [{ type: 'text', text: `${e.code}: ${e.message}` }] };
-}
-
-/** A handler that answers every failure as a tool error instead of throwing. */
-function guarded<A>(fn: (args: A, signal: AbortSignal) => Promise<CallToolResult>): (args: A, extra: { signal: AbortSignal }) => Promise<CallToolResult> {
-  return async (args, extra) => {
-    try {
-      return await fn(args, extra.signal);
-    } catch (err) {
-      return errorResult(err);
-    }
-  };
-}
-
 function isBinary(data: Buffer): boolean {
   return data.subarray(0, BINARY_SNIFF_BYTES).includes(0);
 }
@@ -199,28 +98,19 @@ async function readLines(b: Backend, path: string, offset: number, limit: number
   return `${text}${text.endsWith('\n') || text === '' ? '' : '\n'}[zmx: lines ${offset}-${last} of ${path} (${size} bytes) shown, ${why}; the file goes on: call read_file with offset ${last + 1}.]`;
 }
 
-/** The end of a stream's output, at most RUN_MAX_STREAM_BYTES, as text. */
-function tail(data: Buffer): { text: string; cut: boolean } {
-  if (data.length <= RUN_MAX_STREAM_BYTES) return { text: data.toString('utf8'), cut: false };
-  let from = data.length - RUN_MAX_STREAM_BYTES;
-  while (from < data.length && (data[from]! & 0xc0) === 0x80) from++; // not in the middle of a character
-  return { text: `[zmx: the first ${from} bytes are not shown]\n${data.subarray(from).toString('utf8')}`, cut: true };
+/** The MCP server and what it owns besides: the commands it follows, the panes it watches. */
+export interface ZmxMcpServer {
+  server: McpServer;
+  /** Ends the commands still running and stops following panes; then close the server and the backend. */
+  dispose(): Promise<void>;
 }
 
-const RUN_OUTPUT = {
-  exitCode: z.number().int().nullable().describe('the exit status; null when a signal ended the command'),
-  signal: z.string().nullable().describe('the signal that ended it (SIGKILL...), null if it exited'),
-  durationMs: z.number().describe('how long it ran, in milliseconds'),
-  truncated: z.boolean().describe('some output is not included (too much of it)'),
-  timedOut: z.boolean().describe('ended by its timeout (the whole process group was killed)'),
-  stdout: z.string().describe('what it printed on stdout'),
-  stderr: z.string().describe('what it printed on stderr'),
-};
-
-/** The MCP server with zmx's tools on `session`; `backend` is called by each tool call. */
-export function createMcpServer(opts: { session: string; backend: () => Promise<Backend> }): McpServer {
+/** The MCP server with zmx's tools on `session` and the panes as resources; `backend` is called by each call. */
+export function createMcpServer(opts: { session: string; backend: () => Promise<Backend> }): ZmxMcpServer {
   const { session } = opts;
   const server = new McpServer({ name: 'zmx', version: VERSION });
+  const commands = new CommandTracker(opts.backend);
+  const resources = new PaneResources(server, opts.backend);
   const where = `in the zmx session "${session}"`;
   const pathNote = 'Paths are relative to the session\'s root (an absolute path must lie inside it); one that leads outside fails with EOUTSIDE.';
 
@@ -331,49 +221,7 @@ export function createMcpServer(opts: { session: string; backend: () => Promise<
     return textResult(lines.length ? lines.join('\n') : 'no matches');
   }));
 
-  server.registerTool('run_command', {
-    title: 'Run a command',
-    description: `Runs a command ${where}, in its root (or \`cwd\` below it), as a process of its own (not in the terminal: use terminal_send for that), and waits for it to end. Give \`command\`, a shell script for /bin/sh -c (pipes, &&, redirections work), or \`argv\`, a program and its arguments run without a shell. Returns stdout, stderr and the exit code separately (structured: exitCode, signal, durationMs, truncated, timedOut, stdout, stderr); a non-zero exit is a result, not a tool error. At most ${RUN_MAX_STREAM_BYTES} bytes of each stream are returned (the end). The command is killed after \`timeout_seconds\` (default ${RUN_DEFAULT_TIMEOUT_S}). Nothing is interactive: stdin is \`stdin\` or empty.`,
-    inputSchema: {
-      command: z.string().optional().describe('a shell script, e.g. "npm test 2>&1 | tail -20"'),
-      argv: z.array(z.string()).optional().describe('a program and its arguments, run without a shell (instead of command)'),
-      cwd: z.string().optional().describe('working directory, relative to the session root (default: the root)'),
-      timeout_seconds: z.number().positive().max(RUN_MAX_TIMEOUT_S).optional().describe(`kill it after this long (default ${RUN_DEFAULT_TIMEOUT_S})`),
-      stdin: z.string().optional().describe('text given on its stdin (then closed)'),
-    },
-    outputSchema: RUN_OUTPUT,
-    annotations: { destructiveHint: true, openWorldHint: true },
-  }, guarded(async (a, signal) => {
-    const hasCommand = a.command !== undefined && a.command.trim() !== '';
-    const hasArgv = a.argv !== undefined && a.argv.length > 0;
-    if (hasCommand === hasArgv) throw new ZmxError('EINVAL', hasCommand ? 'give command or argv, not both' : 'give command (a shell script) or argv (a program and its arguments)');
-    const b = await opts.backend();
-    let id: number | null = null;
-    // The agent gave up on the call: end the command rather than leave it running.
-    const onAbort = () => { if (id !== null) b.portal.kill(id, 'SIGTERM').catch(() => {}); };
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      const r = await b.portal.exec({
-        ...(hasArgv ? { argv: a.argv! } : { shell: a.command! }),
-        cwd: a.cwd ?? '',
-        timeoutMs: Math.round((a.timeout_seconds ?? RUN_DEFAULT_TIMEOUT_S) * 1000),
-        ...(a.stdin !== undefined ? { stdin: Buffer.from(a.stdin, 'utf8') } : {}),
-        onStart: (info) => { id = info.id; if (signal.aborted) onAbort(); },
-      });
-      const out = tail(r.stdout);
-      const err = tail(r.stderr);
-      const structured = {
-        exitCode: r.exitCode, signal: r.signal, durationMs: r.durationMs,
-        truncated: r.truncated || out.cut || err.cut, timedOut: r.timedOut, stdout: out.text, stderr: err.text,
-      };
-      const how = r.timedOut ? `timed out after ${r.durationMs} ms (killed${r.signal ? ` by ${r.signal}` : ''})`
-        : r.signal ? `killed by ${r.signal}` : `exit code ${r.exitCode}`;
-      const text = `${how}\n--- stdout ---\n${out.text}${out.text.endsWith('\n') || out.text === '' ? '' : '\n'}--- stderr ---\n${err.text}`;
-      return { content: [{ type: 'text', text }], structuredContent: structured };
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-  }));
+  registerCommandTools(server, commands, where);
 
   server.registerTool('terminal_send', {
     title: 'Type into the terminal',
@@ -392,7 +240,7 @@ export function createMcpServer(opts: { session: string; backend: () => Promise<
 
   server.registerTool('terminal_read', {
     title: 'Read the terminal',
-    description: `Reads what the terminal of the zmx session "${session}" shows (its active pane) as plain text, without trailing blank lines. \`lines\` gives the last N lines; more than the screen holds reaches into its scrollback.`,
+    description: `Reads what the terminal of the zmx session "${session}" shows (its active pane) as plain text, without trailing blank lines. \`lines\` gives the last N lines; more than the screen holds reaches into its scrollback. To watch a pane (any pane, of any session) without polling, subscribe to its resource zmx://SESSION/PANE/screen (PANE: the pane id; resources/list has them all).`,
     inputSchema: { lines: z.number().int().min(1).optional().describe('only the last N lines (default: the whole screen)') },
     annotations: { readOnlyHint: true },
   }, guarded(async (a) => {
@@ -419,18 +267,24 @@ export function createMcpServer(opts: { session: string; backend: () => Promise<
     return textResult(sessions.map((s) => `${s.name === session ? '*' : ' '} ${s.name}\troot=${s.root}\tpanes=${s.panes.length}\tclients=${s.clients}`).join('\n'));
   }));
 
-  return server;
+  return {
+    server,
+    dispose: async () => {
+      resources.dispose();
+      await commands.dispose();
+    },
+  };
 }
 
 /**
  * Serves MCP on stdin/stdout until stdin ends, then closes the connection.
  * `open` makes the connection (called at start, and again after a failure).
  */
-export async function serveStdio(opts: { session: string; open: () => Promise<OpenedBackend>; stdin?: Readable; stdout?: Writable; log?: (msg: string) => void }): Promise<void> {
+export async function serveStdio(opts: { session: string; open: () => Promise<OpenedBackend>; first?: Promise<OpenedBackend>; stdin?: Readable; stdout?: Writable; log?: (msg: string) => void }): Promise<void> {
   const stdin = opts.stdin ?? process.stdin;
   const stdout = opts.stdout ?? process.stdout;
-  const backend = new LazyBackend(opts.open);
-  const server = createMcpServer({ session: opts.session, backend: () => backend.get() });
+  const backend = new LazyBackend(opts.open, opts.first);
+  const mcp = createMcpServer({ session: opts.session, backend: () => backend.get() });
   const transport = new StdioServerTransport(stdin, stdout);
   transport.onerror = (err) => opts.log?.(`zmx mcp: ${err.message}`);
   const ended = new Promise<void>((resolve) => {
@@ -438,10 +292,11 @@ export async function serveStdio(opts: { session: string; open: () => Promise<Op
     stdin.once('close', resolve);
     stdin.once('error', () => resolve());
   });
-  await server.connect(transport);
-  // Connect now, so the first call is quick; a failure here is answered by that call.
+  await mcp.server.connect(transport);
+  // Connect now (unless under way already), so the first call is quick; a failure here is answered by that call.
   backend.get().catch(() => {});
   await ended;
-  await server.close().catch(() => {});
+  await mcp.dispose().catch(() => {});
+  await mcp.server.close().catch(() => {});
   await backend.dispose().catch(() => {});
 }

@@ -50,31 +50,7 @@ export function writePidFile(path: string): void {
   writeFileSync(path, `${process.pid}\n`, { mode: 0o600 });
 }
 
-export function readPid(path: string): number | null {
-  try {
-    const pid = Number(readFileSync(path, 'utf8').trim());
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Whether a process runs (a zombie, killed but not yet reaped, does not). */
-export function isAlive(pid: number | null): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    // /proc/PID/stat: "pid (comm) state ..."; comm may hold spaces and parentheses.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc: trust kill(0)
-  }
-}
+export { readPid, isAlive } from '../common/pidfile.js';
 
 /** Tells the parent we serve: one line on stdout, then stdout is closed. */
 export function signalReady(): void {

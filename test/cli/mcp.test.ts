@@ -8,47 +8,17 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { Sandbox, ZMX_BIN, alive, until } from '../helpers/harness.js';
+import { Sandbox, alive, until } from '../helpers/harness.js';
 import { assertOk } from '../helpers/assert.js';
+import { call, closeMcp, sandboxMcp, text, type McpSession } from '../helpers/mcp.js';
 
-const TOOLS = ['edit_file', 'glob', 'grep', 'list_directory', 'list_sessions', 'read_file', 'read_files', 'run_command', 'terminal_read', 'terminal_send', 'write_file'];
-
-/** An MCP client on `zmx mcp ARGS`, its stderr kept. */
-async function mcpClient(sb: Sandbox, args: string[]): Promise<{ client: Client; transport: StdioClientTransport; stderr: () => string }> {
-  const transport = new StdioClientTransport({ command: ZMX_BIN, args: ['mcp', ...args], env: sb.env as Record<string, string>, stderr: 'pipe' });
-  let stderr = '';
-  transport.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const client = new Client({ name: 'zmx-test', version: '0' });
-  await client.connect(transport);
-  return { client, transport, stderr: () => stderr };
-}
-
-/** Ends the MCP child (closing its stdin) and checks, by pid, that it and the process it runs are gone. */
-async function closeClient(c: { client: Client; transport: StdioClientTransport }): Promise<void> {
-  const pid = c.transport.pid;
-  const pids = pid ? [pid, ...spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').map(Number).filter((p) => p > 0)] : [];
-  await c.client.close();
-  const gone = await until(() => pids.every((p) => !alive(p)), 'zmx mcp to exit').then(() => true, () => false);
-  for (const p of pids) if (alive(p)) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
-  assert.ok(gone, 'zmx mcp (and its MCP process) exit when stdin closes');
-}
-
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args })) as CallToolResult;
-}
-
-function text(r: CallToolResult): string {
-  return r.content.map((c) => (c.type === 'text' ? c.text : `<${c.type}>`)).join('\n');
-}
+const TOOLS = ['command_kill', 'command_output', 'command_wait', 'edit_file', 'glob', 'grep', 'list_directory', 'list_sessions', 'read_file', 'read_files', 'run_command', 'terminal_read', 'terminal_send', 'write_file'];
 
 describe('zmx mcp', () => {
   let sb: Sandbox;
   let root: string;
-  let mcp: Awaited<ReturnType<typeof mcpClient>>;
+  let mcp: McpSession;
 
   before(async () => {
     sb = new Sandbox();
@@ -61,11 +31,11 @@ describe('zmx mcp', () => {
     symlinkSync(join(sb.base, 'secret.txt'), join(root, 'escape'));
     assertOk(await sb.zmx(['new', '-d', '-s', 'work', '-c', root]), 'new -d -s work');
     sb.notePids();
-    mcp = await mcpClient(sb, ['-t', 'work']);
+    mcp = await sandboxMcp(sb, ['-t', 'work']);
   });
 
   after(async () => {
-    if (mcp) await closeClient(mcp);
+    if (mcp) await closeMcp(mcp);
     await sb.cleanup();
   });
 
@@ -126,6 +96,37 @@ describe('zmx mcp', () => {
     assert.equal((pwd.structuredContent as { stdout: string }).stdout.trim(), join(root, 'src'));
   });
 
+  test('a command that outlives its call goes on with an id; command_wait sends its output as progress and gets its end', async () => {
+    // Gates the test opens: the command goes on only when told, so nothing depends on timing.
+    const script = 'echo started; while [ ! -e gate1 ]; do sleep 0.05; done; echo middle; while [ ! -e gate2 ]; do sleep 0.05; done; echo finished >&2';
+    const r = await call(mcp.client, 'run_command', { command: script, wait_seconds: 0 });
+    const s = r.structuredContent as { id: number; running: boolean };
+    assert.equal(s.running, true, text(r));
+    const messages: string[] = [];
+    const waited = (await mcp.client.callTool({ name: 'command_wait', arguments: { id: s.id } }, undefined, {
+      onprogress: (p) => {
+        messages.push(p.message ?? '');
+        writeFileSync(join(root, p.message?.includes('middle') ? 'gate2' : 'gate1'), '');
+      },
+    })) as CallToolResult;
+    assert.notEqual(waited.isError, true, text(waited));
+    const w = waited.structuredContent as Record<string, unknown>;
+    assert.deepEqual([w['running'], w['exitCode'], w['stdout'], w['stderr']], [false, 0, 'started\nmiddle\n', 'finished\n']);
+    assert.ok(messages.some((m) => m.includes('middle')), `progress carried the output: ${JSON.stringify(messages)}`);
+    assert.deepEqual((await call(mcp.client, 'command_output', { id: s.id })).structuredContent, waited.structuredContent);
+  });
+
+  test('command_kill ends a background command\'s process group', async () => {
+    const r = await call(mcp.client, 'run_command', { command: 'echo $$; exec sleep 300', background: true });
+    const id = (r.structuredContent as { id: number }).id;
+    const pid = Number(await until(async () => ((await call(mcp.client, 'command_output', { id })).structuredContent as { stdout: string }).stdout.trim(), 'its pid'));
+    assert.ok(alive(pid));
+    assert.match(text(await call(mcp.client, 'command_kill', { id })), /^sent SIGTERM to command \d+/);
+    const ended = (await call(mcp.client, 'command_wait', { id })).structuredContent as { running: boolean; signal: string };
+    assert.deepEqual([ended.running, ended.signal], [false, 'SIGTERM']);
+    assert.equal(alive(pid), false);
+  });
+
   test('a path outside the root is a tool error EOUTSIDE, by .. or by a symlink', async () => {
     for (const path of ['../secret.txt', join(sb.base, 'secret.txt'), 'escape']) {
       const r = await call(mcp.client, 'read_file', { path });
@@ -161,17 +162,54 @@ describe('zmx mcp', () => {
   });
 });
 
+describe('zmx mcp ending', { concurrency: 2 }, () => {
+  /** A session with an MCP client that started a command still running; the command's pid. */
+  async function withCommand(t: { after(fn: () => Promise<void>): void }): Promise<{ c: McpSession; pid: number }> {
+    const sb = new Sandbox();
+    t.after(() => sb.cleanup());
+    assertOk(await sb.zmx(['new', '-d', '-s', 'bye']), 'new');
+    sb.notePids();
+    const c = await sandboxMcp(sb, ['-t', 'bye']);
+    const r = await call(c.client, 'run_command', { command: 'echo $$; exec sleep 300', background: true });
+    const id = (r.structuredContent as { id: number }).id;
+    const pid = Number(await until(async () => ((await call(c.client, 'command_output', { id })).structuredContent as { stdout: string }).stdout.trim(), 'its pid'));
+    assert.ok(alive(pid));
+    return { c, pid };
+  }
+
+  test('when stdin closes, it ends the commands it started that still run', async (t) => {
+    const { c, pid } = await withCommand(t);
+    await closeMcp(c);
+    await until(() => !alive(pid), 'the command to be ended');
+  });
+
+  test('SIGTERM ends it the same way', async (t) => {
+    const { c, pid } = await withCommand(t);
+    process.kill(c.transport.pid!, 'SIGTERM');
+    await until(() => !alive(pid) && !alive(c.transport.pid!), 'the command and zmx mcp to end');
+    await c.client.close();
+  });
+});
+
 describe('zmx mcp without a server', () => {
   test('answers EUNAVAIL as a tool error and keeps serving', async (t) => {
     const sb = new Sandbox();
-    const c = await mcpClient(sb, ['-t', 'ghost']);
-    t.after(async () => { await closeClient(c); await sb.cleanup(); });
+    const c = await sandboxMcp(sb, ['-t', 'ghost']);
+    t.after(async () => { await closeMcp(c); await sb.cleanup(); });
     for (let i = 0; i < 2; i++) {
       const r = await call(c.client, 'list_sessions');
       assert.equal(r.isError, true);
       assert.match(text(r), /^EUNAVAIL: /);
     }
     assert.equal(sb.frontPid(), null, 'no server was started');
+  });
+
+  test('names the directory it looked in and how to point elsewhere', async (t) => {
+    const sb = new Sandbox();
+    const c = await sandboxMcp(sb, ['-t', 'ghost']);
+    t.after(async () => { await closeMcp(c); await sb.cleanup(); });
+    const r = await call(c.client, 'read_file', { path: 'x' });
+    assert.equal(text(r), `EUNAVAIL: no zmx server is running on this machine: looked in ${sb.dir} (from ZMX_DIR); if the server runs elsewhere, set ZMX_DIR to its run-time directory; or start the session with zmx new -d -s ghost`);
   });
 
   test('-t is required: one line on stderr', async (t) => {
