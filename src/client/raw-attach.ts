@@ -6,10 +6,12 @@
  * front is replaced, and follows zmx's switch (`zmx attach B` typed inside
  * the session moves this client to B).
  */
+import { spawnSync } from 'node:child_process';
 import { TERMINAL } from '../common/constants.js';
 import { ZmxError } from '../common/errors.js';
 import type { CreateArgs, StreamEndReason } from '../common/protocol.js';
 import type { Connection, StreamHandlers } from './connection.js';
+import { TerminalOutput } from './terminal-output.js';
 
 /** C-\ as the kitty keyboard protocol (CSI-u) and xterm's modifyOtherKeys send it. */
 const DETACH_SEQUENCES = [/^\x1b\[92;5(:\d+)?u/, /^\x1b\[27;5;92~/];
@@ -17,6 +19,19 @@ const DETACH_SEQUENCES = [/^\x1b\[92;5(:\d+)?u/, /^\x1b\[27;5;92~/];
 const CLEAR = '\x1b[H\x1b[2J';
 /** Full reset: modes the pane's program set (alternate screen, mouse...) must not outlive the client. */
 const RESET = '\x1bc';
+
+/**
+ * Turns off the terminal's output processing (termios OPOST), as tmux and
+ * dtach do for their clients: the pane's bytes were processed by its own
+ * pty already, so here a newline (already CR LF) became CR CR LF and the
+ * kernel handled the output byte by byte — most of this client's CPU in a
+ * flood. Node's raw mode leaves OPOST on and has no call for it: stty does
+ * it, on the terminal raw mode was set on, after setRawMode(true), so that
+ * setRawMode(false) (or Node's exit) brings the terminal's own settings back.
+ */
+function passOutputThrough(stdin: NodeJS.ReadStream): void {
+  spawnSync('stty', ['-opost'], { stdio: [stdin, 'ignore', 'ignore'] });
+}
 
 export function isDetachKey(data: Buffer): boolean {
   if (data.length > 0 && data[0] === TERMINAL.detachByte) return true;
@@ -52,11 +67,14 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
   let sid = first.result.sid;
   const wasRaw = stdin.isTTY ? stdin.isRaw : false;
   if (stdin.isTTY) stdin.setRawMode(true);
+  // Only from cooked mode: libuv restores the settings it saved on leaving it.
+  if (stdin.isTTY && !wasRaw) passOutputThrough(stdin);
   // Clear, then draw the server's copy of the screen: scrollback, screen, cursor, modes, title.
   stdout.write(CLEAR);
   if (first.frames[0]?.length) stdout.write(first.frames[0]);
 
   return await new Promise<RawAttachEnd>((resolve) => {
+    const terminal = new TerminalOutput(stdout, conn);
     let finished = false;
     /** Set while no stream is live: a re-attach or a switch is under way. */
     let between = false;
@@ -86,6 +104,7 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
       stdin.pause();
       if (stdin.isTTY) stdin.setRawMode(wasRaw);
       stdout.write(RESET);
+      terminal.flush();
       resolve({ reason, exitCode, name });
     };
 
@@ -117,18 +136,13 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
         });
     };
 
-    /** Writes pane bytes; while the terminal lags, the server is asked to wait (credit withheld). */
-    const show = (data: Buffer | string) => {
-      if (stdout.write(data)) return;
-      const held = sid;
-      conn.hold(held);
-      stdout.once('drain', () => conn.release(held));
-    };
-
     const handlers: StreamHandlers = {
-      output: (_seq, data) => show(data),
+      output: (_seq, data) => terminal.write(sid, data),
       // Too far behind (this process was stopped, or the terminal too slow): the current screen.
-      resync: (_seq, screen) => show(Buffer.concat([Buffer.from(CLEAR), screen])),
+      resync: (_seq, screen) => {
+        terminal.write(sid, CLEAR);
+        terminal.write(sid, screen);
+      },
       end: (reason, exitCode) => {
         if (reason === 'replaced' && switchTo !== null) {
           const target = switchTo;

@@ -6,6 +6,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { Sandbox, ZMX_BIN, alive, parseList, until } from '../helpers/harness.js';
 import { sandbox } from '../helpers/assert.js';
 
@@ -28,6 +29,16 @@ async function type(sb: Sandbox, target: string, command: string, expect: string
   return sb.waitForScreen(new RegExp(`^${expect.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`, 'm'), target, 15_000);
 }
 
+/** Whether the terminal of a tmux pane processes output (termios OPOST: a newline becomes CR LF). */
+function processesOutput(sb: Sandbox, target: string): boolean {
+  const tty = sb.tmux('display', '-p', '-t', target, '#{pane_tty}').trim();
+  const r = spawnSync('stty', ['-F', tty, '-a'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const flag = /(^|\s)(-?)opost(\s|$)/m.exec(r.stdout);
+  assert.ok(flag, `stty shows opost: ${r.stdout}`);
+  return flag[2] === '';
+}
+
 function screenLines(screen: string): string[] {
   return screen.split('\n').map((l) => l.replace(/\s+$/, ''));
 }
@@ -41,10 +52,14 @@ describe('attach', { concurrency: 3 }, () => {
     const client = sb.paneClientPid('main');
     assert.ok(client && alive(client), 'the attach client runs in the pane');
     const shell = Number(parseList((await sb.zmx(['ls'])).stdout)[0]!['pid']);
+    // The pane's bytes pass through unprocessed (its own pty made its newlines CR LF already)...
+    assert.equal(processesOutput(sb, 'main'), false, 'output processing is off while attached');
 
     sb.tmux('send-keys', '-t', 'main', 'C-\\');
     await sb.waitForScreen('[detached from session dev]');
     await until(() => !alive(client), 'the attach client to exit');
+    // ...and the terminal gets its own settings back.
+    assert.equal(processesOutput(sb, 'main'), true, 'output processing is back after detaching');
     await until(async () => (await clients(sb, 'dev')) === 0, 'the client to be gone from ls');
     assert.ok(alive(shell), 'the shell still runs');
     // The session went on without us: what it does now shows in history.

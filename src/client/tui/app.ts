@@ -5,8 +5,9 @@
  * The server owns windows, panes and layouts (a second client or a
  * reattach sees the same); this client keeps an @xterm/headless terminal
  * per visible pane, fed from the pane's stream, and paints those terminals
- * into the screen at most once per frame. Keys go to the active pane byte
- * for byte, except the prefix (C-b) and what follows it.
+ * into the screen when they change (frames.ts: at once, or once per frame
+ * while output streams). Keys go to the active pane byte for byte, except
+ * the prefix (C-b) and what follows it.
  */
 import blessed from 'blessed';
 import xtermHeadless from '@xterm/headless';
@@ -26,6 +27,7 @@ import type { StyleTable } from './style.js';
 import { blitTerminal, type Highlight } from './blit.js';
 import { cursorSequence, cursorState } from './cursor.js';
 import { blessedStyle, chromeAttr } from './chrome.js';
+import { FrameScheduler } from './frames.js';
 import { statusLine, type StatusWindow } from '../../common/config.js';
 import type { Theme, ThemePart } from '../../common/theme.js';
 
@@ -34,8 +36,18 @@ const { Unicode11Addon } = unicode11;
 type Terminal = InstanceType<typeof Terminal>;
 
 export const TUI = {
-  /** At most one frame per this many ms: output is coalesced into frames. */
+  /** While output streams in, at most one frame per this many ms (60 a second); a lone change is drawn at once. */
   frameMs: 16,
+  /**
+   * Output that may arrive at once and still be drawn at once: a screenful
+   * repainted in true colour is well under it.
+   */
+  streamBurstBytes: 64 * 1024,
+  /**
+   * Output at this rate (bytes per ms: 1 MB/s) or slower is drawn as it
+   * comes; faster output, beyond the burst, is a stream and drawn per frame.
+   */
+  streamDrainBytesPerMs: 1024,
   /** How long a lone ESC waits for the rest of a sequence before it is the Escape key. */
   escapeWaitMs: 25,
   /** Lines the mouse wheel scrolls. */
@@ -133,9 +145,7 @@ class TuiApp {
   private readonly parser = new InputParser();
   private prefixed = false;
   private copy: CopyMode | null = null;
-  private frame: NodeJS.Timeout | null = null;
-  /** When the last frame was drawn (ms since the epoch): the next waits out the rest of TUI.frameMs. */
-  private lastFrame = 0;
+  private readonly frames = new FrameScheduler(() => this.render(), { frameMs: TUI.frameMs, burstBytes: TUI.streamBurstBytes, drainBytesPerMs: TUI.streamDrainBytesPerMs });
   private clock: NodeJS.Timeout | null = null;
   private escapeTimer: NodeJS.Timeout | null = null;
   private finished = false;
@@ -213,7 +223,8 @@ class TuiApp {
     const { stdin, stdout } = this.opts;
     stdin.off('data', this.onData);
     stdout.off('resize', this.onResize);
-    for (const t of [this.frame, this.escapeTimer]) if (t) clearTimeout(t);
+    this.frames.dispose();
+    if (this.escapeTimer) clearTimeout(this.escapeTimer);
     if (this.clock) clearInterval(this.clock);
     for (const v of this.views.values()) this.closeView(v);
     stdout.write(PASTE_OFF + (this.opts.mouse ? MOUSE_OFF : ''));
@@ -338,23 +349,22 @@ class TuiApp {
         return;
       }
       view.sid = result.sid;
-      if (frames[0]?.length) term.write(frames[0]);
+      if (frames[0]?.length) this.parse(view, frames[0], () => this.schedule());
       for (const bytes of view.early.splice(0)) this.conn.input(result.sid, bytes);
       const sid = result.sid;
       const feed = (data: Buffer) => {
-        view.queued += data.length;
-        if (!view.held && view.queued > TUI.viewQueueBytes) {
-          view.held = true;
-          this.conn.hold(sid);
-        }
-        term.write(data, () => {
-          view.queued -= data.length;
+        this.frames.output(data.length);
+        this.parse(view, data, () => {
           if (view.held && view.queued <= TUI.viewQueueBytes / 2) {
             view.held = false;
             this.conn.release(sid);
           }
           this.schedule();
         });
+        if (!view.held && view.queued > TUI.viewQueueBytes) {
+          view.held = true;
+          this.conn.hold(sid);
+        }
       };
       const handlers: StreamHandlers = {
         output: (_seq, data) => feed(data),
@@ -370,6 +380,20 @@ class TuiApp {
       this.schedule();
     }, () => {
       view.opening = false;
+    });
+  }
+
+  /** Writes output to a view's terminal; `parsed` runs once it is parsed — at once when nothing was queued. */
+  private parse(v: View, data: Buffer, parsed: () => void): void {
+    // xterm parses the first write after user input at once and defers the
+    // rest to a timer (so a browser's renderer gets a turn; ours is not
+    // one): with nothing queued, claim input so that this chunk is parsed
+    // now and a keystroke's echo is drawn in the turn it arrived.
+    if (v.queued === 0) v.term.input('', true);
+    v.queued += data.length;
+    v.term.write(data, () => {
+      v.queued -= data.length;
+      parsed();
     });
   }
 
@@ -572,19 +596,9 @@ class TuiApp {
 
   // ---------------------------------------------------------------- drawing
 
-  /**
-   * Asks for a frame; frames come at most every TUI.frameMs. An idle client
-   * draws at once (what arrives in the same turn of the event loop still
-   * shares the frame), so a keystroke's echo does not wait a whole frame.
-   */
+  /** Asks for a frame: at the end of this turn, or of the frame interval while output streams (frames.ts). */
   private schedule(): void {
-    if (this.frame || this.finished) return;
-    const wait = Math.max(0, this.lastFrame + TUI.frameMs - Date.now());
-    this.frame = setTimeout(() => {
-      this.frame = null;
-      this.lastFrame = Date.now();
-      this.render();
-    }, wait);
+    if (!this.finished) this.frames.request();
   }
 
   private render(): void {
