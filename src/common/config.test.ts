@@ -9,9 +9,10 @@ import { TERMINAL } from './constants.js';
 import { throwsEinval } from './testing.js';
 
 /** Asserts fn throws a one-line EINVAL matching `pattern`. */
-test('defaults: every key has one, scrollback follows TERMINAL', () => {
+test('defaults: every key has one, history-limit follows TERMINAL (2000 lines, as zmx)', () => {
   assert.deepEqual([...CONFIG_KEYS].sort(), Object.keys(DEFAULT_CONFIG).sort());
-  assert.equal(DEFAULT_CONFIG['scrollback-lines'], TERMINAL.scrollbackLines);
+  assert.equal(DEFAULT_CONFIG['history-limit'], TERMINAL.scrollbackLines);
+  assert.equal(TERMINAL.scrollbackLines, 2000);
   assert.equal(DEFAULT_CONFIG.prefix, 'C-b');
   assert.equal(DEFAULT_CONFIG.theme, 'default');
   assert.equal(DEFAULT_CONFIG['size-policy'], 'latest');
@@ -40,21 +41,21 @@ test('prefix keys: tmux spellings, canonical form and byte', () => {
 
 test('config keys: unknown ones list the valid keys', () => {
   assert.equal(checkConfigKey('prefix'), 'prefix');
-  throwsEinval(() => checkConfigKey('nope'), /^unknown config key "nope" \(valid keys: prefix, theme, status-format, scrollback-lines, size-policy, mouse, audit-max-bytes, audit-files, search-timeout\)$/);
+  throwsEinval(() => checkConfigKey('nope'), /^unknown config key "nope" \(valid keys: prefix, theme, status-format, history-limit, size-policy, mouse, audit-max-bytes, audit-files, search-timeout\)$/);
   // Not an inherited property either.
   throwsEinval(() => checkConfigKey('toString'), /unknown config key/);
   throwsEinval(() => checkConfigKey('__proto__'), /unknown config key/);
 });
 
 test('values from the command line: parsed, or one line saying what is allowed', () => {
-  assert.equal(parseConfigValue('scrollback-lines', '5000'), 5000);
-  assert.equal(parseConfigValue('scrollback-lines', '1_000_000'), 1_000_000);
-  assert.equal(parseConfigValue('scrollback-lines', '100'), 100);
-  throwsEinval(() => parseConfigValue('scrollback-lines', '99'), /^invalid value for scrollback-lines: 99 is out of range \(use 100 to 1000000\)$/);
-  throwsEinval(() => parseConfigValue('scrollback-lines', '1000001'), /out of range/);
-  throwsEinval(() => parseConfigValue('scrollback-lines', 'lots'), /"lots" is not an integer \(use 100 to 1000000\)/);
-  throwsEinval(() => parseConfigValue('scrollback-lines', '1e4'), /not an integer/);
-  throwsEinval(() => parseConfigValue('scrollback-lines', '-500'), /not an integer/);
+  assert.equal(parseConfigValue('history-limit', '5000'), 5000);
+  assert.equal(parseConfigValue('history-limit', '1_000_000'), 1_000_000);
+  assert.equal(parseConfigValue('history-limit', '50'), 50);
+  assert.equal(parseConfigValue('history-limit', '0'), 0, 'no history, as tmux allows');
+  throwsEinval(() => parseConfigValue('history-limit', '1000001'), /^invalid value for history-limit: 1000001 is out of range \(use 0 to 1000000\)$/);
+  throwsEinval(() => parseConfigValue('history-limit', 'lots'), /"lots" is not an integer \(use 0 to 1000000\)/);
+  throwsEinval(() => parseConfigValue('history-limit', '1e4'), /not an integer/);
+  throwsEinval(() => parseConfigValue('history-limit', '-500'), /not an integer/);
   // The audit log's rotation and the search deadline: integers within their bounds.
   assert.equal(parseConfigValue('audit-max-bytes', '10_485_760'), 10 * 1024 * 1024);
   throwsEinval(() => parseConfigValue('audit-max-bytes', '1000'), /^invalid value for audit-max-bytes: 1000 is out of range \(use 65536 to /);
@@ -76,7 +77,7 @@ test('values from the command line: parsed, or one line saying what is allowed',
   throwsEinval(() => parseConfigValue('theme', 'bad name'), /not a theme name/);
   throwsEinval(() => parseConfigValue('status-format', '#{sesion}'), /^invalid value for status-format: unknown placeholder #\{sesion\} \(use #\{session\}/);
   assert.equal(configValueText('mouse', false), 'off');
-  assert.equal(configValueText('scrollback-lines', 123), '123');
+  assert.equal(configValueText('history-limit', 123), '123');
 });
 
 test('config.json: bad JSON, bad values and unknown keys are one line naming the file and the key', () => {
@@ -87,8 +88,14 @@ test('config.json: bad JSON, bad values and unknown keys are one line naming the
   throwsEinval(() => parseConfigText('[1]', f), new RegExp(`^${f}: must hold a JSON object`));
   throwsEinval(() => parseConfigText('null', f), /must hold a JSON object/);
   throwsEinval(() => parseConfigText('{"colour": "red"}', f), new RegExp(`^${f}: unknown key "colour" \\(valid keys: prefix, `));
-  throwsEinval(() => parseConfigText('{"scrollback-lines": "5000"}', f), new RegExp(`^${f}: scrollback-lines: "5000" is not an integer`));
-  throwsEinval(() => parseConfigText('{"scrollback-lines": 50}', f), new RegExp(`^${f}: scrollback-lines: 50 is out of range`));
+  throwsEinval(() => parseConfigText('{"history-limit": "5000"}', f), new RegExp(`^${f}: history-limit: "5000" is not an integer`));
+  throwsEinval(() => parseConfigText('{"history-limit": 5000000}', f), new RegExp(`^${f}: history-limit: 5000000 is out of range`));
+  // The key's name before history-limit: still read, as the new one, which wins when both are there.
+  assert.deepEqual(parseConfigText('{"scrollback-lines": 5000}', f), { 'history-limit': 5000 });
+  assert.deepEqual(parseConfigText('{"scrollback-lines": 5000, "history-limit": 300}', f), { 'history-limit': 300 });
+  assert.deepEqual(parseConfigText('{"history-limit": 300, "scrollback-lines": 5000}', f), { 'history-limit': 300 });
+  throwsEinval(() => parseConfigText('{"scrollback-lines": -1}', f), new RegExp(`^${f}: scrollback-lines: -1 is out of range`));
+  assert.equal(checkConfigKey('scrollback-lines'), 'history-limit');
   throwsEinval(() => parseConfigText('{"mouse": "on"}', f), new RegExp(`^${f}: mouse: "on" is not allowed \\(use true or false\\)`));
   throwsEinval(() => parseConfigText('{"size-policy": 1}', f), /size-policy: 1 is not allowed/);
   throwsEinval(() => parseConfigText('{"prefix": 2}', f), /prefix: must be a string/);

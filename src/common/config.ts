@@ -21,8 +21,8 @@ export interface Config {
   theme: string;
   /** The status line; see STATUS_PLACEHOLDERS and formatStatus. */
   'status-format': string;
-  /** Lines of scrollback kept per pane. */
-  'scrollback-lines': number;
+  /** Lines of history (scrollback) a new pane keeps, as tmux's history-limit. */
+  'history-limit': number;
   /** Who sets a shared session's size: the client active last, or the smallest client. */
   'size-policy': SizePolicy;
   /** Whether the mouse selects panes and scrolls. */
@@ -37,7 +37,14 @@ export interface Config {
 
 export type ConfigKey = keyof Config;
 
-export const SCROLLBACK_BOUNDS = { min: 100, max: 1_000_000 } as const;
+/** 0 keeps no history, as tmux allows; a million lines of 80 columns is about half a gigabyte per pane. */
+export const HISTORY_LIMIT_BOUNDS = { min: 0, max: 1_000_000 } as const;
+/**
+ * Keys from earlier versions, read as their new names (in config.json and on
+ * the command line), so a file or a script written for them keeps working.
+ * The file is rewritten with the new name the next time a setting is set.
+ */
+const RENAMED_KEYS: Readonly<Record<string, ConfigKey>> = Object.freeze({ 'scrollback-lines': 'history-limit' });
 /** From 64 KiB (rotation more often than that would only churn) to 1 TiB. */
 export const AUDIT_MAX_BYTES_BOUNDS = { min: 64 * 1024, max: 1024 ** 4 } as const;
 /** At least the current file and one rotated; more than 1000 is a mistake. */
@@ -53,7 +60,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   prefix: 'C-b',
   theme: 'default',
   'status-format': DEFAULT_STATUS_FORMAT,
-  'scrollback-lines': TERMINAL.scrollbackLines,
+  'history-limit': TERMINAL.scrollbackLines,
   'size-policy': 'latest',
   mouse: true,
   'audit-max-bytes': AUDIT.maxBytes,
@@ -318,13 +325,6 @@ function integerKey(describe: string, bounds: { min: number; max: number }): Key
   };
 }
 
-function checkScrollback(n: number): Checked<number> {
-  const { min, max } = SCROLLBACK_BOUNDS;
-  if (!Number.isSafeInteger(n)) return bad(`${JSON.stringify(n)} is not an integer (use ${min} to ${max})`);
-  if (n < min || n > max) return bad(`${n} is out of range (use ${min} to ${max})`);
-  return ok(n);
-}
-
 const SIZE_POLICIES: readonly SizePolicy[] = ['latest', 'smallest'];
 
 const DEFS: KeyDefs = {
@@ -359,14 +359,7 @@ const DEFS: KeyDefs = {
     toText: (v) => v,
     schema: { type: 'string', maxLength: MAX_STATUS_FORMAT },
   },
-  'scrollback-lines': {
-    describe: 'lines of scrollback kept per pane',
-    allowed: `an integer from ${SCROLLBACK_BOUNDS.min} to ${SCROLLBACK_BOUNDS.max}`,
-    fromText: (t) => (/^\s*\d[\d_]*\s*$/.test(t) ? checkScrollback(Number(t.replace(/_/g, ''))) : bad(`${JSON.stringify(t)} is not an integer (use ${SCROLLBACK_BOUNDS.min} to ${SCROLLBACK_BOUNDS.max})`)),
-    fromJson: (v) => (typeof v === 'number' ? checkScrollback(v) : bad(`${JSON.stringify(v)} is not an integer (use ${SCROLLBACK_BOUNDS.min} to ${SCROLLBACK_BOUNDS.max})`)),
-    toText: (v) => String(v),
-    schema: { type: 'integer', minimum: SCROLLBACK_BOUNDS.min, maximum: SCROLLBACK_BOUNDS.max },
-  },
+  'history-limit': integerKey('lines of history (scrollback) each new pane keeps, as tmux\'s history-limit', HISTORY_LIMIT_BOUNDS),
   'size-policy': {
     describe: 'who sizes a shared session: latest (the client active last) or smallest',
     allowed: SIZE_POLICIES.join(' or '),
@@ -399,9 +392,10 @@ export function isConfigKey(key: string): key is ConfigKey {
   return Object.hasOwn(DEFS, key);
 }
 
-/** The key, or EINVAL listing the valid keys. */
+/** The key (an old name as its new one), or EINVAL listing the valid keys. */
 export function checkConfigKey(key: string): ConfigKey {
   if (isConfigKey(key)) return key;
+  if (Object.hasOwn(RENAMED_KEYS, key)) return RENAMED_KEYS[key]!;
   throw new ZmxError('EINVAL', `unknown config key ${JSON.stringify(key)} (valid keys: ${CONFIG_KEYS.join(', ')})`);
 }
 
@@ -431,13 +425,16 @@ export function validateConfigData(data: unknown, file: string): Partial<Config>
     throw new ZmxError('EINVAL', `${file}: must hold a JSON object of settings`);
   }
   const out: Partial<Record<ConfigKey, unknown>> = {};
-  for (const [key, value] of Object.entries(data)) {
-    if (!isConfigKey(key)) {
-      throw new ZmxError('EINVAL', `${file}: unknown key ${JSON.stringify(key)} (valid keys: ${CONFIG_KEYS.join(', ')})`);
+  for (const [name, value] of Object.entries(data)) {
+    const renamed = Object.hasOwn(RENAMED_KEYS, name);
+    if (!isConfigKey(name) && !renamed) {
+      throw new ZmxError('EINVAL', `${file}: unknown key ${JSON.stringify(name)} (valid keys: ${CONFIG_KEYS.join(', ')})`);
     }
+    const key = renamed ? RENAMED_KEYS[name]! : (name as ConfigKey);
     const r = (DEFS[key] as KeyDef<unknown>).fromJson(value);
-    if (!r.ok) throw new ZmxError('EINVAL', `${file}: ${key}: ${r.why}`);
-    out[key] = r.value;
+    if (!r.ok) throw new ZmxError('EINVAL', `${file}: ${name}: ${r.why}`);
+    // The new name wins over an old one left beside it.
+    if (!renamed || !Object.hasOwn(data, key)) out[key] = r.value;
   }
   return out as Partial<Config>;
 }

@@ -70,8 +70,14 @@ export const TERMINAL = {
   /** Size used when a session is created without a client terminal (e.g. `new -d`). */
   defaultCols: 80,
   defaultRows: 24,
-  /** Scrollback kept per pane by the server's terminal emulator. */
-  scrollbackLines: 10_000,
+  /**
+   * Lines of history (scrollback) each pane's emulator keeps unless the
+   * `history-limit` setting says otherwise: zmx's default, and tmux's. An
+   * idle pane's memory grows with it (about 0.5 KiB per 80-column line in
+   * xterm's buffer), so the default is what most sessions need, not the most
+   * anyone might.
+   */
+  scrollbackLines: 2_000,
   /** The byte that detaches a raw client: C-\ (as zmx). */
   detachByte: 0x1c,
 } as const;

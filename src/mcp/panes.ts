@@ -17,7 +17,7 @@ import { panesOf } from '../common/layout.js';
 import type { SessionInfo, StreamEndReason } from '../common/protocol.js';
 import type { Connection } from '../client/connection.js';
 
-/** Lines of scrollback a mirror keeps: the server's default `scrollback-lines`, all a snapshot brings then. */
+/** Lines of scrollback a mirror keeps: more than the server's default `history-limit`, so a snapshot's whole history fits. */
 const MIRROR_SCROLLBACK_LINES = 10_000;
 /** Unparsed output a mirror takes before it withholds its view's credit (the server then holds the rest). */
 const MIRROR_QUEUE_BYTES = 4 * 1024 * 1024;

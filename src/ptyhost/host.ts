@@ -154,7 +154,8 @@ interface Session {
 
 export interface HostOptions {
   spawn: PtySpawner;
-  scrollback?: number;
+  /** Lines of history a new pane keeps (default TERMINAL.scrollbackLines); a function is asked at each new pane. */
+  scrollback?: number | (() => number);
   /** Sends a message to the front. */
   send(frames: Buffer[]): void;
   log?(msg: string): void;
@@ -460,7 +461,8 @@ export class PtyHost {
       {
         id, file: file!, args: rest, cwd, env,
         cols: clampCols(s.cols), rows: clampRows(s.rows - CHROME.titleRows),
-        scrollback: this.opts.scrollback ?? TERMINAL.scrollbackLines, spawn: this.opts.spawn,
+        scrollback: typeof this.opts.scrollback === 'function' ? this.opts.scrollback() : this.opts.scrollback ?? TERMINAL.scrollbackLines,
+        spawn: this.opts.spawn,
       },
       {
         output: (p, seq, data) => {

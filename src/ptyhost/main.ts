@@ -22,7 +22,7 @@ import { DIRECT_ZAP_DOMAIN } from './direct.js';
 import { AuthorizedKeys } from '../platform/authorized.js';
 import { verifyHelloProof } from '../common/curve.js';
 import { spawnPty } from './pty.js';
-import { loadConfig } from '../platform/config-store.js';
+import { ConfigStore } from '../platform/config-store.js';
 import { TERMINAL } from '../common/constants.js';
 
 /** After the last session ends, wait this long for a new one before exiting. */
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   });
   const host = new PtyHost({
     spawn: spawnPty,
-    scrollback: configuredScrollback(),
+    scrollback: historyLimit,
     send: (frames) => { if (front) endpoint.send(front, frames); },
     direct: {
       send: (peer, frames) => direct.send(peer, frames),
@@ -143,10 +143,18 @@ main().catch((err) => {
   process.exit(1);
 });
 
-/** Scrollback per pane from `zmx config` (scrollback-lines); the default when the config cannot be read. */
-function configuredScrollback(): number {
+let config: ConfigStore | null = null;
+
+/**
+ * History per new pane from `zmx config` (history-limit), read afresh for
+ * each pane so `zmx set history-limit N` applies to the next session without
+ * a restart; the default when the config cannot be read (the client reports
+ * a broken file to the user).
+ */
+function historyLimit(): number {
   try {
-    return loadConfig()['scrollback-lines'];
+    config ??= new ConfigStore();
+    return config.get('history-limit');
   } catch {
     return TERMINAL.scrollbackLines;
   }

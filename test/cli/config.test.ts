@@ -16,7 +16,7 @@ const DEFAULT_LIST = [
   'prefix=C-b',
   'theme=default',
   'status-format=[#{session}] #{windows}#[align=right]#{host} #{link} #{rtt} #{time}',
-  'scrollback-lines=10000',
+  'history-limit=2000',
   'size-policy=latest',
   'mouse=on',
   'audit-max-bytes=10485760',
@@ -47,7 +47,7 @@ describe('zmx config', { concurrency: 4 }, () => {
     assert.equal(list0.stdout, DEFAULT_LIST);
     assert.equal(await get(sb, 'prefix'), 'C-b\n');
 
-    for (const [k, v] of [['prefix', 'C-a'], ['scrollback-lines', '50000'], ['mouse', 'off'], ['size-policy', 'smallest'], ['theme', 'nord'], ['status-format', '#{session} #{time}']]) {
+    for (const [k, v] of [['prefix', 'C-a'], ['history-limit', '50000'], ['mouse', 'off'], ['size-policy', 'smallest'], ['theme', 'nord'], ['status-format', '#{session} #{time}']]) {
       const r = await sb.zmx(['config', 'set', k!, v!]);
       assertOk(r, `config set ${k} ${v}`);
       assert.equal(r.stdout + r.stderr, '', 'set is silent');
@@ -55,7 +55,7 @@ describe('zmx config', { concurrency: 4 }, () => {
     }
     // Stored typed, and only what was set.
     assert.deepEqual(stored(sb), {
-      prefix: 'C-a', 'scrollback-lines': 50000, mouse: false, 'size-policy': 'smallest', theme: 'nord', 'status-format': '#{session} #{time}',
+      prefix: 'C-a', 'history-limit': 50000, mouse: false, 'size-policy': 'smallest', theme: 'nord', 'status-format': '#{session} #{time}',
     });
     // No secrets in it: readable by others is fine, writable only by the owner. The directory stays private.
     assert.equal(statSync(configFile(sb)).mode & 0o022, 0, 'config.json not group/other-writable');
@@ -64,14 +64,14 @@ describe('zmx config', { concurrency: 4 }, () => {
     const json = await sb.zmx(['config', 'list', '--json']);
     assertOk(json, 'config list --json');
     assert.deepEqual(JSON.parse(json.stdout), {
-      prefix: 'C-a', theme: 'nord', 'status-format': '#{session} #{time}', 'scrollback-lines': 50000, 'size-policy': 'smallest', mouse: false,
+      prefix: 'C-a', theme: 'nord', 'status-format': '#{session} #{time}', 'history-limit': 50000, 'size-policy': 'smallest', mouse: false,
       'audit-max-bytes': 10 * 1024 * 1024, 'audit-files': 5, 'search-timeout': 30,
     });
 
     assertOk(await sb.zmx(['config', 'unset', 'mouse']), 'config unset mouse');
     assert.equal(await get(sb, 'mouse'), 'on\n');
     assert.ok(!('mouse' in (stored(sb) as object)), 'unset removes the key from the file');
-    for (const k of ['prefix', 'scrollback-lines', 'size-policy', 'theme', 'status-format']) assertOk(await sb.zmx(['config', 'unset', k]), `unset ${k}`);
+    for (const k of ['prefix', 'history-limit', 'size-policy', 'theme', 'status-format']) assertOk(await sb.zmx(['config', 'unset', k]), `unset ${k}`);
     assert.deepEqual(stored(sb), {});
     assert.equal((await sb.zmx(['config', 'list'])).stdout, DEFAULT_LIST);
     // Unsetting what is not set is fine.
@@ -94,17 +94,17 @@ describe('zmx config', { concurrency: 4 }, () => {
     const sb = sandbox(t);
     for (const args of [['get', 'colour'], ['set', 'colour', 'red'], ['unset', 'colour']]) {
       const r = await sb.zmx(['config', ...args]);
-      assertOneLineError(r, `config ${args.join(' ')}`, /^zmx: unknown config key "colour" \(valid keys: prefix, theme, status-format, scrollback-lines, size-policy, mouse, audit-max-bytes, audit-files, search-timeout\)\n$/, true);
+      assertOneLineError(r, `config ${args.join(' ')}`, /^zmx: unknown config key "colour" \(valid keys: prefix, theme, status-format, history-limit, size-policy, mouse, audit-max-bytes, audit-files, search-timeout\)\n$/, true);
     }
     assert.equal(existsSync(configFile(sb)), false, 'nothing written');
   });
 
   test('a bad value is one line saying what is allowed, and changes nothing', async (t) => {
     const sb = sandbox(t);
-    assertOk(await sb.zmx(['config', 'set', 'scrollback-lines', '2000']), 'set a good value first');
+    assertOk(await sb.zmx(['config', 'set', 'history-limit', '3000']), 'set a good value first');
     const cases: [string, string, RegExp][] = [
-      ['scrollback-lines', '50', /^zmx: invalid value for scrollback-lines: 50 is out of range \(use 100 to 1000000\)\n$/],
-      ['scrollback-lines', 'many', /^zmx: invalid value for scrollback-lines: "many" is not an integer/],
+      ['history-limit', '2000000', /^zmx: invalid value for history-limit: 2000000 is out of range \(use 0 to 1000000\)\n$/],
+      ['history-limit', 'many', /^zmx: invalid value for history-limit: "many" is not an integer/],
       ['prefix', 'C-1', /^zmx: invalid value for prefix: "C-1" is not a prefix key \(use C-a\.\.C-z, C-Space/],
       ['prefix', 'C-m', /^zmx: invalid value for prefix: C-m is the same byte as Enter/],
       ['size-policy', 'biggest', /^zmx: invalid value for size-policy: "biggest" is not allowed \(use latest or smallest\)\n$/],
@@ -112,7 +112,7 @@ describe('zmx config', { concurrency: 4 }, () => {
       ['status-format', '#{session} #{load}', /^zmx: invalid value for status-format: unknown placeholder #\{load\} \(use #\{session\}/],
     ];
     for (const [k, v, pattern] of cases) assertOneLineError(await sb.zmx(['config', 'set', k, v]), `config set ${k} ${v}`, pattern, true);
-    assert.deepEqual(stored(sb), { 'scrollback-lines': 2000 });
+    assert.deepEqual(stored(sb), { 'history-limit': 3000 });
   });
 
   test('config set theme loads the theme: a missing name or a broken file is one line naming the file and the field', async (t) => {
@@ -151,8 +151,8 @@ describe('zmx config', { concurrency: 4 }, () => {
     const esc = file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
     const cases: [string, RegExp][] = [
       ['{"prefix": "C-a",}', new RegExp(`^zmx: ${esc}: not valid JSON \\(`)],
-      ['{"scrollback-lines": 5}', new RegExp(`^zmx: ${esc}: scrollback-lines: 5 is out of range \\(use 100 to 1000000\\)\\n$`)],
-      ['{"scrollback-lines": "5000"}', new RegExp(`^zmx: ${esc}: scrollback-lines: "5000" is not an integer`)],
+      ['{"history-limit": -5}', new RegExp(`^zmx: ${esc}: history-limit: -5 is out of range \\(use 0 to 1000000\\)\\n$`)],
+      ['{"history-limit": "5000"}', new RegExp(`^zmx: ${esc}: history-limit: "5000" is not an integer`)],
       ['{"mouse": "on"}', new RegExp(`^zmx: ${esc}: mouse: "on" is not allowed \\(use true or false\\)\\n$`)],
       ['{"prefix": "ctrl-b"}', new RegExp(`^zmx: ${esc}: prefix: "ctrl-b" is not a prefix key`)],
       ['{"colour": "red"}', new RegExp(`^zmx: ${esc}: unknown key "colour" \\(valid keys: prefix, `)],

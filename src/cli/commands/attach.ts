@@ -63,7 +63,7 @@ function tuiSettings(ctx: Context, how: AttachHow) {
     // Only a theme the user chose is passed as configured, so NO_COLOR can apply otherwise.
     theme: resolveTheme({ flag: how.theme, config: explicit.theme, env: ctx.env }),
     statusFormat: config['status-format'],
-    scrollback: config['scrollback-lines'],
+    scrollback: config['history-limit'],
     mouse: config.mouse,
   };
 }
