@@ -85,6 +85,21 @@ test('a snapshot written to a fresh terminal reproduces screen, cursor, title an
   assert.equal(fresh.modes.bracketedPasteMode, true);
 });
 
+test('a snapshot replays the last OSC 0/2 title and OSC 10/11/12 colours; queries and resets are not replayed', async () => {
+  const { pane, pty } = makePane();
+  pty.emit('\x1b]0;first\x07\x1b]10;#111111\x07\x1b]11;rgb:00/00/00\x1b\\\x1b]12;red\x07');
+  // Later settings win; one OSC 10 may carry fg;bg; a query (?) is not a setting; OSC 112 resets the cursor colour.
+  pty.emit('\x1b]10;#eeeeee;#222222\x07\x1b]11;?\x07\x1b]112\x07\x1b]0;editor - file.txt\x07');
+  const vt = (await pane.snapshot()).vt.toString();
+  assert.match(vt, /\x1b\]0;editor - file\.txt\x07/);
+  assert.match(vt, /\x1b\]10;#eeeeee\x07/);
+  assert.match(vt, /\x1b\]11;#222222\x07/);
+  assert.doesNotMatch(vt, /\x1b\]12;/);
+  assert.doesNotMatch(vt, /\x1b\]11;\?|#111111|first/);
+  pty.emit('\x1b]2;plain\x07');
+  assert.match((await pane.snapshot()).vt.toString(), /\x1b\]2;plain\x07/);
+});
+
 test('hidden cursor survives a snapshot', async () => {
   const { pane, pty } = makePane();
   pty.emit('x\x1b[?25l');

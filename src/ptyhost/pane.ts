@@ -25,6 +25,18 @@ interface XtermCore {
 
 /** OSC 7: the shell reports its working directory as file://host/path. */
 const OSC_CWD = 7;
+/** OSC 0 (icon name and title) and 2 (title): the one last used is the one replayed. */
+const OSC_TITLES = [0, 2] as const;
+/**
+ * OSC 10/11/12 set the terminal's default foreground, background and cursor
+ * colour (one OSC 10 may carry all three, `;`-separated); OSC 110/111/112
+ * reset them. The last setting of each is replayed on attach, so a
+ * reattached editor keeps its colours. A `?` is a query, not a setting.
+ */
+const OSC_COLOURS = [10, 11, 12] as const;
+const OSC_COLOUR_RESET = 100;
+/** Longest colour spec kept (`rgb:ffff/ffff/ffff` is 18; names are short): more is not a colour. */
+const MAX_COLOUR_SPEC = 64;
 /** DECSET 2004: the program (readline) takes bracketed paste, i.e. pasted text literally. */
 const BRACKETED_PASTE_MODE = 2004;
 /**
@@ -58,6 +70,10 @@ export class Pane {
   /** Sequence number of the last output chunk. */
   seq = 0;
   title = '';
+  /** Which OSC set the title last (0 or 2), so a replay uses the same one. */
+  private titleOsc: number = 2;
+  /** The program's last OSC 10/11/12 colour settings, by code, as it wrote them. */
+  private readonly colours = new Map<number, string>();
   cwdUri = '';
   exited: { exitCode: number; signal: number } | null = null;
   /** Clients (through the front) receiving this pane's output. */
@@ -85,6 +101,7 @@ export class Pane {
     this.term.loadAddon(new Unicode11Addon());
     this.term.unicode.activeVersion = '11';
     this.term.onTitleChange((title) => { this.title = title; });
+    this.trackTitleAndColours();
     this.term.parser.registerOscHandler(OSC_CWD, (data) => {
       this.cwdUri = data;
       return false; // let xterm see it too
@@ -219,10 +236,28 @@ export class Pane {
         // soon as it returns. After an `await` the state could be ahead of `seq`,
         // and a client would see that output twice.
         let vt = this.serializer.serialize() + this.stateTheSerializerMisses();
-        if (this.title) vt += `\x1b]2;${this.title}\x07`;
+        if (this.title) vt += `\x1b]${this.titleOsc};${this.title}\x07`;
+        for (const [code, value] of this.colours) vt += `\x1b]${code};${value}\x07`;
         resolve({ seq, vt: Buffer.from(vt, 'utf8') });
       });
     });
+  }
+
+  /** Follows OSC 0/2 and 10/11/12 (see OSC_TITLES, OSC_COLOURS); xterm goes on handling each too. */
+  private trackTitleAndColours(): void {
+    for (const code of OSC_TITLES) {
+      this.term.parser.registerOscHandler(code, () => { this.titleOsc = code; return false; });
+    }
+    for (const first of OSC_COLOURS) {
+      this.term.parser.registerOscHandler(first, (data) => {
+        data.split(';').forEach((value, i) => {
+          const code = first + i;
+          if (code <= OSC_COLOURS[OSC_COLOURS.length - 1]! && value !== '?' && value !== '' && value.length <= MAX_COLOUR_SPEC) this.colours.set(code, value);
+        });
+        return false;
+      });
+      this.term.parser.registerOscHandler(first + OSC_COLOUR_RESET, () => { this.colours.delete(first); return false; });
+    }
   }
 
   /**
