@@ -73,7 +73,7 @@ export function signalReady(): void {
  * of megabytes to each process's resident memory; --expose-gc lets
  * src/platform/memory.ts collect the Buffers' outside bytes as they pass.
  */
-const DAEMON_NODE_OPTIONS = ['--max-semi-space-size=1', '--expose-gc'];
+export const DAEMON_NODE_OPTIONS = ['--max-semi-space-size=1', '--expose-gc'];
 
 /**
  * Starts `node script` detached (its own session, so it outlives the
