@@ -64,6 +64,16 @@ export function signalReady(): void {
   } catch {
     /* already closed */
   }
+  // Keep fd 1 taken (by /dev/null: the lowest free fd is the one opened):
+  // a free fd 1 would be handed to the next pipe or pty, and libuv aborts
+  // the process when asked to close an fd below 3 (as spawn does with its
+  // pipes' far ends).
+  try {
+    const fd = openSync('/dev/null', 'w');
+    if (fd !== 1) closeSync(fd);
+  } catch {
+    /* no /dev/null: fd 1 stays free */
+  }
 }
 
 /**

@@ -20,7 +20,7 @@
  * killed, a pane still ends when its pty closes, its status unknown (0).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { ZmxError, toZmxError } from '../common/errors.js';
@@ -70,6 +70,8 @@ export interface OutgoingDeps {
 
 interface Pending {
   child: ChildProcess;
+  /** When reading stopped (the log says for how long the programs' output waited). */
+  frozen: number;
   panes: Pane[];
   timer: NodeJS.Timeout;
 }
@@ -108,7 +110,10 @@ export class Outgoing {
     if (ways.some((w) => !w)) throw new ZmxError('EINVAL', 'this pty host cannot hand its ptys over');
     this.preparing = true;
     const handovers = ways as PtyHandover[];
+    // Started first, so that it loads its code while this one snapshots; it reads nothing before the state.
+    const next = this.spawnNext(script, handovers.map((w) => w.fd));
     try {
+      const frozen = Date.now();
       await Promise.all(handovers.map((w) => w.freeze()));
       const snaps = new Map<Pane, { seq: number; vt: string; fd: number }>();
       for (const [i, p] of panes.entries()) {
@@ -122,12 +127,15 @@ export class Outgoing {
           return { id: p.id, pid: p.pid, cmd: p.cmd, cols: p.cols, rows: p.rows, seq: snap.seq, title: p.title, cwdUri: p.cwdUri, pasteCapable: p.pasteCapable, vt: snap.vt, fd: snap.fd };
         }),
       };
-      const child = await this.spawnNext(script, state, handovers.map((w) => w.fd));
+      (next.child.stdin as Writable).write(JSON.stringify(state) + '\n');
+      await next.adopted;
+      const child = next.child;
       const timer = setTimeout(() => this.abort(child, 'no commit came from the front'), COMMIT_TIMEOUT_MS);
-      this.pending = { child, panes, timer };
+      this.pending = { child, panes, timer, frozen };
       this.deps.log(`handing ${panes.length} ${panes.length === 1 ? 'pane' : 'panes'} over to pty host ${child.pid}`);
       return { pid: child.pid!, panes: panes.length };
     } catch (err) {
+      next.child.kill('SIGKILL');
       for (const w of handovers) w.thaw();
       throw err;
     } finally {
@@ -135,8 +143,8 @@ export class Outgoing {
     }
   }
 
-  /** Starts the next pty host on the same ptys and resolves once it has every session. */
-  private spawnNext(script: string, state: HandoverState, fds: number[]): Promise<ChildProcess> {
+  /** Starts the next pty host on the same ptys; `adopted` resolves once it has every session. */
+  private spawnNext(script: string, fds: number[]): { child: ChildProcess; adopted: Promise<void> } {
     const log = openSync(this.deps.logPath, 'a', 0o600);
     const env = { ...process.env, [HANDOVER_ENV]: '1' };
     const child = spawn(process.execPath, [...DAEMON_NODE_OPTIONS, script], {
@@ -146,8 +154,7 @@ export class Outgoing {
     });
     closeSync(log);
     (child.stdin as Writable).on('error', () => {});
-    (child.stdin as Writable).write(JSON.stringify(state) + '\n');
-    return new Promise((resolve, reject) => {
+    const adopted = new Promise<void>((resolve, reject) => {
       let out = '';
       const fail = (why: string) => {
         clearTimeout(timer);
@@ -162,7 +169,7 @@ export class Outgoing {
           clearTimeout(timer);
           stdout.off('data', onData);
           child.off('exit', onExit);
-          resolve(child);
+          resolve();
         } else if (out.includes(READY_LINE)) {
           fail('does not know how to take sessions over (an older zmx?)');
         }
@@ -172,6 +179,8 @@ export class Outgoing {
       child.once('exit', onExit);
       child.once('error', (err) => fail(err.message));
     });
+    adopted.catch(() => {}); // awaited once the state is sent; a failure before that is the caller's
+    return { child, adopted };
   }
 
   private abort(child: ChildProcess, why: string): void {
@@ -189,10 +198,12 @@ export class Outgoing {
     clearTimeout(pending.timer);
     this.pending = null;
     this.handedOver = true;
-    const { child, panes } = pending;
+    const { child } = pending;
+    // Only what the reaper needs: a Pane kept here would keep its terminal (screen, scrollback) alive.
+    const programs = pending.panes.map((p) => ({ id: p.id, pid: p.pid, handover: p.pty.handover! }));
     const relay = child.stdio[RELAY_FD] as Socket;
     relay.on('error', () => {}); // the new pty host died: its programs got a hangup and end here too
-    let left = panes.length;
+    let left = programs.length;
     const done = () => {
       let exited = false;
       const exit = () => { if (!exited) { exited = true; this.deps.reaped(); } };
@@ -200,10 +211,10 @@ export class Outgoing {
       relay.end(exit);
     };
     await this.deps.letGo();
-    for (const p of panes) {
-      p.pty.handover!.release((exit) => {
-        this.deps.log(`pane ${p.id} (pid ${p.pid}) ended${exit ? ` (exit ${exit.exitCode}, signal ${exit.signal})` : ', status unknown'}`);
-        relay.write(JSON.stringify({ pane: p.id, exit }) + '\n');
+    for (const { id, pid, handover } of programs) {
+      handover.release((exit) => {
+        this.deps.log(`pane ${id} (pid ${pid}) ended${exit ? ` (exit ${exit.exitCode}, signal ${exit.signal})` : ', status unknown'}`);
+        relay.write(JSON.stringify({ pane: id, exit }) + '\n');
         if (--left === 0) done();
       });
     }
@@ -212,7 +223,7 @@ export class Outgoing {
     (child.stdin as Writable).end(GO_LINE + '\n');
     (child.stdout as Readable).resume(); // its ready line, unread
     child.unref();
-    this.deps.log(`handed over to pty host ${child.pid}; reaping ${panes.length} ${panes.length === 1 ? 'program' : 'programs'}`);
+    this.deps.log(`handed over to pty host ${child.pid} (output unread for ${Date.now() - pending.frozen} ms); reaping ${programs.length} ${programs.length === 1 ? 'program' : 'programs'}`);
     if (left === 0) done();
   }
 }
@@ -344,7 +355,8 @@ export async function takeOver(host: PtyHost, incoming: Incoming, scrollback: nu
     await pane.restore(ps);
     return pane;
   });
-  process.stdout.write(ADOPTED_LINE + '\n');
+  // Straight to fd 1: a process.stdout stream would hold it open past signalReady.
+  writeSync(1, ADOPTED_LINE + '\n');
   const go = await incoming.lines.next();
   // Called off (the old host reads on): leave without touching a program.
   if (go !== GO_LINE) process.exit(0);
