@@ -170,7 +170,8 @@ export class Front {
   /** The pty host announced `direct`: it serves direct streams, and takes forwarded Input without a reply. */
   private hostDirect = false;
   /** Resolved when the pty host has answered our hello; renewed when it is lost. */
-  private hostReady!: Promise<void>;
+  private hostReady: Promise<void> | undefined;
+  private hostIsReady = false;
   private markHostReady!: () => void;
   /** An upgrade is under way; `awaitingHost`: its commit is sent, the next link up is the new pty host. */
   private upgrading = false;
@@ -180,8 +181,16 @@ export class Front {
     this.renewHostReady();
   }
 
+  /**
+   * Requests wait on hostReady until the pty host has answered our hello.
+   * Renewed only once it was settled: a request already waiting (on an
+   * upgrade, or a pty host lost twice) must be woken by the next Welcome,
+   * not left on a promise no one resolves.
+   */
   private renewHostReady(): void {
-    this.hostReady = new Promise((res) => { this.markHostReady = res; });
+    if (this.hostReady && !this.hostIsReady) return;
+    this.hostIsReady = false;
+    this.hostReady = new Promise((res) => { this.markHostReady = () => { this.hostIsReady = true; res(); }; });
   }
 
   private now(): number {
