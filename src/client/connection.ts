@@ -740,6 +740,17 @@ export class Connection {
     this.send({ t: MsgType.Detach, sid });
   }
 
+  /**
+   * Stops bringing a front back when the link drops: for a client that asks
+   * the front to stop (zmx server stop), whose own recovery would otherwise
+   * start a new one as the old one goes.
+   */
+  stopRecovering(): void {
+    this.recover = null;
+    if (this.recoveryTimer) clearInterval(this.recoveryTimer);
+    this.recoveryTimer = null;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

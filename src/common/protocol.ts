@@ -271,6 +271,24 @@ export interface Ops {
   /** Session `name`'s size leader is stream `sid` now (0: none): the pty host reports typing on another (Event stream.typed). */
   'host.lead': { args: { name: string; sid: number }; result: Record<string, never> };
   /**
+   * Pty host only: the portal's exec.* after the front's checks (the key's
+   * limits, its root: `root` and `cwd` are absolute real paths the front
+   * confined). Commands run in the pty host, so a front restart ends none;
+   * each belongs to key `owner` (a fingerprint, or 'local'), and another
+   * key's read, stdin, kill or list answers "no command N" unless `admin`.
+   * `who` is the key's name, for the audit line of the command's end.
+   */
+  'host.exec.start': {
+    args: { name: string; owner: string; who: string; argv: string[]; shell: string; root: string; cwd: string; env: Record<string, string>; timeoutMs: number; stdin: boolean };
+    result: { exec: ExecInfo };
+  };
+  'host.exec.read': { args: { exec: number; owner: string; admin: boolean; stdout: number; stderr: number; waitMs: number; max: number }; result: { exec: ExecInfo; stdout: number; stderr: number } };
+  'host.exec.stdin': { args: { exec: number; owner: string; admin: boolean; eof: boolean }; result: { bytes: number } };
+  'host.exec.kill': { args: { exec: number; owner: string; admin: boolean; signal: SignalName }; result: Record<string, never> };
+  'host.exec.list': { args: { name: string; owner: string; admin: boolean }; result: { execs: ExecInfo[] } };
+  /** The front has written the audit line of command `exec`'s end (Event exec.end): the pty host stops sending it. */
+  'host.exec.ack': { args: { exec: number }; result: Record<string, never> };
+  /**
    * Direct endpoint only: takes over granted stream `sid`; its output
    * follows on this link. `key`, `proof`, `ts` prove the client's key as a
    * Hello does (libzmq does not tell which key a connection used).
@@ -406,7 +424,7 @@ export interface ResyncMsg { t: typeof MsgType.Resync; sid: number; seq: number;
 export interface EventMsg { t: typeof MsgType.Event; name: EventName; data: Record<string, unknown>; q?: number }
 
 export type StreamEndReason = 'detached' | 'exited' | 'killed' | 'replaced' | 'error';
-export type EventName = 'session.exit' | 'session.created' | 'task.done' | 'session.switch' | 'session.layout' | 'pane.exit' | 'fs.change' | 'stream.typed';
+export type EventName = 'session.exit' | 'session.created' | 'task.done' | 'session.switch' | 'session.layout' | 'pane.exit' | 'fs.change' | 'stream.typed' | 'exec.end';
 
 export type Header =
   | HelloMsg | WelcomeMsg | PingMsg | PongMsg | ReceivedMsg
@@ -457,7 +475,7 @@ const SCHEMAS: Record<MsgTypeCode, Record<string, FieldKind>> = {
 const SCHEMA_FIELDS = new Map<number, [string, FieldKind][]>(Object.entries(SCHEMAS).map(([t, fields]) => [Number(t), Object.entries(fields)]));
 
 const REASONS: readonly StreamEndReason[] = ['detached', 'exited', 'killed', 'replaced', 'error'];
-const EVENTS: readonly EventName[] = ['session.exit', 'session.created', 'task.done', 'session.switch', 'session.layout', 'pane.exit', 'fs.change', 'stream.typed'];
+const EVENTS: readonly EventName[] = ['session.exit', 'session.created', 'task.done', 'session.switch', 'session.layout', 'pane.exit', 'fs.change', 'stream.typed', 'exec.end'];
 
 /** A map as msgpack decodes one: not an array, buffer, Date, Set or other extension object. */
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -621,6 +639,12 @@ const ARG_SCHEMAS: Record<OpName, Record<string, ArgKind>> = {
   'host.handover': { script: 'string' },
   'host.handover.commit': {},
   'host.lead': { name: 'string', sid: 'uint' },
+  'host.exec.start': { name: 'string', owner: 'string', who: 'string', argv: 'strings', shell: 'string', root: 'string', cwd: 'string', env: 'stringMap', timeoutMs: 'uint', stdin: 'bool' },
+  'host.exec.read': { exec: 'uint', owner: 'string', admin: 'bool', stdout: 'size', stderr: 'size', waitMs: 'uint', max: 'uint' },
+  'host.exec.stdin': { exec: 'uint', owner: 'string', admin: 'bool', eof: 'bool' },
+  'host.exec.kill': { exec: 'uint', owner: 'string', admin: 'bool', signal: SIGNALS },
+  'host.exec.list': { name: 'string', owner: 'string', admin: 'bool' },
+  'host.exec.ack': { exec: 'uint' },
   'stream.claim': { sid: 'uint', token: 'string', key: 'string', proof: 'string', ts: 'time' },
   'stream.resume': { sid: 'uint', seq: 'uint' },
   // ---- Workspaces (issue 5)

@@ -105,6 +105,9 @@ export class Outgoing {
     if (this.preparing || this.pending || this.handedOver) throw new ZmxError('EINVAL', 'a hand-over is under way already');
     const host = this.deps.host;
     if (host.busy) throw new ZmxError('EINVAL', 'a session is being created; upgrade again once it is');
+    // Portal commands are children with pipes this process reads, not ptys: they cannot be handed over.
+    const commands = host.commands.holding;
+    if (commands > 0) throw new ZmxError('EINVAL', `${commands} portal ${commands === 1 ? 'command runs' : 'commands run'} (or ${commands === 1 ? 'its end is' : 'their ends are'} not yet audited); upgrade once ${commands === 1 ? 'it has' : 'they have'} ended (zmx exec --list), or kill ${commands === 1 ? 'it' : 'them'}`);
     const panes = host.allPanes();
     const ways = panes.map((p) => p.pty.handover);
     if (ways.some((w) => !w)) throw new ZmxError('EINVAL', 'this pty host cannot hand its ptys over');

@@ -26,6 +26,7 @@ import {
 import { Pane, type PaneEvents } from './pane.js';
 import type { HandoverState, PaneState, SessionState } from './handover-state.js';
 import { DirectStreams } from './direct.js';
+import { HostCommands } from './commands.js';
 import type { PtySpawner } from './pty.js';
 import {
   COPY_SNAPSHOTS_DIR, addWorktree, diff as workspaceDiff, dropCopies, dropSnapshots, encodeName, listSnapshots, removeWorktree,
@@ -189,6 +190,8 @@ export class PtyHost {
   readonly stateDir: string;
   /** Local clients' streams that bypass the front (direct.ts). */
   readonly direct: DirectStreams;
+  /** The portal's commands (commands.ts): children of this process, so a front restart ends none. */
+  readonly commands: HostCommands;
 
   constructor(opts: HostOptions) {
     this.opts = opts;
@@ -200,6 +203,7 @@ export class PtyHost {
       pane: (id) => this.paneIndex.get(id)?.pane ?? null,
       log: (m) => opts.log?.(m),
     });
+    this.commands = new HostCommands({ send: (h) => this.send(h), onChange: () => opts.onSessionsChanged?.() });
   }
 
   /**
@@ -211,9 +215,9 @@ export class PtyHost {
     for (const sub of [COPY_SNAPSHOTS_DIR, PORTAL_DIR]) rmSync(join(this.stateDir, sub), { recursive: true, force: true });
   }
 
-  /** Sessions, and ones being made (a worktree takes a while): the host stays while any is counted. */
+  /** Sessions, ones being made (a worktree takes a while), and commands (running, or their end not yet audited): the host stays while any is counted. */
   get sessionCount(): number {
-    return this.sessions.size + this.creating.size;
+    return this.sessions.size + this.creating.size + this.commands.holding;
   }
 
   private send(header: Header, frames: Buffer[] = []): void {
@@ -231,6 +235,7 @@ export class PtyHost {
         this.direct.reset();
         const caps = this.opts.direct ? [...CAPABILITIES, DIRECT_CAPABILITY] : [...CAPABILITIES];
         this.send({ t: MsgType.Welcome, version, caps, agent: `zmx-ptyhost/${process.pid}` });
+        this.commands.frontChanged();
       } catch (err) {
         const e = toZmxError(err);
         this.send({ t: MsgType.Error, id: 0, code: e.code, message: e.message });
@@ -263,6 +268,7 @@ export class PtyHost {
 
   private async dispatch(op: string, args: Record<string, unknown>, frames: Buffer[]): Promise<Reply> {
     validateArgs(op, args);
+    if (HostCommands.serves(op)) return this.commands.dispatch(op, args, frames);
     const a = args as never;
     switch (op as OpName) {
       case 'session.list': return { result: { sessions: [...this.sessions.values()].sort((x, y) => (x.name < y.name ? -1 : 1)).map((s) => this.info(s)) } };
@@ -986,10 +992,10 @@ export class PtyHost {
     this.direct.reset();
   }
 
-  /** Ends every session (used when the host itself is asked to stop). */
+  /** Ends every session and command (used when the host itself is asked to stop). */
   async shutdown(): Promise<void> {
     const names = [...this.sessions.keys()];
-    if (names.length) await this.kill({ names, force: false });
+    await Promise.all([names.length ? this.kill({ names, force: false }) : null, this.commands.dispose()]);
   }
 }
 

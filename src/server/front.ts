@@ -14,7 +14,7 @@ import { LinkReceiver, LinkSender } from '../common/link.js';
 import { StreamCredit } from '../common/credit.js';
 import { CHROME } from '../common/layout.js';
 import { fingerprint } from '../common/z85.js';
-import { ALL_LIMITS, type AuditEntry, type FsChange, type KeyLimits } from '../common/portal.js';
+import { ALL_LIMITS, type AuditEntry, type ExecInfo, type FsChange, type KeyLimits } from '../common/portal.js';
 import { authorize, isAudited, PORTAL_OPS, type Caller } from './policy.js';
 import {
   MsgType, CAPABILITIES, DIRECT_CAPABILITY, LINK_CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode, isSequencedType, negotiateVersion, requestIdOf, validateArgs,
@@ -142,6 +142,14 @@ function frameBytes(frames: readonly Buffer[]): number {
   return n;
 }
 
+/**
+ * Commands' ends (Event exec.end) this front has audited, remembered so
+ * that one sent again (a Hello crossing its acknowledgement) is not
+ * audited twice: the pty host forgets an end once acknowledged, so only
+ * the last few can come again.
+ */
+const AUDITED_ENDS_KEPT = 1024;
+
 /** Bytes of randomness in a direct stream's one-time token. */
 const DIRECT_TOKEN_BYTES = 16;
 
@@ -169,6 +177,8 @@ export class Front {
   private readonly directStreams = new Map<number, Stream>();
   /** The pty host announced `direct`: it serves direct streams, and takes forwarded Input without a reply. */
   private hostDirect = false;
+  /** Keys (execEndKey) of the command ends audited lately, oldest first. */
+  private readonly auditedEnds = new Set<string>();
   /** Resolved when the pty host has answered our hello; renewed when it is lost. */
   private hostReady: Promise<void> | undefined;
   private hostIsReady = false;
@@ -275,6 +285,11 @@ export class Front {
     this.leaders.clear();
   }
 
+  /** A request to the pty host, for the portal router (host.exec.*). */
+  host<K extends OpName>(op: K, args: OpArgs<K>, frames: Buffer[] = []): Promise<{ result: OpResult<K>; frames: Buffer[] }> {
+    return this.hostRequest(op, args, frames);
+  }
+
   private async hostRequest<K extends OpName>(op: K, args: OpArgs<K>, frames: Buffer[] = []): Promise<{ result: OpResult<K>; frames: Buffer[] }> {
     this.deps.wakeHost();
     await this.hostReady;
@@ -330,6 +345,8 @@ export class Front {
           // A direct stream typed and was not the leader: it is now.
           const s = this.directStreams.get(Number(h.data['sid']));
           if (s && !s.readOnly) this.takeLead(s.parent ?? s, false);
+        } else if (h.name === 'exec.end') {
+          this.execEnded(h.data);
         } else if (h.name === 'session.layout') {
           const session = h.data['session'] as SessionInfo;
           for (const s of this.streamsOf(String(h.data['name']), 'tui')) {
@@ -347,6 +364,39 @@ export class Front {
       default:
         this.deps.log('unexpected message from the pty host', { t: h.t });
     }
+  }
+
+  /**
+   * A command the pty host runs has ended: its audit line (op 'exec', how it
+   * ended, what it printed), then the acknowledgement that stops the pty host
+   * sending it again. Written once: an end this front audited already is only
+   * acknowledged again.
+   */
+  private execEnded(data: Record<string, unknown>): void {
+    const info = data['exec'] as ExecInfo | undefined;
+    if (!info || typeof info !== 'object' || !Number.isSafeInteger(info.id)) {
+      this.deps.log('exec.end without a command', {});
+      return;
+    }
+    const key = `${info.id}:${info.pid}:${info.started}`;
+    if (!this.auditedEnds.has(key)) {
+      const r = info.result;
+      const entry: AuditEntry = {
+        time: new Date(typeof data['ended'] === 'number' ? data['ended'] : this.now()).toISOString(),
+        key: String(data['owner'] ?? ''), who: String(data['who'] ?? ''), session: String(data['session'] ?? ''),
+        op: 'exec', argv: Array.isArray(info.argv) ? info.argv : [], result: 'OK',
+        exitCode: r?.exitCode ?? null, signal: r?.signal ?? null, timedOut: r?.timedOut ?? false,
+        bytes: typeof data['bytes'] === 'number' ? data['bytes'] : 0, durationMs: r?.durationMs ?? 0,
+      };
+      try {
+        this.deps.audit?.(entry);
+      } catch (err) {
+        this.deps.log('could not write the audit log', { error: String(err) });
+      }
+      this.auditedEnds.add(key);
+      if (this.auditedEnds.size > AUDITED_ENDS_KEPT) this.auditedEnds.delete(this.auditedEnds.values().next().value!);
+    }
+    this.hostRequest('host.exec.ack', { exec: info.id }).catch(() => {});
   }
 
   private endPaneStreams(paneSid: number, reason: StreamEndReason, exitCode: number | null): void {

@@ -103,6 +103,7 @@ async function main(): Promise<void> {
     session: (name) => front.session(name),
     sessionNames: () => front.sessionNames(),
     sendEvent: (client, change) => front.sendChange(client, change),
+    host: (op, args, frames) => front.host(op, args, frames),
     audit,
     log: (msg, extra) => log.info(extra ?? {}, msg),
     searchDeadlineMs: settings['search-timeout'] * 1000,

@@ -80,6 +80,12 @@ export const NEEDS: Record<OpName, Need> = {
   'host.handover': W('admin'),
   'host.handover.commit': W('admin'),
   'host.lead': W('admin'),
+  'host.exec.start': W('admin'),
+  'host.exec.read': W('admin'),
+  'host.exec.stdin': W('admin'),
+  'host.exec.kill': W('admin'),
+  'host.exec.list': W('admin'),
+  'host.exec.ack': W('admin'),
   // Served only on the pty host's direct endpoint; the front refuses them.
   'stream.claim': R('pty', true),
   'stream.resume': R('pty', true),

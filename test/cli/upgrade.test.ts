@@ -8,11 +8,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ZMX_BIN, alive, parseList, until } from '../helpers/harness.js';
-import { sandbox, assertOk } from '../helpers/assert.js';
+import { sandbox, assertOk, assertOneLineError } from '../helpers/assert.js';
 
 const UPGRADED = /^server upgraded: front pid \d+, pty host (\d+) -> (\d+), (\d+) panes? kept$/m;
 
-describe('server upgrade', { concurrency: 2 }, () => {
+describe('server upgrade', () => {
   test('sessions, their programs and screens survive three upgrades; typing works; a program that ends ends its session', async (t) => {
     const sb = sandbox(t);
     assertOk(await sb.zmx(['run', 'sh1', 'X=42; for i in 1 2 3; do echo line-$i; done']), 'run in sh1');
@@ -117,7 +117,15 @@ describe('server upgrade', { concurrency: 2 }, () => {
     const sb = sandbox(t);
     assertOk(await sb.zmx(['new', '-d', '-s', 'a', 'sleep', '600']), 'session a');
     const host0 = sb.ptyhostPid()!;
-    assertOk(await sb.zmx(['server', 'upgrade']), 'first upgrade');
+    // A portal command (a child with pipes, not a pty) cannot be handed over: the upgrade waits for it.
+    const execCli = sb.start(['exec', '-t', 'a', '-n', '--', 'sleep', '600']);
+    const execLine = await until(async () => (await sb.zmx(['exec', '-t', 'a', '--list'])).stdout.split('\n').find((l) => /\trunning\t/.test(l)) ?? '', 'the command to run', 15_000);
+    assertOneLineError(await sb.zmx(['server', 'upgrade']), 'an upgrade while a command runs', /portal command runs/);
+    assert.equal(sb.ptyhostPid(), host0, 'the pty host was kept');
+    assertOk(await sb.zmx(['exec', '-t', 'a', '--kill', execLine.split('\t')[0]!]), 'end the command');
+    await until(() => execCli.exitCode !== null, 'zmx exec to return');
+    await until(async () => !/\trunning\t/.test((await sb.zmx(['exec', '-t', 'a', '--list'])).stdout), 'the command to end');
+    await until(async () => (await sb.zmx(['server', 'upgrade'])).status === 0, 'an upgrade once its end is audited', 15_000);
     assertOk(await sb.zmx(['new', '-d', '-s', 'b', 'sleep', '600']), 'session b');
     const host1 = sb.ptyhostPid()!;
     assertOk(await sb.zmx(['server', 'upgrade']), 'second upgrade');

@@ -34,6 +34,7 @@ const start: CommandSpec = {
       // A running front binds at start: stop it (sessions stay) so the next one listens there.
       const running = await ctx.connect(false);
       if (running) {
+        running.stopRecovering();
         await running.request('server.stop', {});
         await frontGone(ctx);
         await ctx.dispose();
@@ -60,6 +61,8 @@ const stop: CommandSpec = {
   async run(ctx) {
     const conn = await ctx.connect(false);
     if (!conn || !isAlive(readPid(ctx.paths.frontPid))) throw new UsageError(`no server running in ${ctx.paths.dir}`);
+    // Our own link must not bring a front back as this one goes.
+    conn.stopRecovering();
     await conn.request('server.stop', {});
     await frontGone(ctx);
     ctx.out('server stopped\n');
@@ -80,6 +83,8 @@ const upgrade: CommandSpec = {
     if (isAlive(readPid(ctx.paths.frontPid))) {
       const running = await ctx.connect(false);
       if (running) {
+        // Our own link must not bring a front back as this one goes.
+        running.stopRecovering();
         await running.request('server.stop', {});
         await frontGone(ctx);
         await ctx.dispose();
