@@ -76,7 +76,7 @@ const upgrade: CommandSpec = {
   summary: 'Restart the server on this install\'s code, keeping every session',
   args: [],
   options: [],
-  details: 'Restarts the front, then has the pty host hand every pty over to a new pty host running this install\'s code: the programs, their screens and scrollback, windows, layouts and labels survive. Attached clients attach again by themselves. Requests the old pty host had not answered (a zmx wait, a run --wait) fail and can be repeated. The old pty host stays as a small reaper until the last program it started ends, to report how each ended.',
+  details: 'Restarts the front, then has the pty host hand every pty over to a new pty host running this install\'s code: the programs, their screens and scrollback, windows, layouts and labels survive. Attached clients attach again by themselves. Requests the old pty host had not answered (a zmx wait, a run --wait) fail and can be repeated; zmx fs watch ends. It is refused while a portal command (zmx exec, MCP run_command) runs: wait for it or kill it. The old pty host stays as a small reaper until the last program it started ends, to report how each ended.',
   examples: ['zmx server upgrade'],
   async run(ctx) {
     // A running front is stopped first (sessions stay), so the one started next runs this install's code.
