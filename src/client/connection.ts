@@ -445,6 +445,11 @@ export class Connection {
     this.consumed.clear();
     // A new front's hello made the pty host drop what the old one granted.
     this.directStreams.clear();
+    // The streams the server knew are void, and a new front numbers its own
+    // afresh: a handler left here would take a new stream's output or end.
+    this.streams.clear();
+    this.early.clear();
+    this.earlyEnd.clear();
     if (hadLink) this.failPending(new ZmxError('EUNAVAIL', `lost the connection to ${this.serverName} (it restarted or forgot this client)`));
     this.welcomed = true;
     this.settleWelcome();

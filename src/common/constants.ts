@@ -60,6 +60,8 @@ export const TIMING = {
   shellReadyMs: 3_000,
   /** While the link to a local server is down, how often to check that one runs (and start it). */
   recoverRetryMs: 500,
+  /** An attached client's re-attach that failed with the link up (the pty host went away under it: an upgrade): when to try again. */
+  reattachRetryMs: 250,
   /** Lingering on close: 0 so exiting processes never hang on unsent messages. */
   lingerMs: 0,
   /** How long the CLI waits for a workspace op (git worktree add, a snapshot of a large tree): minutes, not seconds. */

@@ -324,6 +324,7 @@ const CREATE: CreateArgs = { name: 'dev', cmd: ['bash', '-l'], cwd: '/tmp', env:
 const ARGS: { [K in OpName]: OpArgs<K> } = {
   'server.info': {},
   'server.stop': {},
+  'server.upgrade': {},
   'session.list': {},
   'session.get': { name: 'dev' },
   'session.create': { ...CREATE, ifMissing: true },
@@ -357,6 +358,8 @@ const ARGS: { [K in OpName]: OpArgs<K> } = {
   'host.resize': { name: 'dev', cols: LIMITS.maxCols, rows: LIMITS.maxRows },
   'host.grant': { name: 'dev', pane: 3, interactive: true, sid: 12, client: 'ab'.repeat(16), key: 'k'.repeat(40), token: 'cd'.repeat(16), readOnly: false, lead: 11 },
   'host.release': { sid: 12 },
+  'host.handover': { script: '/opt/zmx/dist/src/ptyhost/main.js' },
+  'host.handover.commit': {},
   'host.lead': { name: 'dev', sid: 11 },
   'host.exec.start': { name: 'dev', owner: 'SHA256:abc', who: 'laptop', argv: [], shell: 'make test', root: '/src/app', cwd: '/src/app/pkg', env: { CI: '1' }, timeoutMs: 0, stdin: true },
   'host.exec.read': { exec: 7, owner: 'local', admin: false, stdout: 2 ** 40, stderr: 0, waitMs: 500, max: 0 },

@@ -165,6 +165,12 @@ export interface Ops {
   /** Only on a pairing endpoint: authorizes the caller's key under `name`, answers the server's public key. */
   'pair.claim': { args: { name: string; key: string; proof: string; ts: number }; result: { serverKey: string } };
   'server.stop': { args: Record<string, never>; result: Record<string, never> };
+  /**
+   * Hands every session over to a new pty host started from the front's own
+   * code (docs/protocol.md, "Upgrading the pty host"): `from`, `to` the old
+   * and new pty host pids (0, 0 when none ran), `panes` handed over.
+   */
+  'server.upgrade': { args: Record<string, never>; result: { from: number; to: number; panes: number } };
   'session.list': { args: Record<string, never>; result: { sessions: SessionInfo[] } };
   'session.get': { args: { name: string }; result: { session: SessionInfo } };
   'session.create': { args: CreateArgs & { ifMissing: boolean }; result: { session: SessionInfo; created: boolean } };
@@ -252,6 +258,14 @@ export interface Ops {
     args: { name: string; pane: number; interactive: boolean; sid: number; client: string; key: string; token: string; readOnly: boolean; lead: number };
     result: { paneSid: number; seq: number; session: SessionInfo };
   };
+  /**
+   * Pty host only, from the front alone: start pty host `script` on the same
+   * ptys; answered once it has every session (`pid`, `panes`). Nothing is
+   * handed over until host.handover.commit.
+   */
+  'host.handover': { args: { script: string }; result: { pid: number; panes: number } };
+  /** Pty host only, after host.handover: let go. Not answered: the pty host closes its endpoints, and the new one binds them. */
+  'host.handover.commit': { args: Record<string, never>; result: Record<string, never> };
   /** Ends direct stream `sid` without a word to its client (the front tells it). */
   'host.release': { args: { sid: number }; result: Record<string, never> };
   /** Session `name`'s size leader is stream `sid` now (0: none): the pty host reports typing on another (Event stream.typed). */
@@ -588,6 +602,7 @@ const DIRECTIONS = ['left', 'right', 'up', 'down'] as const;
 const ARG_SCHEMAS: Record<OpName, Record<string, ArgKind>> = {
   'server.info': {},
   'server.stop': {},
+  'server.upgrade': {},
   'server.pair': {},
   'pair.claim': { name: 'string', key: 'string', proof: 'string', ts: 'time' },
   'session.list': {},
@@ -621,6 +636,8 @@ const ARG_SCHEMAS: Record<OpName, Record<string, ArgKind>> = {
   'host.snapshot': { pane: 'uint', text: 'bool' },
   'host.grant': { name: 'string', pane: 'uint', interactive: 'bool', sid: 'uint', client: 'string', key: 'string', token: 'string', readOnly: 'bool', lead: 'uint' },
   'host.release': { sid: 'uint' },
+  'host.handover': { script: 'string' },
+  'host.handover.commit': {},
   'host.lead': { name: 'string', sid: 'uint' },
   'host.exec.start': { name: 'string', owner: 'string', who: 'string', argv: 'strings', shell: 'string', root: 'string', cwd: 'string', env: 'stringMap', timeoutMs: 'uint', stdin: 'bool' },
   'host.exec.read': { exec: 'uint', owner: 'string', admin: 'bool', stdout: 'size', stderr: 'size', waitMs: 'uint', max: 'uint' },

@@ -64,6 +64,16 @@ export function signalReady(): void {
   } catch {
     /* already closed */
   }
+  // Keep fd 1 taken (by /dev/null: the lowest free fd is the one opened):
+  // a free fd 1 would be handed to the next pipe or pty, and libuv aborts
+  // the process when asked to close an fd below 3 (as spawn does with its
+  // pipes' far ends).
+  try {
+    const fd = openSync('/dev/null', 'w');
+    if (fd !== 1) closeSync(fd);
+  } catch {
+    /* no /dev/null: fd 1 stays free */
+  }
 }
 
 /**
@@ -73,7 +83,7 @@ export function signalReady(): void {
  * of megabytes to each process's resident memory; --expose-gc lets
  * src/platform/memory.ts collect the Buffers' outside bytes as they pass.
  */
-const DAEMON_NODE_OPTIONS = ['--max-semi-space-size=1', '--expose-gc'];
+export const DAEMON_NODE_OPTIONS = ['--max-semi-space-size=1', '--expose-gc'];
 
 /**
  * Starts `node script` detached (its own session, so it outlives the

@@ -23,7 +23,8 @@ import {
   CHROME, LAYOUT_PRESETS, geometry, isPreset, leaf, neighbour, panesOf, preset, remove, resize as resizeLayout, split as splitLayout, zoomedRect,
   type LayoutNode,
 } from '../common/layout.js';
-import { Pane } from './pane.js';
+import { Pane, type PaneEvents } from './pane.js';
+import type { HandoverState, PaneState, SessionState } from './handover-state.js';
 import { DirectStreams } from './direct.js';
 import { HostCommands } from './commands.js';
 import type { PtySpawner } from './pty.js';
@@ -468,18 +469,27 @@ export class PtyHost {
         cols: clampCols(s.cols), rows: clampRows(s.rows - CHROME.titleRows),
         scrollback: this.opts.scrollback ?? TERMINAL.scrollbackLines, spawn: this.opts.spawn,
       },
-      {
-        output: (p, seq, data) => {
-          if (p.subscribers > 0) this.send({ t: MsgType.Output, sid: p.id, seq }, [data]);
-          this.direct.output(p.id, seq, data);
-        },
-        exit: (p, exit) => this.onPaneExit(s, p, exit),
-      },
+      this.paneEvents(s),
     );
-    pane.onData((data) => this.followTasks(s, pane, data));
-    s.panes.set(id, pane);
-    this.paneIndex.set(id, { pane, session: s });
+    this.track(s, pane);
     return pane;
+  }
+
+  /** Where a session's pane sends its output and its end. */
+  private paneEvents(s: Session): PaneEvents {
+    return {
+      output: (p, seq, data) => {
+        if (p.subscribers > 0) this.send({ t: MsgType.Output, sid: p.id, seq }, [data]);
+        this.direct.output(p.id, seq, data);
+      },
+      exit: (p, exit) => this.onPaneExit(s, p, exit),
+    };
+  }
+
+  private track(s: Session, pane: Pane): void {
+    pane.onData((data) => this.followTasks(s, pane, data));
+    s.panes.set(pane.id, pane);
+    this.paneIndex.set(pane.id, { pane, session: s });
   }
 
   private splitPane(a: OpArgs<'pane.split'>): OpResult<'pane.split'> {
@@ -925,6 +935,61 @@ export class PtyHost {
   private forgetWorkspace(s: Session): void {
     if (s.portal) rmSync(s.portal.file, { force: true });
     if (s.copied) dropCopies(s.name, this.stateDir).catch(() => {});
+  }
+
+  // ------------------------------------------------------------ upgrade (handover.ts)
+
+  /** Whether a hand-over must wait: a workspace is being made (git runs). */
+  get busy(): boolean {
+    return this.creating.size > 0;
+  }
+
+  /** Every pane, for a hand-over to freeze and snapshot. */
+  allPanes(): Pane[] {
+    return [...this.paneIndex.values()].map((e) => e.pane);
+  }
+
+  /** The sessions as data for the next pty host; `pane` gives each pane's state (its screen, its fd there). */
+  exportSessions(pane: (p: Pane) => PaneState): Omit<HandoverState, 'format'> {
+    const sessions: SessionState[] = [...this.sessions.values()].map((s) => ({
+      name: s.name, created: s.created, root: s.root, labels: Object.fromEntries(s.labels),
+      windows: s.windows.map((w) => ({ ...w })), activeWindow: s.activeWindow, lastWindow: s.lastWindow,
+      cols: s.cols, rows: s.rows, task: s.task ? { ...s.task } : null,
+      running: [...s.running].map(([id, t]) => ({ id, pane: t.pane })),
+      markerTail: s.markerTail, killed: s.killed, worktree: s.worktree, portal: s.portal, copied: s.copied,
+      panes: [...s.panes.values()].map(pane),
+    }));
+    return { nextPaneId: this.nextPaneId, nextWindowId: this.nextWindowId, sessions };
+  }
+
+  /** Takes on a previous pty host's sessions; `adopt` makes each pane on the pty it inherited. */
+  async importSessions(state: HandoverState, adopt: (p: PaneState, events: PaneEvents) => Promise<Pane>): Promise<void> {
+    this.nextPaneId = Math.max(this.nextPaneId, state.nextPaneId);
+    this.nextWindowId = Math.max(this.nextWindowId, state.nextWindowId);
+    for (const st of state.sessions) {
+      const s: Session = {
+        name: st.name, created: st.created, root: st.root, labels: new Map(Object.entries(st.labels)),
+        panes: new Map(), windows: st.windows.map((w) => ({ ...w })), activeWindow: st.activeWindow, lastWindow: st.lastWindow,
+        cols: st.cols, rows: st.rows, task: st.task ? { ...st.task } : null,
+        running: new Map(st.running.map((t) => [t.id, { pane: t.pane, waiters: [], output: null, outputBytes: 0 }])),
+        taskWaiters: [], markerTail: st.markerTail, killed: st.killed, worktree: st.worktree, portal: st.portal, copied: st.copied,
+      };
+      for (const ps of st.panes) this.track(s, await adopt(ps, this.paneEvents(s)));
+      this.sessions.set(s.name, s);
+      this.opts.log?.(`session ${s.name} taken over (${s.panes.size} ${s.panes.size === 1 ? 'pane' : 'panes'})`);
+    }
+    this.opts.onSessionsChanged?.();
+  }
+
+  /**
+   * After a hand-over: forgets every session without ending any (the next
+   * pty host has them) and frees their terminals.
+   */
+  relinquish(): void {
+    for (const { pane } of this.paneIndex.values()) pane.dispose();
+    this.paneIndex.clear();
+    this.sessions.clear();
+    this.direct.reset();
   }
 
   /** Ends every session and command (used when the host itself is asked to stop). */

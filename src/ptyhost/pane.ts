@@ -198,6 +198,21 @@ export class Pane {
     this.pty.resize(cols, rows);
   }
 
+  /**
+   * At an upgrade (handover.ts): takes on the state of the previous pty
+   * host's pane — its screen and scrollback as a snapshot's VT, its output
+   * number, title, cwd and paste mode — before any new output is read.
+   */
+  restore(state: { seq: number; vt: string; title: string; cwdUri: string; pasteCapable: boolean }): Promise<void> {
+    this.seq = state.seq;
+    this.cwdUri = state.cwdUri;
+    this.pasteCapable = state.pasteCapable;
+    return new Promise((resolve) => this.term.write(state.vt, () => {
+      this.title = state.title;
+      resolve();
+    }));
+  }
+
   /** Resolves once the emulator has parsed every byte received so far. */
   private flush(): Promise<void> {
     return new Promise((resolve) => this.term.write('', resolve));

@@ -70,7 +70,10 @@ async function main(): Promise<void> {
     endpoint: paths.ptyhostEndpoint,
     curve: { serverKey: ptyhostKey, publicKey: serverKeys.publicKey, secretKey: serverKeys.secretKey },
     onMessage: (frames) => front.onHostMessage(frames),
-    onConnectionChange: (up) => { hostLinkUp = up; },
+    onConnectionChange: (up) => {
+      hostLinkUp = up;
+      if (up) front.hostConnected();
+    },
   });
   const listen = readListen(paths.listenFile);
   const pairing = listen.length
@@ -114,6 +117,7 @@ async function main(): Promise<void> {
     },
     sendToClient: (peer, frames) => endpoint.send(peer, frames),
     direct: { endpoint: paths.directEndpoint, serverKey: ptyhostKey },
+    upgrade: { script: PTYHOST_SCRIPT, alive: (pid) => isAlive(pid), newHost: (pid) => { ptyhostPid = pid; } },
     sendToHost: (frames) => host.send(frames),
     info: () => ({ version: VERSION, pid: process.pid, ptyhostPid, endpoints: [paths.frontEndpoint, ...listen] }),
     isAuthorized: (key) => authorized.find(key) !== null,

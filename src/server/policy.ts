@@ -41,6 +41,7 @@ const W = (op: Operation, quiet = false): Need => ({ op, writes: true, quiet });
 export const NEEDS: Record<OpName, Need> = {
   'server.info': R(null, true),
   'server.stop': W('admin'),
+  'server.upgrade': W('admin'),
   'server.pair': W('admin'),
   'pair.claim': R(null),
   'session.list': R(null, true),
@@ -76,6 +77,8 @@ export const NEEDS: Record<OpName, Need> = {
   'host.snapshot': W('admin'),
   'host.grant': W('admin'),
   'host.release': W('admin'),
+  'host.handover': W('admin'),
+  'host.handover.commit': W('admin'),
   'host.lead': W('admin'),
   'host.exec.start': W('admin'),
   'host.exec.read': W('admin'),
