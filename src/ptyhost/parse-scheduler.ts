@@ -41,7 +41,11 @@ export class ParseScheduler {
 
   constructor(
     private readonly now: Clock = () => performance.now(),
-    private readonly defer: Defer = (fn) => setImmediate(fn),
+    // A timer, not setImmediate: timers run before Node polls the sockets and
+    // immediates after, so a pane's output, numbered and sent from an
+    // immediate right after the poll that read it (Pane.flushOutput), never
+    // waits behind a slice of other panes' parsing.
+    private readonly defer: Defer = (fn) => { setTimeout(fn, 0); },
   ) {}
 
   /** Queues `data` for `target`, to be parsed in a later slice. */
