@@ -86,13 +86,23 @@ export function signalReady(): void {
 export const DAEMON_NODE_OPTIONS = ['--max-semi-space-size=1', '--expose-gc'];
 
 /**
+ * ZMX_CPU_PROF=DIR (a developer's switch, see CONTRIBUTING.md): daemons run
+ * under V8's profiler and write a .cpuprofile into DIR when they exit
+ * (SIGTERM ends them cleanly). NODE_OPTIONS cannot carry --cpu-prof.
+ */
+function profileOptions(env: NodeJS.ProcessEnv): string[] {
+  const dir = env['ZMX_CPU_PROF'];
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
+/**
  * Starts `node script` detached (its own session, so it outlives the
  * caller), stderr to `logPath`, and waits for READY_LINE. Rejects with the
  * log's last line if the daemon exits or stays silent.
  */
 export function spawnDaemon(script: string, logPath: string, timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const log = openSync(logPath, 'a', 0o600);
-  const child = spawn(process.execPath, [...DAEMON_NODE_OPTIONS, script], { detached: true, stdio: ['ignore', 'pipe', log], env });
+  const child = spawn(process.execPath, [...DAEMON_NODE_OPTIONS, ...profileOptions(env), script], { detached: true, stdio: ['ignore', 'pipe', log], env });
   closeSync(log);
   return new Promise((resolve, reject) => {
     let out = '';

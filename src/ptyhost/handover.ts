@@ -354,7 +354,7 @@ export async function takeOver(host: PtyHost, incoming: Incoming, scrollback: nu
     const pty = adoptPty({ fd: ps.fd, pid: ps.pid, waitExit: (cb) => relay.wait(ps.id, cb) });
     ptys.push(pty);
     const [file = '', ...args] = ps.cmd;
-    const pane = new Pane({ id: ps.id, file, args, cwd: '/', env: {}, cols: ps.cols, rows: ps.rows, scrollback, spawn: () => pty }, events);
+    const pane = new Pane({ id: ps.id, file, args, cwd: '/', env: {}, cols: ps.cols, rows: ps.rows, scrollback, spawn: () => pty, parser: host.parser }, events);
     await pane.restore(ps);
     return pane;
   });

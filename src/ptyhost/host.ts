@@ -23,6 +23,7 @@ import {
   CHROME, LAYOUT_PRESETS, geometry, isPreset, leaf, neighbour, panesOf, preset, remove, resize as resizeLayout, split as splitLayout, zoomedRect,
   type LayoutNode,
 } from '../common/layout.js';
+import { ParseScheduler } from './parse-scheduler.js';
 import { Pane, type PaneEvents } from './pane.js';
 import type { HandoverState, PaneState, SessionState } from './handover-state.js';
 import { DirectStreams } from './direct.js';
@@ -190,6 +191,8 @@ export class PtyHost {
   readonly stateDir: string;
   /** Local clients' streams that bypass the front (direct.ts). */
   readonly direct: DirectStreams;
+  /** Every pane's output is parsed from this one queue, watched panes first (src/ptyhost/parse-scheduler.ts). */
+  readonly parser = new ParseScheduler();
   /** The portal's commands (commands.ts): children of this process, so a front restart ends none. */
   readonly commands: HostCommands;
 
@@ -468,6 +471,7 @@ export class PtyHost {
         id, file: file!, args: rest, cwd, env,
         cols: clampCols(s.cols), rows: clampRows(s.rows - CHROME.titleRows),
         scrollback: this.opts.scrollback ?? TERMINAL.scrollbackLines, spawn: this.opts.spawn,
+        parser: this.parser,
       },
       this.paneEvents(s),
     );
