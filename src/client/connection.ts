@@ -3,7 +3,6 @@
  * exchange, pipelined requests matched by id, and pty streams. Used by the
  * CLI, the raw attach client and (later) the TUI.
  */
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { HostEntry } from './hosts.js';
 import { helloProof } from '../common/curve.js';
@@ -19,8 +18,9 @@ import { ClientLink } from '../platform/zmq.js';
 import { KeyStore, fingerprint } from '../platform/keystore.js';
 import { isAlive, readPid, spawnDaemon } from '../platform/daemon.js';
 import { VERSION } from '../common/version.js';
+import { entryPath } from '../common/entries.js';
 
-const SERVER_SCRIPT = fileURLToPath(new URL('../server/main.js', import.meta.url));
+const SERVER_SCRIPT = entryPath('front');
 /** Streams whose early output is kept, and messages kept for each, before handlers register. */
 /** Bytes of randomness in a connection's routing id: unguessable, so no one can take another's. */
 const ROUTING_ID_BYTES = 16;

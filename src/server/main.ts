@@ -3,7 +3,7 @@
  * background by the first command that needs a server (per ZMX_DIR); starts
  * the pty host if none runs, and reconnects to one that survived it.
  */
-import { fileURLToPath } from 'node:url';
+import { entryPath } from '../common/entries.js';
 import { rmSync, unwatchFile, watchFile } from 'node:fs';
 import { runtimePaths, ensurePrivateDir } from '../common/paths.js';
 import { TIMING } from '../common/constants.js';
@@ -22,7 +22,7 @@ import { verifyHelloProof } from '../common/curve.js';
 import { AuditLog } from '../portal/audit.js';
 import { PortalRouter } from './portal-router.js';
 
-const PTYHOST_SCRIPT = fileURLToPath(new URL('../ptyhost/main.js', import.meta.url));
+const PTYHOST_SCRIPT = entryPath('ptyhost');
 /** How often the front checks client heartbeats and the pty host's pid. */
 const TICK_MS = 1_000;
 /** How often authorized_keys.json is checked for changes: a revoked key's connections are cut within this. */
