@@ -96,7 +96,9 @@ async function main(): Promise<void> {
     send: (frames) => { if (front) endpoint.send(front, frames); },
     direct: {
       send: (peer, frames) => direct.send(peer, frames),
-      verifyKey: (key, proof, ts) => verifyHelloProof(key, proof, ts, own.secretKey, Date.now()),
+      // Still authorized now, not only when ZAP admitted the connection: a key
+      // revoked since must not claim a stream the front has not released yet.
+      verifyKey: (key, proof, ts) => authorized.find(key) !== null && verifyHelloProof(key, proof, ts, own.secretKey, Date.now()),
     },
     log: (m) => log.info(m),
     onSessionsChanged: () => checkEmpty(),

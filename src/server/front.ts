@@ -1028,8 +1028,9 @@ export class Front {
     for (const c of [...this.clients.values()]) {
       if (c.publicKey === null || this.deps.isAuthorized(c.publicKey)) continue;
       this.deps.log('cut a client whose key was revoked', { fingerprint: fingerprint(c.publicKey) });
-      this.sendError(c.peer, 0, new ZmxError('EDENIED', `key ${fingerprint(c.publicKey)} was revoked on this server`));
+      // Release its streams in the pty host before telling the client.
       this.dropClient(c, 'error');
+      this.sendError(c.peer, 0, new ZmxError('EDENIED', `key ${fingerprint(c.publicKey)} was revoked on this server`));
     }
   }
 
