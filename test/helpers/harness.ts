@@ -84,6 +84,8 @@ export class Sandbox {
       ZMX_DIR: this.dir,
       ZMX_CONFIG_DIR: this.configDir,
       ZMX_KEYRING: 'file',
+      // `scripts/test.mjs --profile` counts CLI start-ups per test file (test/helpers/count-calls.ts).
+      ...(process.env['ZMX_TEST_CALLS'] ? { ZMX_TEST_CALLS: process.env['ZMX_TEST_CALLS'], NODE_OPTIONS: process.env['NODE_OPTIONS'] } : {}),
       ...extraEnv,
     };
   }
