@@ -24,12 +24,12 @@ import { AuthorizedKeys } from '../platform/authorized.js';
 import { verifyHelloProof } from '../common/curve.js';
 import { spawnPty } from './pty.js';
 import { loadConfig } from '../platform/config-store.js';
-import { TERMINAL } from '../common/constants.js';
+import { TERMINAL, scaled } from '../common/constants.js';
 
 /** After the last session ends, wait this long for a new one before exiting. */
 const EXIT_EMPTY_GRACE_MS = 1_000;
-/** A pty host started for a request that made no session exits after this long. */
-const EXIT_UNUSED_MS = 10_000;
+/** A pty host started for a request that made no session exits after this long (× ZMX_TEST_TIMESCALE). */
+const EXIT_UNUSED_MS = scaled(10_000);
 
 async function main(): Promise<void> {
   const paths = runtimePaths();

@@ -170,12 +170,15 @@ async function main(): Promise<void> {
       return;
     }
     // The pty host ended (its last session did). A request will start a new
-    // one; with no client left, the front ends too.
+    // one; with no client left, a local front ends too. A front listening on
+    // TCP stays: a remote client cannot start it again (`zmx server start
+    // --listen` then `zmx pair` would otherwise be gone 10 s later, before
+    // anyone typed the code).
     if (!hostDown) {
       hostDown = true;
       front.hostLost();
     }
-    if (front.clientCount === 0) void shutdown('the pty host has ended and no client is connected');
+    if (front.clientCount === 0 && listen.length === 0) void shutdown('the pty host has ended and no client is connected');
   }, TICK_MS);
 
   let stopping = false;
