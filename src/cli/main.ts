@@ -43,6 +43,37 @@ function build(spec: CommandSpec, parent: Command, ctx: Context, done: (status: 
   });
 }
 
+/** Whether a command acts on a server a -H can name (it, or its sub-commands, take --host). */
+function takesHost(spec: CommandSpec): boolean {
+  const own = (s: CommandSpec) => s.options.some((o) => /(^|[ ,])--host\b/.test(o.flags));
+  return own(spec) || (spec.subcommands ?? []).some(own);
+}
+
+/**
+ * `zmx -H HOST CMD ...` (or --host HOST, --host=HOST, -HHOST): the host
+ * before the command, as ssh users type it; returns it and the rest. A -H
+ * after the command is the command's own option (and wins).
+ */
+export function leadingHost(argv: readonly string[]): { host: string | null; rest: string[] } {
+  let host: string | null = null;
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '-H' || a === '--host') {
+      const v = argv[i + 1];
+      if (v === undefined || v === '' || v.startsWith('-')) throw new UsageError(`${a} needs a host name before the command: zmx ${a} HOST list (zmx host ls shows them)`, 2);
+      host = v;
+      i++;
+    } else if (a.startsWith('--host=') || (a.startsWith('-H') && !a.startsWith('--'))) {
+      host = a.startsWith('--host=') ? a.slice('--host='.length) : a.slice(2);
+      if (host === '') throw new UsageError('--host= needs a host name (zmx host ls shows them)', 2);
+    } else {
+      break;
+    }
+  }
+  return { host, rest: argv.slice(i) };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const ctx = new Context();
   let status = 0;
@@ -55,8 +86,22 @@ export async function main(argv: string[]): Promise<number> {
   program.on('command:*', (operands: string[]) => {
     throw new UsageError(`unknown command "${operands[0]}"; run zmx help for the list`);
   });
+  let args: string[];
+  try {
+    const lead = leadingHost(argv);
+    if (lead.host !== null) {
+      ctx.host = lead.host;
+      const word = lead.rest[0];
+      const spec = COMMANDS.find((c) => c.name === word || c.aliases.includes(word ?? ''));
+      if (spec && !takesHost(spec) && spec.name !== 'help') throw new UsageError(`${spec.name} acts on this machine only: drop -H ${lead.host}`, 2);
+    }
+    args = lead.rest;
+  } catch (err) {
+    await ctx.dispose();
+    return report(err);
+  }
   // Bare `zmx` lists sessions, as zmx does; -h/--help/-v/--version are the help and version commands.
-  let args = argv.length === 0 ? ['list'] : argv;
+  if (args.length === 0) args = ['list'];
   if (args[0] === '-h' || args[0] === '--help') args = ['help', ...args.slice(1)];
   if (args[0] === '-v' || args[0] === '--version') args = ['version', ...args.slice(1)];
   // `help CMD` is CMD's own --help (an unknown CMD is reported as such).

@@ -46,7 +46,7 @@ const LOCAL_ONLY = new Set(['keys', 'config', 'completions', 'version', 'help', 
 function withHost(spec: CommandSpec): CommandSpec {
   // A command with sub-commands gives -H to each of them itself.
   if (LOCAL_ONLY.has(spec.name) || spec.subcommands) return spec;
-  return { ...spec, options: [...spec.options, { flags: '-H, --host <name>', description: 'act on a remote host (zmx host add; default $ZMX_HOST)' }] };
+  return { ...spec, options: [...spec.options, { flags: '-H, --host <name>', description: 'act on a remote host (zmx host add; default $ZMX_HOST); also before the command: zmx -H HOST ' + spec.name }] };
 }
 
 export const COMMANDS: readonly CommandSpec[] = [
