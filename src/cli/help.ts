@@ -41,7 +41,7 @@ export function topLevelHelp(commands: readonly CommandSpec[]): string {
     '  ZMX_SESSION_PREFIX   put before every session name',
     '  ZMX_CONFIG_DIR       keys and settings (default $XDG_CONFIG_HOME/zmx or ~/.config/zmx)',
     '  ZMX_KEYRING          where secret keys go: auto (default), keyring or file',
-    '  ZMX_NO_DETACH_KEY    set to disable C-\\ detaching',
+    '  ZMX_NO_DETACH_KEY    set (to any value, e.g. 1) to turn off the C-\\ detach key of this client, full-screen or --raw (nested use; C-b d and zmx detach still detach)',
     '',
   ].join('\n');
 }
@@ -100,7 +100,7 @@ export function manPage(commands: readonly CommandSpec[]): string {
     '.TP', '.B ZMX_SESSION_PREFIX', 'Put before every session name given on the command line.',
     '.TP', '.B ZMX_CONFIG_DIR', 'Keys and settings; default \\fI$XDG_CONFIG_HOME/zmx\\fR, else \\fI~/.config/zmx\\fR.',
     '.TP', '.B ZMX_KEYRING', '\\fBauto\\fR (default): secret keys go to the OS keychain when one answers, else to files of mode 0600; \\fBkeyring\\fR or \\fBfile\\fR force one.',
-    '.TP', '.B ZMX_NO_DETACH_KEY', 'When set, C\\-\\e does not detach a raw client.',
+    '.TP', '.B ZMX_NO_DETACH_KEY', 'When set (to any value, e.g. \\fB1\\fR), C\\-\\e does not detach this client, full\\-screen or \\fB\\-\\-raw\\fR: the key goes to the program in the pane (nested sessions, vim\\(aqs C\\-\\e C\\-n). \\fBC\\-b d\\fR, \\fBzmx detach\\fR or closing the terminal still detach.',
     '.TP', '.B ZMX_LOG_LEVEL', 'Server log level (default info).',
     '.TP', '.B NO_COLOR', 'When set and not empty, the full\\-screen client draws its own parts without colour (bold and inverse only), unless a theme is chosen with \\fB\\-\\-theme\\fR or the \\fBtheme\\fR setting. What programs in panes draw is not changed.',
     '.SH FILES',

@@ -5,7 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { ZmxError } from '../common/errors.js';
 import { COMMANDS } from './table.js';
-import { Context } from './context.js';
+import { Context, SESSION_NAME_REQUIRED } from './context.js';
 import { UsageError, ownsShortHelp, type CommandSpec } from './command.js';
 
 function argSyntax(a: CommandSpec['args'][number]): string {
@@ -18,7 +18,11 @@ function build(spec: CommandSpec, parent: Command, ctx: Context, done: (status: 
   for (const alias of spec.aliases) cmd.alias(alias);
   // A command whose own -h means something (split -h, as in tmux) keeps --help alone.
   cmd.helpOption(ownsShortHelp(spec) ? '--help' : '-h, --help', 'show this help');
-  cmd.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+  cmd.configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    writeOut: (s) => process.stdout.write(s),
+    outputError: (s, write) => write(missingSessionName(spec, s) ?? s),
+  });
   cmd.exitOverride();
   if (spec.subcommands) {
     cmd.enablePositionalOptions();
@@ -41,6 +45,38 @@ function build(spec: CommandSpec, parent: Command, ctx: Context, done: (status: 
     const positional = values.slice(0, spec.args.length).flatMap((v) => (Array.isArray(v) ? v : v === undefined ? [] : [String(v)]));
     done(await spec.run!(ctx, positional as string[], opts));
   });
+}
+
+/**
+ * commander's "missing required argument 'name'" for an argument that is a
+ * session, said as zmx says it (SessionNameRequired) with a sentence.
+ */
+function missingSessionName(spec: CommandSpec, message: string): string | null {
+  const m = /missing required argument '([^']+)'/.exec(message);
+  const arg = m ? spec.args.find((a) => a.name === m[1]) : undefined;
+  if (!arg || !/session/.test(arg.description)) return null;
+  return `zmx: ${SESSION_NAME_REQUIRED}: ${spec.name} needs a session name: zmx ${spec.name} NAME\n`;
+}
+
+/**
+ * A command whose positional may start with '-' (keys authorize -KEY...):
+ * such a word is moved after a `--`, where commander takes it as an argument.
+ */
+function dashPositionals(args: string[]): string[] {
+  let spec = COMMANDS.find((c) => c.name === args[0] || c.aliases.includes(args[0] ?? ''));
+  let at = 1;
+  if (spec?.subcommands) {
+    spec = spec.subcommands.find((c) => c.name === args[1] || c.aliases.includes(args[1] ?? ''));
+    at = 2;
+  }
+  const wants = spec?.positionalWord;
+  if (!wants) return args;
+  const end = args.indexOf('--', at);
+  const before = end < 0 ? args.slice(at) : args.slice(at, end);
+  const moved = before.filter((w) => w.startsWith('-') && wants(w));
+  if (moved.length === 0) return args;
+  const after = end < 0 ? [] : args.slice(end + 1);
+  return [...args.slice(0, at), ...before.filter((w) => !moved.includes(w)), '--', ...moved, ...after];
 }
 
 /** Whether a command acts on a server a -H can name (it, or its sub-commands, take --host). */
@@ -106,6 +142,7 @@ export async function main(argv: string[]): Promise<number> {
   if (args[0] === '-v' || args[0] === '--version') args = ['version', ...args.slice(1)];
   // `help CMD` is CMD's own --help (an unknown CMD is reported as such).
   if ((args[0] === 'help' || args[0] === 'h') && args[1] !== undefined && !args[1].startsWith('-')) args = [...args.slice(1), '--help'];
+  args = dashPositionals(args);
   try {
     await program.parseAsync(args, { from: 'user' });
   } catch (err) {
