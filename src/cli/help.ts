@@ -132,11 +132,21 @@ export function completions(shell: string, commands: readonly CommandSpec[]): st
     const flagCases = commands.map((c) => `    ${[c.name, ...c.aliases].join('|')}) flags="${flagWords(c).join(' ')}${c.subcommands ? ' ' + c.subcommands.map((s) => s.name).join(' ') : ''}" ;;`).join('\n');
     return `# bash completion for zmx (generated from the command table)
 _zmx() {
-  local cur=\${COMP_WORDS[COMP_CWORD]} cmd=\${COMP_WORDS[1]} flags=""
-  if [ "$COMP_CWORD" -eq 1 ]; then
-    COMPREPLY=($(compgen -W "${names.join(' ')}" -- "$cur"))
+  local cur=\${COMP_WORDS[COMP_CWORD]} i=1 cmd flags=""
+  # -H HOST before the command (zmx -H box list) is skipped to find it.
+  while [ "$i" -lt "$COMP_CWORD" ]; do
+    case "\${COMP_WORDS[i]}" in
+      -H|--host) i=$((i + 2)) ;;
+      -H?*|--host=*) i=$((i + 1)) ;;
+      *) break ;;
+    esac
+  done
+  if [ "$COMP_CWORD" -le "$i" ]; then
+    case "\${COMP_WORDS[COMP_CWORD-1]}" in -H|--host) [ "$COMP_CWORD" -gt 1 ] && return ;; esac
+    COMPREPLY=($(compgen -W "${names.join(' ')} -H --host" -- "$cur"))
     return
   fi
+  cmd=\${COMP_WORDS[i]}
   case "$cmd" in
 ${flagCases}
   esac
@@ -169,7 +179,17 @@ _zmx "$@"
 `;
   }
   if (shell === 'fish') {
-    const lines = commands.map((c) => `complete -c zmx -n __fish_use_subcommand -a ${c.name} -d '${c.summary.replace(/'/g, "\\'")}'`);
+    const quote = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    const lines = commands.map((c) => `complete -c zmx -n __fish_use_subcommand -a ${c.name} -d ${quote(c.summary)}`);
+    lines.push(`complete -c zmx -n __fish_use_subcommand -s H -l host -r -d ${quote('act on a remote host (zmx host add), before the command')}`);
+    for (const c of commands) {
+      for (const o of c.subcommands ? [] : c.options) {
+        const long = /--([\w-]+)/.exec(o.flags)?.[1];
+        if (!long) continue;
+        const short = /^-(\w),/.exec(o.flags)?.[1];
+        lines.push(`complete -c zmx -n '__fish_seen_subcommand_from ${[c.name, ...c.aliases].join(' ')}'${short ? ` -s ${short}` : ''} -l ${long}${o.flags.includes('<') ? ' -r' : ''} -d ${quote(o.description)}`);
+      }
+    }
     lines.push(`complete -c zmx -n '__fish_seen_subcommand_from ${sessionCommands.join(' ')}' -a '(zmx list --short 2>/dev/null)'`);
     return `# fish completion for zmx (generated from the command table)
 complete -c zmx -f
