@@ -6,7 +6,8 @@ import { ownsShortHelp, type CommandSpec } from './command.js';
 import { VERSION } from '../common/version.js';
 
 function synopsis(spec: CommandSpec, prefix = 'zmx'): string {
-  const opts = spec.options.map((o) => `[${o.flags.split(',').map((f) => f.trim())[0]}${o.flags.includes('<') ? ' ' + o.flags.slice(o.flags.indexOf('<')) : ''}]`);
+  // The first spelling of each option (-s, or --worktree alone), then its value once.
+  const opts = spec.options.map((o) => `[${o.flags.split(/[ ,]+/)[0]}${o.flags.includes('<') ? ' ' + o.flags.slice(o.flags.indexOf('<')) : ''}]`);
   const args = spec.args.map((a) => {
     const inner = a.variadic ? `${a.name}...` : a.name;
     return a.required ? `<${inner}>` : `[${inner}]`;

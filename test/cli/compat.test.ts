@@ -33,7 +33,7 @@ function dashKey(): string {
   }
 }
 
-describe('zmx compatibility', { concurrency: 2 }, () => {
+describe('zmx compatibility', { concurrency: 4 }, () => {
   test('-H HOST / --host HOST before the command reaches the remote server, as after it and as ZMX_HOST', async (t) => {
     const { server, address } = await listening(t);
     assertOk(await server.zmx(['new', '-s', 'far', '-d']), 'new on the server');

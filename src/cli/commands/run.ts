@@ -15,7 +15,7 @@ export const run: CommandSpec = {
   ],
   options: [{ flags: '-d, --detach', description: 'do not wait: print "command sent!" and exit (see zmx wait)' }, LABELS_OPTION],
   passThrough: true,
-  details: 'The command goes to the pane\'s shell followed by a completion marker (pasted, when the shell takes bracketed paste, so tabs and heredocs arrive intact); its output (escapes stripped) is printed until the marker, and zmx exits with the command\'s status. One argument is a script as written; several are joined and quoted. A script on stdin (quotes, $VARS, heredocs, tabs) is passed unchanged.',
+  details: "The command goes to the pane's shell followed by zmx's completion marker, echo ZMX_TASK_COMPLETED:<id>:$? (id: 4 hex digits, new for each task; on the command's line, or on a line of its own after a heredoc), which the shell prints as ZMX_TASK_COMPLETED:<id>:<status> when the command ends, in the pane and in run's output, for tools that wait on it. The script is pasted when the shell takes bracketed paste, so tabs and heredocs arrive intact; its output (escapes stripped) is printed until the marker, and zmx exits with the command's status. One argument is a script as written; several are joined and quoted. A script on stdin (quotes, $VARS, heredocs, tabs) is passed unchanged.",
   examples: ['zmx run dev make test', 'zmx run --labels "role=ci" ci -d make test', 'zmx run dev -d sleep 10 && zmx wait dev', "printf 'cat <<EOF\\nhello $USER\\nEOF\\n' | zmx run dev"],
   async run(ctx, args, opts) {
     const [rawName, ...rest] = args;
