@@ -1,10 +1,31 @@
 #!/usr/bin/env node
 // Runs every compiled test file with node's test runner. Unit tests sit
 // beside the logic (dist/src/**/*.test.js); transport and CLI tests under
-// dist/test/. Pass file paths or a tier name (unit, transport, cli, security) to narrow.
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+// dist/test/. Pass file paths or a tier name (unit, transport, cli, security)
+// to narrow; other arguments starting with -- (e.g. --test-name-pattern=x)
+// go to every file's runner.
+//
+// Files run in a pool of ZMX_TEST_CONCURRENCY processes (default below),
+// slowest first by the times of the last run (dist/.test-times.json), each
+// file's output printed whole when it ends. The summary lists each file's
+// wall time; with --profile also the zmx CLI processes it started
+// (test/helpers/count-calls.ts). CONTRIBUTING.md, "Test suite".
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+
+/**
+ * Test files at once. Measured on 2 shared cores (load 15-25), four CLI
+ * files: 2 at once took 297 s with 1 failure; 4 at once 162 s but all four
+ * failed (CLI calls past the harness's 30 s deadline). Kept at 2 until the
+ * CLI's start-up is cheaper; raise it with ZMX_TEST_CONCURRENCY on a quiet machine.
+ */
+const DEFAULT_CONCURRENCY = 2;
+/** One test (not one file) longer than this fails as timed out. */
+const TEST_TIMEOUT_MS = 240_000;
+const TIMES_FILE = 'dist/.test-times.json';
 
 function find(dir, out = []) {
   let entries;
@@ -17,11 +38,74 @@ function find(dir, out = []) {
   return out;
 }
 
-const args = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const profile = argv.includes('--profile');
+const passOn = argv.filter((a) => a.startsWith('--') && a !== '--profile');
+const args = argv.filter((a) => !a.startsWith('--'));
 const tiers = { unit: ['dist/src'], transport: ['dist/test/transport'], cli: ['dist/test/cli'], security: ['dist/test/security'] };
 let files;
 if (args.length === 0) files = [...find('dist/src'), ...find('dist/test')];
 else files = args.flatMap((a) => (tiers[a] ? tiers[a].flatMap((d) => find(d)) : [a]));
-files.sort();
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=240000', ...files], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+files = [...new Set(files)].sort();
+
+let known = {};
+try { known = JSON.parse(readFileSync(TIMES_FILE, 'utf8')); } catch { /* first run */ }
+// Longest first, so that the slowest file does not start last; unknown ones first of all.
+files.sort((a, b) => (known[b] ?? Infinity) - (known[a] ?? Infinity) || a.localeCompare(b));
+
+const concurrency = Math.max(1, Number(process.env['ZMX_TEST_CONCURRENCY']) || DEFAULT_CONCURRENCY);
+const reporter = process.stdout.isTTY ? ['--test-reporter=spec'] : [];
+const profileDir = profile ? mkdtempSync(join(tmpdir(), 'zmx-profile-')) : null;
+const counter = pathToFileURL(resolve('dist/test/helpers/count-calls.js')).href;
+const results = [];
+const started = Date.now();
+
+function runFile(file, index) {
+  return new Promise((done) => {
+    const env = { ...process.env };
+    let calls = null;
+    if (profileDir) {
+      calls = join(profileDir, `${index}.calls`);
+      writeFileSync(calls, '');
+      env['ZMX_TEST_CALLS'] = calls;
+      env['NODE_OPTIONS'] = `${env['NODE_OPTIONS'] ?? ''} --import=${counter}`.trim();
+    }
+    const t0 = Date.now();
+    const child = spawn(process.execPath, ['--test', `--test-timeout=${TEST_TIMEOUT_MS}`, ...reporter, ...passOn, file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = [];
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => out.push(d));
+    child.on('close', (code, signal) => {
+      const ms = Date.now() - t0;
+      process.stdout.write(`# ---- ${file} (${(ms / 1000).toFixed(1)} s) ----\n`);
+      process.stdout.write(Buffer.concat(out));
+      const n = calls ? readFileSync(calls, 'utf8').split('\n').filter(Boolean).length : null;
+      results.push({ file, ms, ok: code === 0, calls: n, signal });
+      done();
+    });
+  });
+}
+
+const queue = files.map((f, i) => [f, i]);
+await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+  for (let next = queue.shift(); next; next = queue.shift()) await runFile(...next);
+}));
+
+const wall = Date.now() - started;
+results.sort((a, b) => b.ms - a.ms);
+process.stdout.write(`\n# ${files.length} files, ${concurrency} at once, ${(wall / 1000).toFixed(1)} s\n`);
+for (const r of results) {
+  process.stdout.write(`# ${(r.ms / 1000).toFixed(1).padStart(7)} s${r.calls === null ? '' : `${String(r.calls).padStart(6)} calls`}  ${r.ok ? '  ' : 'FAIL'} ${r.file}\n`);
+}
+const failed = results.filter((r) => !r.ok);
+if (failed.length) process.stdout.write(`# failed: ${failed.map((r) => r.file).join(' ')}\n`);
+// Only a whole, unfiltered file's time is worth keeping for the order.
+if (!passOn.some((a) => a.startsWith('--test-name-pattern') || a.startsWith('--test-only'))) {
+  try {
+    const times = { ...known };
+    for (const r of results) times[r.file] = r.ms;
+    writeFileSync(TIMES_FILE, JSON.stringify(times, null, 1) + '\n');
+  } catch { /* no dist: nothing to keep */ }
+}
+if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+process.exit(failed.length ? 1 : 0);

@@ -7,11 +7,11 @@
  *   common    imports no other layer and no native package
  *   platform  common
  *   server    common, platform, portal  (not ptyhost, not client)
- *   ptyhost   common, platform          (not server, not client)
+ *   ptyhost   common, platform, portal  (not server, not client; it runs the portal's commands)
  *   client    common, platform          (not server, not ptyhost)
  *   cli       common, platform, client, mcp  (spawns server/ptyhost by file path;
  *             runs `zmx mcp` in its own process, importing src/mcp when that command runs)
- *   portal    common, platform          (the file and command services the front runs)
+ *   portal    common, platform          (the file and command services: the front runs the files', the pty host the commands')
  *   mcp       common, platform, client
  *
  * Native packages each have one owner: zeromq -> src/platform/zmq.ts,
@@ -32,7 +32,8 @@ const LAYERS: Record<string, readonly string[]> = {
   common: ['common'],
   platform: ['common', 'platform'],
   server: ['common', 'platform', 'portal', 'server'],
-  ptyhost: ['common', 'platform', 'ptyhost'],
+  // The pty host runs the portal's commands (src/portal/exec.ts), so that they outlive the front.
+  ptyhost: ['common', 'platform', 'portal', 'ptyhost'],
   client: ['common', 'platform', 'client'],
   // zmx mcp serves MCP in the CLI's process: a second node process cost ~0.4 s of its start-up.
   cli: ['common', 'platform', 'client', 'mcp', 'cli'],
@@ -216,6 +217,7 @@ test('the lint allows what the rules allow', () => {
   assertClean('src/cli/commands/new.ts', `import { c } from '../../client/connection.js';\nimport { k } from '../../platform/keystore.js';\nimport { u } from '../util.js';`);
   assertClean('src/portal/a.ts', `import { c } from '../common/portal.js';\nimport { k } from '../platform/log.js';`);
   assertClean('src/server/a.ts', `import { f } from '../portal/fs.js';`);
+  assertClean('src/ptyhost/commands.ts', `import { ExecService } from '../portal/exec.js';`);
   assertClean('src/mcp/a.ts', `import { c } from '../client/connection.js';\nimport { p } from '../common/paths.js';`);
   assertClean('src/cli/commands/mcp.ts', `const { runMcp } = await import('../../mcp/run.js');`);
   // Test files may reach across layers (only the native rules bind them).

@@ -3,7 +3,6 @@
  * exchange, pipelined requests matched by id, and pty streams. Used by the
  * CLI, the raw attach client and (later) the TUI.
  */
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { HostEntry } from './hosts.js';
 import { helloProof } from '../common/curve.js';
@@ -19,8 +18,9 @@ import { ClientLink } from '../platform/zmq.js';
 import { KeyStore, fingerprint } from '../platform/keystore.js';
 import { isAlive, readPid, spawnDaemon } from '../platform/daemon.js';
 import { VERSION } from '../common/version.js';
+import { entryPath } from '../common/entries.js';
 
-const SERVER_SCRIPT = fileURLToPath(new URL('../server/main.js', import.meta.url));
+const SERVER_SCRIPT = entryPath('front');
 /** Streams whose early output is kept, and messages kept for each, before handlers register. */
 /** Bytes of randomness in a connection's routing id: unguessable, so no one can take another's. */
 const ROUTING_ID_BYTES = 16;
@@ -445,6 +445,11 @@ export class Connection {
     this.consumed.clear();
     // A new front's hello made the pty host drop what the old one granted.
     this.directStreams.clear();
+    // The streams the server knew are void, and a new front numbers its own
+    // afresh: a handler left here would take a new stream's output or end.
+    this.streams.clear();
+    this.early.clear();
+    this.earlyEnd.clear();
     if (hadLink) this.failPending(new ZmxError('EUNAVAIL', `lost the connection to ${this.serverName} (it restarted or forgot this client)`));
     this.welcomed = true;
     this.settleWelcome();
@@ -733,6 +738,17 @@ export class Connection {
 
   detach(sid: number): void {
     this.send({ t: MsgType.Detach, sid });
+  }
+
+  /**
+   * Stops bringing a front back when the link drops: for a client that asks
+   * the front to stop (zmx server stop), whose own recovery would otherwise
+   * start a new one as the old one goes.
+   */
+  stopRecovering(): void {
+    this.recover = null;
+    if (this.recoveryTimer) clearInterval(this.recoveryTimer);
+    this.recoveryTimer = null;
   }
 
   async close(): Promise<void> {

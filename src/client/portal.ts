@@ -6,7 +6,7 @@
  * Used by the CLI (zmx fs, exec, cp) and the MCP server.
  */
 import { ZmxError } from '../common/errors.js';
-import { LIMITS, PORTAL } from '../common/constants.js';
+import { LIMITS, PORTAL, TIMING } from '../common/constants.js';
 import type { OpArgs, OpResult } from '../common/protocol.js';
 import type { ExecInfo, ExecResult, FileStat, FsChange, GrepMatch, ReadFilesEntry, SignalName } from '../common/portal.js';
 import type { Connection } from './connection.js';
@@ -15,6 +15,12 @@ import type { Connection } from './connection.js';
 const EXEC_POLL_MS = 5_000;
 /** The reply to an exec.read comes after its wait: give it that much more than a plain request. */
 const EXEC_POLL_TIMEOUT_MS = EXEC_POLL_MS + 15_000;
+/**
+ * Commands run in the pty host and outlive a front that restarts (a crash,
+ * an upgrade): a follower whose link is lost asks again, for as long as a
+ * new front takes to start and answer, then gives up with the error.
+ */
+const FOLLOW_RECOVER_MS = TIMING.serverStartTimeoutMs + TIMING.requestTimeoutMs;
 
 export interface ReadFile { path: string; size: number; content: Buffer | null; truncated: boolean; error: { code: string; message: string } | null }
 
@@ -201,8 +207,20 @@ export class PortalClient {
     const err: Buffer[] = [];
     let at = { ...from };
     let skipped = false;
+    let lostAt: number | null = null;
     for (;;) {
-      const r = await this.req('exec.read', { exec: id, stdout: at.stdout, stderr: at.stderr, waitMs: EXEC_POLL_MS, max: 0 }, [], EXEC_POLL_TIMEOUT_MS);
+      let r;
+      try {
+        r = await this.req('exec.read', { exec: id, stdout: at.stdout, stderr: at.stderr, waitMs: EXEC_POLL_MS, max: 0 }, [], EXEC_POLL_TIMEOUT_MS);
+      } catch (err) {
+        // The link went with the front; the connection brings up a new one and reconnects by itself.
+        if (!(err instanceof ZmxError) || err.code !== 'EUNAVAIL') throw err;
+        lostAt ??= Date.now();
+        if (Date.now() - lostAt > FOLLOW_RECOVER_MS) throw err;
+        await new Promise((resolve) => setTimeout(resolve, TIMING.recoverRetryMs));
+        continue;
+      }
+      lostAt = null;
       const so = r.frames[0] ?? Buffer.alloc(0);
       const se = r.frames[1] ?? Buffer.alloc(0);
       // Output older than the server keeps was dropped: we start at what it has.

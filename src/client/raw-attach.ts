@@ -7,7 +7,7 @@
  * the session moves this client to B).
  */
 import { spawnSync } from 'node:child_process';
-import { TERMINAL } from '../common/constants.js';
+import { TERMINAL, TIMING } from '../common/constants.js';
 import { ZmxError } from '../common/errors.js';
 import type { CreateArgs, StreamEndReason } from '../common/protocol.js';
 import type { Connection, StreamHandlers } from './connection.js';
@@ -116,11 +116,13 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
       between = true;
       if (attaching) return;
       attaching = true;
+      // The old stream has ended (or the front that knew it has gone); dropped
+      // now, as the new one may reuse its number and send right behind the reply.
+      conn.dropStream(sid);
       conn.request('session.attach', { name: target, ...size(), create: null, readOnly: opts.readOnly, mode: 'raw' }, [], { timeoutMs: 0 })
         .then(({ result, frames }) => {
           attaching = false;
           if (finished) return;
-          conn.dropStream(sid);
           // Another session: reset what the last one's programs set, as zmx does.
           stdout.write(target === name ? CLEAR : RESET + CLEAR);
           sid = result.sid;
@@ -130,8 +132,12 @@ export async function rawAttach(conn: Connection, opts: RawAttachOptions): Promi
           conn.stream(sid, handlers);
         }, (err: unknown) => {
           attaching = false;
-          // The link dropped under the request: its return attaches again.
-          if (err instanceof ZmxError && err.code === 'EUNAVAIL') return;
+          if (err instanceof ZmxError && err.code === 'EUNAVAIL') {
+            // The link dropped under the request: its return attaches again.
+            // With the link up, the pty host went away under it (an upgrade): again shortly.
+            if (!linkDown && !finished) setTimeout(() => { if (!finished && !linkDown) attachTo(target); }, TIMING.reattachRetryMs);
+            return;
+          }
           finish('error', null);
         });
     };

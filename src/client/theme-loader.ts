@@ -5,13 +5,13 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../common/entries.js';
 import { ZmxError } from '../common/errors.js';
 import { isThemePath } from '../common/config.js';
 import { DEFAULT_THEME, MONO_THEME, noColor, parseTheme, type Theme } from '../common/theme.js';
 
-/** The shipped themes: themes/ at the package root (dist/src/client -> ../../../themes). */
-export const THEMES_DIR = fileURLToPath(new URL('../../../themes/', import.meta.url));
+/** The shipped themes: themes/ at the package root. */
+export const THEMES_DIR = packagePath('themes/');
 
 /** The names of the themes in a directory, sorted. */
 export function themeNames(themesDir = THEMES_DIR): string[] {

@@ -4,6 +4,33 @@
  * in the middle of other code.
  */
 
+/** The shortest ZMX_TEST_TIMESCALE taken: below it the heartbeat (2 s × scale) would beat faster than a loaded machine schedules. */
+const MIN_TIMESCALE = 0.05;
+
+/**
+ * For tests only: ZMX_TEST_TIMESCALE=0.1 shortens the waits of the
+ * protocol's liveness timers marked "× TIMESCALE" below (heartbeats, the
+ * front's resume graces, the pty host's unused exit) by that factor, so a
+ * test of what happens after them sits out seconds, not half a minute.
+ * Read once, when this module loads, in every process (the CLI, and the
+ * front and pty host it starts, which inherit the environment). It can only
+ * shorten: anything but a number from MIN_TIMESCALE to 1 counts as 1. It
+ * changes when those timers fire, never what they do; request and start-up
+ * deadlines are not scaled (a loaded machine must not turn them into
+ * failures). CONTRIBUTING.md, "Test suite".
+ */
+export const TIMESCALE = parseTimescale(process.env['ZMX_TEST_TIMESCALE']);
+
+export function parseTimescale(value: string | undefined): number {
+  const n = value === undefined || value.trim() === '' ? NaN : Number(value);
+  return Number.isFinite(n) && n >= MIN_TIMESCALE && n <= 1 ? n : 1;
+}
+
+/** `ms` × TIMESCALE, in whole milliseconds (socket options take integers). */
+export function scaled(ms: number): number {
+  return Math.max(1, Math.round(ms * TIMESCALE));
+}
+
 export const LIMITS = {
   /**
    * Largest message: libzmq drops a peer that sends a bigger frame
@@ -50,16 +77,18 @@ export const TIMING = {
   requestTimeoutMs: 15_000,
   /** How long the CLI waits for a freshly spawned server to say it is ready. */
   serverStartTimeoutMs: 15_000,
-  /** ZMTP heartbeat interval on every socket: a dead peer is noticed within a few of these. */
-  heartbeatIntervalMs: 2_000,
-  /** A peer silent for this long is considered gone. */
-  heartbeatTimeoutMs: 6_000,
+  /** ZMTP heartbeat interval on every socket: a dead peer is noticed within a few of these (× TIMESCALE). */
+  heartbeatIntervalMs: scaled(2_000),
+  /** A peer silent for this long is considered gone (× TIMESCALE). */
+  heartbeatTimeoutMs: scaled(6_000),
   /** Grace after SIGTERM before `kill --force` style SIGKILL. */
   killGraceMs: 2_000,
   /** How long `run` waits for a new session's shell to show its first prompt. */
   shellReadyMs: 3_000,
   /** While the link to a local server is down, how often to check that one runs (and start it). */
   recoverRetryMs: 500,
+  /** An attached client's re-attach that failed with the link up (the pty host went away under it: an upgrade): when to try again. */
+  reattachRetryMs: 250,
   /** Lingering on close: 0 so exiting processes never hang on unsent messages. */
   lingerMs: 0,
   /** How long the CLI waits for a workspace op (git worktree add, a snapshot of a large tree): minutes, not seconds. */
@@ -118,15 +147,15 @@ export const FLOW = {
   backlogMaxBytes: 64 * 1024 * 1024,
   /**
    * How long the front keeps the state of a client it cannot hear (streams,
-   * backlog) so the client can resume. After it the client is forgotten.
+   * backlog) so the client can resume. After it the client is forgotten (× TIMESCALE).
    */
-  resumeGraceMs: 5 * 60_000,
+  resumeGraceMs: scaled(5 * 60_000),
   /**
    * The same for a client with no stream open (a CLI command): long enough to
    * outlast a request's timeout across a drop, short so that finished
-   * commands do not linger.
+   * commands do not linger (× TIMESCALE).
    */
-  resumeGraceIdleMs: 30_000,
+  resumeGraceIdleMs: scaled(30_000),
   /** How often a disconnected DEALER tries again (ZMQ_RECONNECT_IVL). */
   reconnectIntervalMs: 100,
   /**

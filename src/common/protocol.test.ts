@@ -324,6 +324,7 @@ const CREATE: CreateArgs = { name: 'dev', cmd: ['bash', '-l'], cwd: '/tmp', env:
 const ARGS: { [K in OpName]: OpArgs<K> } = {
   'server.info': {},
   'server.stop': {},
+  'server.upgrade': {},
   'session.list': {},
   'session.get': { name: 'dev' },
   'session.create': { ...CREATE, ifMissing: true },
@@ -357,7 +358,15 @@ const ARGS: { [K in OpName]: OpArgs<K> } = {
   'host.resize': { name: 'dev', cols: LIMITS.maxCols, rows: LIMITS.maxRows },
   'host.grant': { name: 'dev', pane: 3, interactive: true, sid: 12, client: 'ab'.repeat(16), key: 'k'.repeat(40), token: 'cd'.repeat(16), readOnly: false, lead: 11 },
   'host.release': { sid: 12 },
+  'host.handover': { script: '/opt/zmx/dist/src/ptyhost/main.js' },
+  'host.handover.commit': {},
   'host.lead': { name: 'dev', sid: 11 },
+  'host.exec.start': { name: 'dev', owner: 'SHA256:abc', who: 'laptop', argv: [], shell: 'make test', root: '/src/app', cwd: '/src/app/pkg', env: { CI: '1' }, timeoutMs: 0, stdin: true },
+  'host.exec.read': { exec: 7, owner: 'local', admin: false, stdout: 2 ** 40, stderr: 0, waitMs: 500, max: 0 },
+  'host.exec.stdin': { exec: 7, owner: 'local', admin: true, eof: false },
+  'host.exec.kill': { exec: 7, owner: 'local', admin: false, signal: 'SIGKILL' },
+  'host.exec.list': { name: 'dev', owner: 'local', admin: true },
+  'host.exec.ack': { exec: 7 },
   'stream.claim': { sid: 12, token: 'cd'.repeat(16), key: 'k'.repeat(40), proof: 'ab'.repeat(32), ts: 1_700_000_000_000 },
   'stream.resume': { sid: 12, seq: 480 },
   'workspace.create': { ...CREATE, worktree: { repo: '/src/app', branch: 'fix-42' }, portal: { host: 'box', session: 'agent' } },
@@ -398,7 +407,7 @@ function argsOf(op: OpName): Record<string, unknown> {
 /** Times in ms since the epoch: past 2^32, which other uints may not be. */
 const TIMES = new Set(['pair.claim.ts', 'stream.claim.ts']);
 /** Byte offsets and sizes: past 2^32 as well (files may be larger than 4 GiB). */
-const SIZES = new Set(['fs.read.offset', 'fs.upload.chunk.offset', 'fs.upload.commit.size', 'exec.read.stdout', 'exec.read.stderr', 'audit.read.offset']);
+const SIZES = new Set(['fs.read.offset', 'fs.upload.chunk.offset', 'fs.upload.commit.size', 'exec.read.stdout', 'exec.read.stderr', 'host.exec.read.stdout', 'host.exec.read.stderr', 'audit.read.offset']);
 const NULLABLE = new Set([
   'fs.write.mode', 'fs.upload.begin.mode',
   'session.attach.create', 'session.switch.create', 'workspace.create.worktree', 'workspace.create.portal', 'pane.select.move', 'window.select.move', 'window.select.window', 'pane.resize.dir', 'window.layout.window',
@@ -522,4 +531,11 @@ test('direct streams: an attach reply carrying a grant and the pty host\'s strea
   const typed = decode(encode({ t: MsgType.Event, name: 'stream.typed', data: { sid: 9 } }));
   assert.deepEqual(typed.header, { t: MsgType.Event, name: 'stream.typed', data: { sid: 9 } });
   assert.throws(() => decode(encode({ t: MsgType.Event, name: 'stream.typo' as never, data: {} })), /event/);
+});
+
+test('commands in the pty host: its exec.end event round-trips with the command, its key and its end', () => {
+  const exec = { id: 7, pid: 4242, argv: ['sh', '-c', 'exit 7'], cwd: '.', started: 1_700_000_000_000, result: { exitCode: 7, signal: null, durationMs: 12, truncated: false, timedOut: false } };
+  const data = { exec, owner: 'SHA256:abc', who: 'laptop', session: 'dev', bytes: 8, ended: 1_700_000_000_012 };
+  const end = decode(encode({ t: MsgType.Event, name: 'exec.end', data }));
+  assert.deepEqual(end.header, { t: MsgType.Event, name: 'exec.end', data });
 });

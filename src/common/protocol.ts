@@ -165,6 +165,12 @@ export interface Ops {
   /** Only on a pairing endpoint: authorizes the caller's key under `name`, answers the server's public key. */
   'pair.claim': { args: { name: string; key: string; proof: string; ts: number }; result: { serverKey: string } };
   'server.stop': { args: Record<string, never>; result: Record<string, never> };
+  /**
+   * Hands every session over to a new pty host started from the front's own
+   * code (docs/protocol.md, "Upgrading the pty host"): `from`, `to` the old
+   * and new pty host pids (0, 0 when none ran), `panes` handed over.
+   */
+  'server.upgrade': { args: Record<string, never>; result: { from: number; to: number; panes: number } };
   'session.list': { args: Record<string, never>; result: { sessions: SessionInfo[] } };
   'session.get': { args: { name: string }; result: { session: SessionInfo } };
   'session.create': { args: CreateArgs & { ifMissing: boolean }; result: { session: SessionInfo; created: boolean } };
@@ -252,10 +258,36 @@ export interface Ops {
     args: { name: string; pane: number; interactive: boolean; sid: number; client: string; key: string; token: string; readOnly: boolean; lead: number };
     result: { paneSid: number; seq: number; session: SessionInfo };
   };
+  /**
+   * Pty host only, from the front alone: start pty host `script` on the same
+   * ptys; answered once it has every session (`pid`, `panes`). Nothing is
+   * handed over until host.handover.commit.
+   */
+  'host.handover': { args: { script: string }; result: { pid: number; panes: number } };
+  /** Pty host only, after host.handover: let go. Not answered: the pty host closes its endpoints, and the new one binds them. */
+  'host.handover.commit': { args: Record<string, never>; result: Record<string, never> };
   /** Ends direct stream `sid` without a word to its client (the front tells it). */
   'host.release': { args: { sid: number }; result: Record<string, never> };
   /** Session `name`'s size leader is stream `sid` now (0: none): the pty host reports typing on another (Event stream.typed). */
   'host.lead': { args: { name: string; sid: number }; result: Record<string, never> };
+  /**
+   * Pty host only: the portal's exec.* after the front's checks (the key's
+   * limits, its root: `root` and `cwd` are absolute real paths the front
+   * confined). Commands run in the pty host, so a front restart ends none;
+   * each belongs to key `owner` (a fingerprint, or 'local'), and another
+   * key's read, stdin, kill or list answers "no command N" unless `admin`.
+   * `who` is the key's name, for the audit line of the command's end.
+   */
+  'host.exec.start': {
+    args: { name: string; owner: string; who: string; argv: string[]; shell: string; root: string; cwd: string; env: Record<string, string>; timeoutMs: number; stdin: boolean };
+    result: { exec: ExecInfo };
+  };
+  'host.exec.read': { args: { exec: number; owner: string; admin: boolean; stdout: number; stderr: number; waitMs: number; max: number }; result: { exec: ExecInfo; stdout: number; stderr: number } };
+  'host.exec.stdin': { args: { exec: number; owner: string; admin: boolean; eof: boolean }; result: { bytes: number } };
+  'host.exec.kill': { args: { exec: number; owner: string; admin: boolean; signal: SignalName }; result: Record<string, never> };
+  'host.exec.list': { args: { name: string; owner: string; admin: boolean }; result: { execs: ExecInfo[] } };
+  /** The front has written the audit line of command `exec`'s end (Event exec.end): the pty host stops sending it. */
+  'host.exec.ack': { args: { exec: number }; result: Record<string, never> };
   /**
    * Direct endpoint only: takes over granted stream `sid`; its output
    * follows on this link. `key`, `proof`, `ts` prove the client's key as a
@@ -392,7 +424,7 @@ export interface ResyncMsg { t: typeof MsgType.Resync; sid: number; seq: number;
 export interface EventMsg { t: typeof MsgType.Event; name: EventName; data: Record<string, unknown>; q?: number }
 
 export type StreamEndReason = 'detached' | 'exited' | 'killed' | 'replaced' | 'error';
-export type EventName = 'session.exit' | 'session.created' | 'task.done' | 'session.switch' | 'session.layout' | 'pane.exit' | 'fs.change' | 'stream.typed';
+export type EventName = 'session.exit' | 'session.created' | 'task.done' | 'session.switch' | 'session.layout' | 'pane.exit' | 'fs.change' | 'stream.typed' | 'exec.end';
 
 export type Header =
   | HelloMsg | WelcomeMsg | PingMsg | PongMsg | ReceivedMsg
@@ -443,7 +475,7 @@ const SCHEMAS: Record<MsgTypeCode, Record<string, FieldKind>> = {
 const SCHEMA_FIELDS = new Map<number, [string, FieldKind][]>(Object.entries(SCHEMAS).map(([t, fields]) => [Number(t), Object.entries(fields)]));
 
 const REASONS: readonly StreamEndReason[] = ['detached', 'exited', 'killed', 'replaced', 'error'];
-const EVENTS: readonly EventName[] = ['session.exit', 'session.created', 'task.done', 'session.switch', 'session.layout', 'pane.exit', 'fs.change', 'stream.typed'];
+const EVENTS: readonly EventName[] = ['session.exit', 'session.created', 'task.done', 'session.switch', 'session.layout', 'pane.exit', 'fs.change', 'stream.typed', 'exec.end'];
 
 /** A map as msgpack decodes one: not an array, buffer, Date, Set or other extension object. */
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -570,6 +602,7 @@ const DIRECTIONS = ['left', 'right', 'up', 'down'] as const;
 const ARG_SCHEMAS: Record<OpName, Record<string, ArgKind>> = {
   'server.info': {},
   'server.stop': {},
+  'server.upgrade': {},
   'server.pair': {},
   'pair.claim': { name: 'string', key: 'string', proof: 'string', ts: 'time' },
   'session.list': {},
@@ -603,7 +636,15 @@ const ARG_SCHEMAS: Record<OpName, Record<string, ArgKind>> = {
   'host.snapshot': { pane: 'uint', text: 'bool' },
   'host.grant': { name: 'string', pane: 'uint', interactive: 'bool', sid: 'uint', client: 'string', key: 'string', token: 'string', readOnly: 'bool', lead: 'uint' },
   'host.release': { sid: 'uint' },
+  'host.handover': { script: 'string' },
+  'host.handover.commit': {},
   'host.lead': { name: 'string', sid: 'uint' },
+  'host.exec.start': { name: 'string', owner: 'string', who: 'string', argv: 'strings', shell: 'string', root: 'string', cwd: 'string', env: 'stringMap', timeoutMs: 'uint', stdin: 'bool' },
+  'host.exec.read': { exec: 'uint', owner: 'string', admin: 'bool', stdout: 'size', stderr: 'size', waitMs: 'uint', max: 'uint' },
+  'host.exec.stdin': { exec: 'uint', owner: 'string', admin: 'bool', eof: 'bool' },
+  'host.exec.kill': { exec: 'uint', owner: 'string', admin: 'bool', signal: SIGNALS },
+  'host.exec.list': { name: 'string', owner: 'string', admin: 'bool' },
+  'host.exec.ack': { exec: 'uint' },
   'stream.claim': { sid: 'uint', token: 'string', key: 'string', proof: 'string', ts: 'time' },
   'stream.resume': { sid: 'uint', seq: 'uint' },
   // ---- Workspaces (issue 5)

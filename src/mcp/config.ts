@@ -7,13 +7,13 @@
  * start (HOME, LOGNAME, PATH, SHELL, TERM, USER).
  */
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../common/entries.js';
 import { configDir, runtimeDir } from '../common/paths.js';
 import { KeyStore } from '../platform/keystore.js';
 import type { McpClientName } from './clients.js';
 
 /** This installation's zmx executable. */
-export const ZMX_BIN = fileURLToPath(new URL('../../../bin/zmx', import.meta.url));
+export const ZMX_BIN = packagePath('bin/zmx');
 /** The name of zmx's server in each configuration. */
 const SERVER_NAME = 'zmx';
 /** What MCP clients pass on to a stdio server unless configured (the MCP SDK's getDefaultEnvironment). */

@@ -64,6 +64,16 @@ export function signalReady(): void {
   } catch {
     /* already closed */
   }
+  // Keep fd 1 taken (by /dev/null: the lowest free fd is the one opened):
+  // a free fd 1 would be handed to the next pipe or pty, and libuv aborts
+  // the process when asked to close an fd below 3 (as spawn does with its
+  // pipes' far ends).
+  try {
+    const fd = openSync('/dev/null', 'w');
+    if (fd !== 1) closeSync(fd);
+  } catch {
+    /* no /dev/null: fd 1 stays free */
+  }
 }
 
 /**
@@ -73,7 +83,17 @@ export function signalReady(): void {
  * of megabytes to each process's resident memory; --expose-gc lets
  * src/platform/memory.ts collect the Buffers' outside bytes as they pass.
  */
-const DAEMON_NODE_OPTIONS = ['--max-semi-space-size=1', '--expose-gc'];
+export const DAEMON_NODE_OPTIONS = ['--max-semi-space-size=1', '--expose-gc'];
+
+/**
+ * ZMX_CPU_PROF=DIR (a developer's switch, see CONTRIBUTING.md): daemons run
+ * under V8's profiler and write a .cpuprofile into DIR when they exit
+ * (SIGTERM ends them cleanly). NODE_OPTIONS cannot carry --cpu-prof.
+ */
+function profileOptions(env: NodeJS.ProcessEnv): string[] {
+  const dir = env['ZMX_CPU_PROF'];
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
 
 /**
  * Starts `node script` detached (its own session, so it outlives the
@@ -82,7 +102,7 @@ const DAEMON_NODE_OPTIONS = ['--max-semi-space-size=1', '--expose-gc'];
  */
 export function spawnDaemon(script: string, logPath: string, timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const log = openSync(logPath, 'a', 0o600);
-  const child = spawn(process.execPath, [...DAEMON_NODE_OPTIONS, script], { detached: true, stdio: ['ignore', 'pipe', log], env });
+  const child = spawn(process.execPath, [...DAEMON_NODE_OPTIONS, ...profileOptions(env), script], { detached: true, stdio: ['ignore', 'pipe', log], env });
   closeSync(log);
   return new Promise((resolve, reject) => {
     let out = '';

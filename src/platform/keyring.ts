@@ -4,7 +4,8 @@
  * (gnome-keyring, KWallet): the kernel keyring forgets keys at logout, which
  * would silently replace a user's identity.
  */
-import { Entry } from '@napi-rs/keyring';
+import { createRequire } from 'node:module';
+import type { Entry } from '@napi-rs/keyring';
 
 export interface SecretStore {
   readonly kind: 'keyring';
@@ -16,8 +17,16 @@ export interface SecretStore {
 const SERVICE = 'zmx';
 const OPTIONS = { linux: { store: 'secret-service' as const } };
 
+/**
+ * The native module, loaded on the first keychain call: a command whose keys
+ * are in files (or that needs no secret) never pays for the addon and its
+ * D-Bus library. require, not import(): the KeyStore is synchronous.
+ */
+let native: typeof import('@napi-rs/keyring') | undefined;
+
 function entry(account: string): Entry {
-  return new Entry(SERVICE, account, OPTIONS);
+  native ??= createRequire(import.meta.url)('@napi-rs/keyring') as typeof import('@napi-rs/keyring');
+  return new native.Entry(SERVICE, account, OPTIONS);
 }
 
 /** The keychain, unprobed: each call throws if it does not answer. */

@@ -24,3 +24,8 @@ export function noteTraffic(bytes: number): void {
   passed = 0;
   void collect({ type: 'major', execution: 'async' });
 }
+
+/** A full collection now, where the process allows it (a pty host that became a reaper frees its terminals). */
+export function collectNow(): void {
+  if (collect) void collect({ type: 'major', execution: 'async' });
+}

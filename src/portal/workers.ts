@@ -1,10 +1,11 @@
 /**
- * The one place the portal finds its worker scripts. Entries are
- * src/portal/NAME-worker.ts, compiled beside this file; a bundle that packs
- * them elsewhere changes only this function.
+ * The portal's worker scripts: src/portal/NAME-worker.ts, found where this
+ * process runs from (tsc's output or the bundle) by src/common/entries.ts.
  */
+import { entryPath } from '../common/entries.js';
+
 export type WorkerName = 'search';
 
-export function workerScript(name: WorkerName): URL {
-  return new URL(`./${name}-worker.js`, import.meta.url);
+export function workerScript(name: WorkerName): string {
+  return entryPath(`${name}-worker`);
 }

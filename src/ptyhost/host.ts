@@ -23,8 +23,11 @@ import {
   CHROME, LAYOUT_PRESETS, geometry, isPreset, leaf, neighbour, panesOf, preset, remove, resize as resizeLayout, split as splitLayout, zoomedRect,
   type LayoutNode,
 } from '../common/layout.js';
-import { Pane } from './pane.js';
+import { ParseScheduler } from './parse-scheduler.js';
+import { Pane, type PaneEvents } from './pane.js';
+import type { HandoverState, PaneState, SessionState } from './handover-state.js';
 import { DirectStreams } from './direct.js';
+import { HostCommands } from './commands.js';
 import type { PtySpawner } from './pty.js';
 import {
   COPY_SNAPSHOTS_DIR, addWorktree, diff as workspaceDiff, dropCopies, dropSnapshots, encodeName, listSnapshots, removeWorktree,
@@ -188,6 +191,10 @@ export class PtyHost {
   readonly stateDir: string;
   /** Local clients' streams that bypass the front (direct.ts). */
   readonly direct: DirectStreams;
+  /** Every pane's output is parsed from this one queue, watched panes first (src/ptyhost/parse-scheduler.ts). */
+  readonly parser = new ParseScheduler();
+  /** The portal's commands (commands.ts): children of this process, so a front restart ends none. */
+  readonly commands: HostCommands;
 
   constructor(opts: HostOptions) {
     this.opts = opts;
@@ -199,6 +206,7 @@ export class PtyHost {
       pane: (id) => this.paneIndex.get(id)?.pane ?? null,
       log: (m) => opts.log?.(m),
     });
+    this.commands = new HostCommands({ send: (h) => this.send(h), onChange: () => opts.onSessionsChanged?.() });
   }
 
   /**
@@ -210,9 +218,9 @@ export class PtyHost {
     for (const sub of [COPY_SNAPSHOTS_DIR, PORTAL_DIR]) rmSync(join(this.stateDir, sub), { recursive: true, force: true });
   }
 
-  /** Sessions, and ones being made (a worktree takes a while): the host stays while any is counted. */
+  /** Sessions, ones being made (a worktree takes a while), and commands (running, or their end not yet audited): the host stays while any is counted. */
   get sessionCount(): number {
-    return this.sessions.size + this.creating.size;
+    return this.sessions.size + this.creating.size + this.commands.holding;
   }
 
   private send(header: Header, frames: Buffer[] = []): void {
@@ -230,6 +238,7 @@ export class PtyHost {
         this.direct.reset();
         const caps = this.opts.direct ? [...CAPABILITIES, DIRECT_CAPABILITY] : [...CAPABILITIES];
         this.send({ t: MsgType.Welcome, version, caps, agent: `zmx-ptyhost/${process.pid}` });
+        this.commands.frontChanged();
       } catch (err) {
         const e = toZmxError(err);
         this.send({ t: MsgType.Error, id: 0, code: e.code, message: e.message });
@@ -262,6 +271,7 @@ export class PtyHost {
 
   private async dispatch(op: string, args: Record<string, unknown>, frames: Buffer[]): Promise<Reply> {
     validateArgs(op, args);
+    if (HostCommands.serves(op)) return this.commands.dispatch(op, args, frames);
     const a = args as never;
     switch (op as OpName) {
       case 'session.list': return { result: { sessions: [...this.sessions.values()].sort((x, y) => (x.name < y.name ? -1 : 1)).map((s) => this.info(s)) } };
@@ -461,19 +471,29 @@ export class PtyHost {
         id, file: file!, args: rest, cwd, env,
         cols: clampCols(s.cols), rows: clampRows(s.rows - CHROME.titleRows),
         scrollback: this.opts.scrollback ?? TERMINAL.scrollbackLines, spawn: this.opts.spawn,
+        parser: this.parser,
       },
-      {
-        output: (p, seq, data) => {
-          if (p.subscribers > 0) this.send({ t: MsgType.Output, sid: p.id, seq }, [data]);
-          this.direct.output(p.id, seq, data);
-        },
-        exit: (p, exit) => this.onPaneExit(s, p, exit),
-      },
+      this.paneEvents(s),
     );
-    pane.onData((data) => this.followTasks(s, pane, data));
-    s.panes.set(id, pane);
-    this.paneIndex.set(id, { pane, session: s });
+    this.track(s, pane);
     return pane;
+  }
+
+  /** Where a session's pane sends its output and its end. */
+  private paneEvents(s: Session): PaneEvents {
+    return {
+      output: (p, seq, data) => {
+        if (p.subscribers > 0) this.send({ t: MsgType.Output, sid: p.id, seq }, [data]);
+        this.direct.output(p.id, seq, data);
+      },
+      exit: (p, exit) => this.onPaneExit(s, p, exit),
+    };
+  }
+
+  private track(s: Session, pane: Pane): void {
+    pane.onData((data) => this.followTasks(s, pane, data));
+    s.panes.set(pane.id, pane);
+    this.paneIndex.set(pane.id, { pane, session: s });
   }
 
   private splitPane(a: OpArgs<'pane.split'>): OpResult<'pane.split'> {
@@ -921,10 +941,65 @@ export class PtyHost {
     if (s.copied) dropCopies(s.name, this.stateDir).catch(() => {});
   }
 
-  /** Ends every session (used when the host itself is asked to stop). */
+  // ------------------------------------------------------------ upgrade (handover.ts)
+
+  /** Whether a hand-over must wait: a workspace is being made (git runs). */
+  get busy(): boolean {
+    return this.creating.size > 0;
+  }
+
+  /** Every pane, for a hand-over to freeze and snapshot. */
+  allPanes(): Pane[] {
+    return [...this.paneIndex.values()].map((e) => e.pane);
+  }
+
+  /** The sessions as data for the next pty host; `pane` gives each pane's state (its screen, its fd there). */
+  exportSessions(pane: (p: Pane) => PaneState): Omit<HandoverState, 'format'> {
+    const sessions: SessionState[] = [...this.sessions.values()].map((s) => ({
+      name: s.name, created: s.created, root: s.root, labels: Object.fromEntries(s.labels),
+      windows: s.windows.map((w) => ({ ...w })), activeWindow: s.activeWindow, lastWindow: s.lastWindow,
+      cols: s.cols, rows: s.rows, task: s.task ? { ...s.task } : null,
+      running: [...s.running].map(([id, t]) => ({ id, pane: t.pane })),
+      markerTail: s.markerTail, killed: s.killed, worktree: s.worktree, portal: s.portal, copied: s.copied,
+      panes: [...s.panes.values()].map(pane),
+    }));
+    return { nextPaneId: this.nextPaneId, nextWindowId: this.nextWindowId, sessions };
+  }
+
+  /** Takes on a previous pty host's sessions; `adopt` makes each pane on the pty it inherited. */
+  async importSessions(state: HandoverState, adopt: (p: PaneState, events: PaneEvents) => Promise<Pane>): Promise<void> {
+    this.nextPaneId = Math.max(this.nextPaneId, state.nextPaneId);
+    this.nextWindowId = Math.max(this.nextWindowId, state.nextWindowId);
+    for (const st of state.sessions) {
+      const s: Session = {
+        name: st.name, created: st.created, root: st.root, labels: new Map(Object.entries(st.labels)),
+        panes: new Map(), windows: st.windows.map((w) => ({ ...w })), activeWindow: st.activeWindow, lastWindow: st.lastWindow,
+        cols: st.cols, rows: st.rows, task: st.task ? { ...st.task } : null,
+        running: new Map(st.running.map((t) => [t.id, { pane: t.pane, waiters: [], output: null, outputBytes: 0 }])),
+        taskWaiters: [], markerTail: st.markerTail, killed: st.killed, worktree: st.worktree, portal: st.portal, copied: st.copied,
+      };
+      for (const ps of st.panes) this.track(s, await adopt(ps, this.paneEvents(s)));
+      this.sessions.set(s.name, s);
+      this.opts.log?.(`session ${s.name} taken over (${s.panes.size} ${s.panes.size === 1 ? 'pane' : 'panes'})`);
+    }
+    this.opts.onSessionsChanged?.();
+  }
+
+  /**
+   * After a hand-over: forgets every session without ending any (the next
+   * pty host has them) and frees their terminals.
+   */
+  relinquish(): void {
+    for (const { pane } of this.paneIndex.values()) pane.dispose();
+    this.paneIndex.clear();
+    this.sessions.clear();
+    this.direct.reset();
+  }
+
+  /** Ends every session and command (used when the host itself is asked to stop). */
   async shutdown(): Promise<void> {
     const names = [...this.sessions.keys()];
-    if (names.length) await this.kill({ names, force: false });
+    await Promise.all([names.length ? this.kill({ names, force: false }) : null, this.commands.dispose()]);
   }
 }
 

@@ -19,22 +19,25 @@ import { fileLogger } from '../platform/log.js';
 import { rmSync } from 'node:fs';
 import { PtyHost } from './host.js';
 import { DIRECT_ZAP_DOMAIN } from './direct.js';
+import { Outgoing, isHandoverOp, receiveHandover, takeOver } from './handover.js';
 import { AuthorizedKeys } from '../platform/authorized.js';
 import { verifyHelloProof } from '../common/curve.js';
 import { spawnPty } from './pty.js';
 import { loadConfig } from '../platform/config-store.js';
-import { TERMINAL } from '../common/constants.js';
+import { TERMINAL, scaled } from '../common/constants.js';
 
 /** After the last session ends, wait this long for a new one before exiting. */
 const EXIT_EMPTY_GRACE_MS = 1_000;
-/** A pty host started for a request that made no session exits after this long. */
-const EXIT_UNUSED_MS = 10_000;
+/** A pty host started for a request that made no session exits after this long (× ZMX_TEST_TIMESCALE). */
+const EXIT_UNUSED_MS = scaled(10_000);
 
 async function main(): Promise<void> {
   const paths = runtimePaths();
   ensurePrivateDir(paths.dir);
-  const lock = await acquireSingleton(paths.ptyhostLock);
-  if (!lock) {
+  // Started by a pty host handing its sessions over (handover.ts): it holds the lock until it lets go.
+  const incoming = await receiveHandover();
+  let lock = incoming ? null : await acquireSingleton(paths.ptyhostLock);
+  if (!incoming && !lock) {
     signalReady(); // another pty host serves this ZMX_DIR
     process.exit(0);
   }
@@ -70,12 +73,14 @@ async function main(): Promise<void> {
         endpoint.send(peer, encode({ t: MsgType.Error, id: 0, code: e.code, message: e.message }));
         return;
       }
+      if (outgoing.handedOver) return;
       if (msg.header.t === MsgType.Hello) front = peer;
       if (!front || !front.equals(peer)) {
         endpoint.send(peer, encode({ t: MsgType.Error, id: 0, code: 'EPROTO', message: 'say hello first' }));
         return;
       }
-      host.handle(msg);
+      if (msg.header.t === MsgType.Request && isHandoverOp(msg.header.op)) outgoing.request(msg.header);
+      else host.handle(msg);
     },
   });
   const direct: ServerEndpoint = new ServerEndpoint({
@@ -84,21 +89,59 @@ async function main(): Promise<void> {
     zapDomain: DIRECT_ZAP_DOMAIN,
     onMessage: (peer, frames) => host.direct.handle(peer, frames),
   });
+  const scrollback = configuredScrollback();
   const host = new PtyHost({
     spawn: spawnPty,
-    scrollback: configuredScrollback(),
+    scrollback,
     send: (frames) => { if (front) endpoint.send(front, frames); },
     direct: {
       send: (peer, frames) => direct.send(peer, frames),
-      verifyKey: (key, proof, ts) => verifyHelloProof(key, proof, ts, own.secretKey, Date.now()),
+      // Still authorized now, not only when ZAP admitted the connection: a key
+      // revoked since must not claim a stream the front has not released yet.
+      verifyKey: (key, proof, ts) => authorized.find(key) !== null && verifyHelloProof(key, proof, ts, own.secretKey, Date.now()),
     },
     log: (m) => log.info(m),
     onSessionsChanged: () => checkEmpty(),
   });
-  // Sessions die with the pty host: copies and portal files of an earlier one are stale.
-  host.clearStaleState();
+  const outgoing = new Outgoing({
+    host,
+    logPath: paths.ptyhostLog,
+    send: (frames) => { if (front) endpoint.send(front, frames); },
+    log: (m) => log.info(m),
+    // The next pty host takes the endpoints, the lock and the pid file.
+    letGo: async () => {
+      if (exitTimer) { clearTimeout(exitTimer); exitTimer = null; }
+      front = null;
+      await direct.dispose();
+      await endpoint.dispose();
+      await zap.dispose();
+      lock?.close();
+    },
+    reaped: () => {
+      log.info('every program handed over has ended: the reaper exits');
+      process.exit(0);
+    },
+  });
+  if (incoming) {
+    try {
+      await takeOver(host, incoming, scrollback);
+    } catch (err) {
+      log.error({ err: String((err as Error)?.stack ?? err) }, 'could not take the sessions over');
+      process.exit(1); // the old pty host keeps them
+    }
+    lock = await acquireSingleton(paths.ptyhostLock);
+    if (!lock) {
+      log.error('the pty host lock is taken: another pty host runs here');
+      process.exit(1);
+    }
+    log.info({ sessions: host.sessionCount }, 'took the sessions over');
+  } else {
+    // Sessions die with the pty host: copies and portal files of an earlier one are stale.
+    host.clearStaleState();
+  }
 
   function checkEmpty(): void {
+    if (outgoing.handedOver) return; // a reaper: it exits when its last program has
     if (host.sessionCount > 0) {
       hadSessions = true;
       if (exitTimer) { clearTimeout(exitTimer); exitTimer = null; }
@@ -116,13 +159,18 @@ async function main(): Promise<void> {
   async function shutdown(why: string): Promise<void> {
     if (stopping) return;
     stopping = true;
+    if (outgoing.handedOver) {
+      // A reaper: the programs are the next pty host's; they run on (their end is then unknown there).
+      log.info({ why }, 'reaper stopping');
+      process.exit(0);
+    }
     log.info({ why }, 'pty host stopping');
     await host.shutdown();
     await direct.dispose();
     await endpoint.dispose();
     await zap.dispose();
     rmSync(paths.ptyhostPid, { force: true });
-    lock!.close();
+    lock?.close();
     process.exit(0);
   }
 

@@ -10,6 +10,7 @@ import unicode11 from '@xterm/addon-unicode11';
 import type { HistoryFormat, PaneInfo } from '../common/protocol.js';
 import type { PtyProcess, PtySpawnOptions, PtySpawner } from './pty.js';
 import { captureScreen } from './capture.js';
+import { ParseScheduler, type ParseTarget } from './parse-scheduler.js';
 
 const { Terminal } = xtermHeadless;
 const { SerializeAddon } = serializeAddon;
@@ -19,6 +20,8 @@ type SerializeAddon = InstanceType<typeof SerializeAddon>;
 
 /** The parts of xterm's private core that snapshots read (see stateTheSerializerMisses). */
 interface XtermCore {
+  /** Parses at once, without xterm's own timer (deprecated in xterm's API, kept in its core; see ParseScheduler). */
+  writeSync?(data: string | Uint8Array): void;
   coreService?: { isCursorHidden?: boolean; decPrivateModes?: { cursorStyle?: 'block' | 'underline' | 'bar'; cursorBlink?: boolean } };
   coreMouseService?: { activeEncoding?: string };
 }
@@ -41,7 +44,12 @@ export interface PaneOptions extends PtySpawnOptions {
   id: number;
   scrollback: number;
   spawn: PtySpawner;
+  /** The pty host's one parser queue; panes made without one share this process's. */
+  parser?: ParseScheduler;
 }
+
+/** The queue of panes made without one (unit tests, a lone pane). */
+let sharedParser: ParseScheduler | null = null;
 
 export interface PaneEvents {
   /** A chunk of output, numbered; seq increases by one per chunk. */
@@ -49,7 +57,7 @@ export interface PaneEvents {
   exit(pane: Pane, exit: { exitCode: number; signal: number }): void;
 }
 
-export class Pane {
+export class Pane implements ParseTarget {
   readonly id: number;
   readonly cmd: string[];
   readonly pty: PtyProcess;
@@ -74,11 +82,18 @@ export class Pane {
   /** Bytes written to the emulator and not yet parsed; the pty is paused while there are too many. */
   private parsing = 0;
   private paused = false;
+  private readonly parser: ParseScheduler;
+  /** xterm's synchronous parse, or null if this xterm has none (then its own timer parses). */
+  private readonly writeSync: ((data: Uint8Array) => void) | null;
 
   constructor(opts: PaneOptions, private readonly events: PaneEvents) {
     this.id = opts.id;
     this.cmd = [opts.file, ...opts.args];
-    this.term = new Terminal({ cols: opts.cols, rows: opts.rows, scrollback: opts.scrollback, allowProposedApi: true });
+    // logLevel error: xterm warns once that writeSync is not public API; we know, and test that it works.
+    this.term = new Terminal({ cols: opts.cols, rows: opts.rows, scrollback: opts.scrollback, allowProposedApi: true, logLevel: 'error' });
+    const core = (this.term as unknown as { _core?: XtermCore })._core;
+    this.writeSync = typeof core?.writeSync === 'function' ? core.writeSync.bind(core) : null;
+    this.parser = opts.parser ?? (sharedParser ??= new ParseScheduler());
     this.serializer = new SerializeAddon();
     this.term.loadAddon(this.serializer);
     // Unicode 11 widths: emoji take two columns, as in today's terminals (and in the client's copy).
@@ -127,15 +142,32 @@ export class Pane {
     this.dataListeners.push(listener);
   }
 
+  /** Someone watches this pane: the parser takes its bytes first. */
+  get watched(): boolean {
+    return this.subscribers > 0 || this.interactive > 0;
+  }
+
+  /** Parses `data` now (ParseScheduler's turn for this pane). */
+  parseNow(data: Buffer): void {
+    if (this.writeSync) {
+      this.writeSync(data);
+      this.parsed(data.length);
+    } else {
+      this.term.write(data, () => this.parsed(data.length));
+    }
+  }
+
+  private parsed(bytes: number): void {
+    this.parsing -= bytes;
+    if (this.paused && this.parsing <= PARSE_LOW_WATER_BYTES) {
+      this.paused = false;
+      this.pty.resume();
+    }
+  }
+
   private emit(data: Buffer): void {
     this.parsing += data.length;
-    this.term.write(data, () => {
-      this.parsing -= data.length;
-      if (this.paused && this.parsing <= PARSE_LOW_WATER_BYTES) {
-        this.paused = false;
-        this.pty.resume();
-      }
-    });
+    this.parser.enqueue(this, data);
     if (!this.paused && this.parsing > PARSE_HIGH_WATER_BYTES && !this.exited) {
       this.paused = true;
       this.pty.pause();
@@ -194,13 +226,41 @@ export class Pane {
 
   resize(cols: number, rows: number): void {
     if (cols === this.term.cols && rows === this.term.rows) return;
+    // Output sent before the resize was laid out at the old size.
+    this.parser.flush(this);
     this.term.resize(cols, rows);
     this.pty.resize(cols, rows);
   }
 
+  /**
+   * At an upgrade (handover.ts): takes on the state of the previous pty
+   * host's pane — its screen and scrollback as a snapshot's VT, its output
+   * number, title, cwd and paste mode — before any new output is read.
+   */
+  restore(state: { seq: number; vt: string; title: string; cwdUri: string; pasteCapable: boolean }): Promise<void> {
+    this.seq = state.seq;
+    this.cwdUri = state.cwdUri;
+    this.pasteCapable = state.pasteCapable;
+    return new Promise((resolve) => this.term.write(state.vt, () => {
+      this.title = state.title;
+      resolve();
+    }));
+  }
+
   /** Resolves once the emulator has parsed every byte received so far. */
   private flush(): Promise<void> {
-    return new Promise((resolve) => this.term.write('', resolve));
+    return new Promise((resolve) => this.whenParsed(resolve));
+  }
+
+  /**
+   * Calls `fn` once every byte received so far is parsed: at once when xterm
+   * parses synchronously (so `fn` reads exactly that state), else from the
+   * callback of xterm's own queue (see snapshot for why not after an await).
+   */
+  private whenParsed(fn: () => void): void {
+    this.parser.flush(this);
+    if (this.writeSync) fn();
+    else this.term.write('', fn);
   }
 
   /**
@@ -213,9 +273,9 @@ export class Pane {
     this.flushOutput();
     const seq = this.seq;
     return new Promise((resolve) => {
-      this.term.write('', () => {
-        // Serialize here, inside the callback: xterm calls it right after the
-        // chunks up to `seq` are parsed and goes on parsing later chunks as
+      this.whenParsed(() => {
+        // Serialize here, inside the callback: it runs right after the chunks
+        // up to `seq` are parsed, and parsing goes on with later chunks as
         // soon as it returns. After an `await` the state could be ahead of `seq`,
         // and a client would see that output twice.
         let vt = this.serializer.serialize() + this.stateTheSerializerMisses();
@@ -266,7 +326,7 @@ export class Pane {
     this.flushOutput();
     const seq = this.seq;
     return new Promise((resolve) => {
-      this.term.write('', () => resolve({ seq, vt: Buffer.from(captureScreen(this.term, false), 'utf8') }));
+      this.whenParsed(() => resolve({ seq, vt: Buffer.from(captureScreen(this.term, false), 'utf8') }));
     });
   }
 
@@ -291,6 +351,7 @@ export class Pane {
   }
 
   dispose(): void {
+    this.parser.drop(this);
     this.pty.dispose();
     this.term.dispose();
   }

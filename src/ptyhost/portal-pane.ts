@@ -9,12 +9,12 @@
  * writes the file.
  */
 import { basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../common/entries.js';
 import { ZmxError } from '../common/errors.js';
 import { validateSessionName } from '../common/names.js';
 
 /** This installation's zmx executable: what the MCP configuration starts. */
-export const ZMX_BIN = fileURLToPath(new URL('../../../bin/zmx', import.meta.url));
+export const ZMX_BIN = packagePath('bin/zmx');
 /** The name of zmx's server in the MCP configuration. */
 export const MCP_SERVER_NAME = 'zmx';
 /** A portal to the local server: `local:SESSION` or `:SESSION`. */

@@ -993,3 +993,27 @@ test('direct: a full-screen client\'s views are granted, led by its tui stream; 
   await settle();
   assert.deepEqual(errorsOf(rig.to('c1')).map((e) => [e.id, e.code]), [[3, 'EPROTO']]);
 });
+
+test('a command\'s end from the pty host (Event exec.end): one audit line with how it ended, then host.exec.ack; the same end sent again is acknowledged, not audited twice', async () => {
+  const audit: AuditEntry[] = [];
+  const rig = new Rig({ audit: (e) => { audit.push(e); } });
+  rig.hostUp();
+  const exec = { id: 4, pid: 999, argv: ['sh', '-c', 'exit 7'], cwd: '.', started: 1_700_000_000_000, result: { exitCode: 7, signal: null, durationMs: 30, truncated: false, timedOut: false } };
+  const end = { exec, owner: 'SHA256:abc', who: 'laptop', session: 'a', bytes: 8, ended: 1_700_000_000_030 };
+  rig.fromHost({ t: MsgType.Event, name: 'exec.end', data: end });
+  const ack = await rig.take('host.exec.ack');
+  assert.deepEqual(ack.header.args, { exec: 4 });
+  rig.reply(ack, {});
+  assert.deepEqual(audit, [{
+    time: new Date(end.ended).toISOString(), key: 'SHA256:abc', who: 'laptop', session: 'a', op: 'exec', argv: ['sh', '-c', 'exit 7'], result: 'OK',
+    exitCode: 7, signal: null, timedOut: false, bytes: 8, durationMs: 30,
+  }]);
+  // The pty host sends it again (a Hello crossed the ack): acknowledged again, not audited.
+  rig.fromHost({ t: MsgType.Event, name: 'exec.end', data: end });
+  assert.deepEqual((await rig.take('host.exec.ack')).header.args, { exec: 4 });
+  assert.equal(audit.length, 1, 'one audit line per end');
+  // Another command with the same id (a new pty host numbers afresh) is another end.
+  rig.fromHost({ t: MsgType.Event, name: 'exec.end', data: { ...end, exec: { ...exec, pid: 1000, started: exec.started + 5 } } });
+  await rig.take('host.exec.ack');
+  assert.equal(audit.length, 2);
+});

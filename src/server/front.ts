@@ -14,7 +14,7 @@ import { LinkReceiver, LinkSender } from '../common/link.js';
 import { StreamCredit } from '../common/credit.js';
 import { CHROME } from '../common/layout.js';
 import { fingerprint } from '../common/z85.js';
-import { ALL_LIMITS, type AuditEntry, type FsChange, type KeyLimits } from '../common/portal.js';
+import { ALL_LIMITS, type AuditEntry, type ExecInfo, type FsChange, type KeyLimits } from '../common/portal.js';
 import { authorize, isAudited, PORTAL_OPS, type Caller } from './policy.js';
 import {
   MsgType, CAPABILITIES, DIRECT_CAPABILITY, LINK_CAPABILITIES, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, decode, encode, isSequencedType, negotiateVersion, requestIdOf, validateArgs,
@@ -50,6 +50,11 @@ export interface FrontDeps {
   audit?(entry: AuditEntry): void;
   /** Who sets a session's size: the client active last (zmx, tmux's `latest`), or the smallest. */
   sizePolicy?(): SizePolicy;
+  /**
+   * server.upgrade: the pty host script of this front's install, whether a
+   * pid is alive, and word of the new pty host's pid. Absent: no upgrade.
+   */
+  upgrade?: { script: string; alive(pid: number): boolean; newHost(pid: number): void };
   /** The pty host's direct endpoint and its Curve server key; absent: no stream is granted direct. */
   direct?: { endpoint: string; serverKey: string };
   now?(): number;
@@ -123,7 +128,7 @@ interface Stream {
 interface HostReply { result: Record<string, unknown>; frames: Buffer[] }
 
 /** Ops the front answers itself; the rest go to the pty host as they are. */
-const FRONT_OPS: ReadonlySet<OpName> = new Set<OpName>(['server.info', 'server.stop', 'server.pair', 'pair.claim', 'session.list', 'session.get', 'session.attach', 'session.tail', 'session.detach', 'session.switch', 'pane.subscribe']);
+const FRONT_OPS: ReadonlySet<OpName> = new Set<OpName>(['server.info', 'server.stop', 'server.upgrade', 'host.handover', 'host.handover.commit', 'server.pair', 'pair.claim', 'session.list', 'session.get', 'session.attach', 'session.tail', 'session.detach', 'session.switch', 'pane.subscribe']);
 
 /** The window area a client's terminal gives: a tui keeps a status bar; a raw client shows one pane, less its title. */
 function windowSize(s: Stream): { cols: number; rows: number } {
@@ -136,6 +141,14 @@ function frameBytes(frames: readonly Buffer[]): number {
   for (const f of frames) n += f.length;
   return n;
 }
+
+/**
+ * Commands' ends (Event exec.end) this front has audited, remembered so
+ * that one sent again (a Hello crossing its acknowledgement) is not
+ * audited twice: the pty host forgets an end once acknowledged, so only
+ * the last few can come again.
+ */
+const AUDITED_ENDS_KEPT = 1024;
 
 /** Bytes of randomness in a direct stream's one-time token. */
 const DIRECT_TOKEN_BYTES = 16;
@@ -164,16 +177,30 @@ export class Front {
   private readonly directStreams = new Map<number, Stream>();
   /** The pty host announced `direct`: it serves direct streams, and takes forwarded Input without a reply. */
   private hostDirect = false;
+  /** Keys (execEndKey) of the command ends audited lately, oldest first. */
+  private readonly auditedEnds = new Set<string>();
   /** Resolved when the pty host has answered our hello; renewed when it is lost. */
-  private hostReady!: Promise<void>;
+  private hostReady: Promise<void> | undefined;
+  private hostIsReady = false;
   private markHostReady!: () => void;
+  /** An upgrade is under way; `awaitingHost`: its commit is sent, the next link up is the new pty host. */
+  private upgrading = false;
+  private awaitingHost = false;
 
   constructor(private readonly deps: FrontDeps) {
     this.renewHostReady();
   }
 
+  /**
+   * Requests wait on hostReady until the pty host has answered our hello.
+   * Renewed only once it was settled: a request already waiting (on an
+   * upgrade, or a pty host lost twice) must be woken by the next Welcome,
+   * not left on a promise no one resolves.
+   */
   private renewHostReady(): void {
-    this.hostReady = new Promise((res) => { this.markHostReady = res; });
+    if (this.hostReady && !this.hostIsReady) return;
+    this.hostIsReady = false;
+    this.hostReady = new Promise((res) => { this.markHostReady = () => { this.hostIsReady = true; res(); }; });
   }
 
   private now(): number {
@@ -185,6 +212,63 @@ export class Front {
   /** Greets the pty host; call on start and whenever the link is renewed. */
   helloHost(): void {
     this.deps.sendToHost(encode({ t: MsgType.Hello, min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION, caps: [...CAPABILITIES], agent: 'zmx-front' }));
+  }
+
+  /** A new link to the pty host is up: greets it if an upgrade waits for the new pty host. */
+  hostConnected(): void {
+    if (!this.awaitingHost) return;
+    this.awaitingHost = false;
+    this.helloHost();
+  }
+
+  /**
+   * server.upgrade: the pty host hands every session over to a new one
+   * (src/ptyhost/handover.ts). Requests wait meanwhile; the ones the old
+   * pty host had not answered fail (EUNAVAIL), and every stream ends
+   * ('error': clients attach again).
+   */
+  private async upgradeHost(): Promise<OpResult<'server.upgrade'>> {
+    const up = this.deps.upgrade;
+    if (!up) throw new ZmxError('EINVAL', 'this server cannot upgrade its pty host');
+    if (this.upgrading) throw new ZmxError('EINVAL', 'an upgrade is under way already');
+    const from = this.deps.info().ptyhostPid;
+    if (!from || !up.alive(from)) return { from: 0, to: 0, panes: 0 };
+    this.upgrading = true;
+    try {
+      await this.hostReady;
+      // From here on requests wait for the new pty host: none may change what is being handed over.
+      this.renewHostReady();
+      const id = this.nextHostId++;
+      let handed: { pid: number; panes: number };
+      try {
+        const r = await new Promise<HostReply>((resolve, reject) => {
+          this.hostPending.set(id, { resolve, reject });
+          this.deps.sendToHost(encode({ t: MsgType.Request, id, op: 'host.handover', args: { script: up.script } }));
+        });
+        handed = r.result as OpResult<'host.handover'>;
+      } catch (err) {
+        this.markHostReady();
+        const e = toZmxError(err);
+        if (e.code === 'EPROTO' || (e.code === 'EINVAL' && /unknown op|not served/.test(e.message))) {
+          throw new ZmxError('EINVAL', `the running pty host cannot hand its sessions over (${e.message}); it predates zmx server upgrade`);
+        }
+        throw e;
+      }
+      this.hostLost();
+      up.newHost(handed.pid);
+      this.awaitingHost = true;
+      this.deps.sendToHost(encode({ t: MsgType.Request, id: this.nextHostId++, op: 'host.handover.commit', args: {} }));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.hostReady,
+        new Promise((_, reject) => { timer = setTimeout(() => reject(new ZmxError('ETIMEDOUT', `the new pty host (pid ${handed.pid}) did not answer`)), TIMING.serverStartTimeoutMs); }),
+      ]).finally(() => clearTimeout(timer));
+      this.deps.log('pty host upgraded', { from, to: handed.pid, panes: handed.panes });
+      return { from, to: handed.pid, panes: handed.panes };
+    } finally {
+      this.upgrading = false;
+      this.awaitingHost = false;
+    }
   }
 
   /** The pty host went away: every request waiting on it fails. */
@@ -199,6 +283,11 @@ export class Front {
     for (const c of this.clients.values()) for (const s of [...c.streams.values()]) this.endStream(s, 'error', null, false);
     this.paneStreams.clear();
     this.leaders.clear();
+  }
+
+  /** A request to the pty host, for the portal router (host.exec.*). */
+  host<K extends OpName>(op: K, args: OpArgs<K>, frames: Buffer[] = []): Promise<{ result: OpResult<K>; frames: Buffer[] }> {
+    return this.hostRequest(op, args, frames);
   }
 
   private async hostRequest<K extends OpName>(op: K, args: OpArgs<K>, frames: Buffer[] = []): Promise<{ result: OpResult<K>; frames: Buffer[] }> {
@@ -256,6 +345,8 @@ export class Front {
           // A direct stream typed and was not the leader: it is now.
           const s = this.directStreams.get(Number(h.data['sid']));
           if (s && !s.readOnly) this.takeLead(s.parent ?? s, false);
+        } else if (h.name === 'exec.end') {
+          this.execEnded(h.data);
         } else if (h.name === 'session.layout') {
           const session = h.data['session'] as SessionInfo;
           for (const s of this.streamsOf(String(h.data['name']), 'tui')) {
@@ -273,6 +364,39 @@ export class Front {
       default:
         this.deps.log('unexpected message from the pty host', { t: h.t });
     }
+  }
+
+  /**
+   * A command the pty host runs has ended: its audit line (op 'exec', how it
+   * ended, what it printed), then the acknowledgement that stops the pty host
+   * sending it again. Written once: an end this front audited already is only
+   * acknowledged again.
+   */
+  private execEnded(data: Record<string, unknown>): void {
+    const info = data['exec'] as ExecInfo | undefined;
+    if (!info || typeof info !== 'object' || !Number.isSafeInteger(info.id)) {
+      this.deps.log('exec.end without a command', {});
+      return;
+    }
+    const key = `${info.id}:${info.pid}:${info.started}`;
+    if (!this.auditedEnds.has(key)) {
+      const r = info.result;
+      const entry: AuditEntry = {
+        time: new Date(typeof data['ended'] === 'number' ? data['ended'] : this.now()).toISOString(),
+        key: String(data['owner'] ?? ''), who: String(data['who'] ?? ''), session: String(data['session'] ?? ''),
+        op: 'exec', argv: Array.isArray(info.argv) ? info.argv : [], result: 'OK',
+        exitCode: r?.exitCode ?? null, signal: r?.signal ?? null, timedOut: r?.timedOut ?? false,
+        bytes: typeof data['bytes'] === 'number' ? data['bytes'] : 0, durationMs: r?.durationMs ?? 0,
+      };
+      try {
+        this.deps.audit?.(entry);
+      } catch (err) {
+        this.deps.log('could not write the audit log', { error: String(err) });
+      }
+      this.auditedEnds.add(key);
+      if (this.auditedEnds.size > AUDITED_ENDS_KEPT) this.auditedEnds.delete(this.auditedEnds.values().next().value!);
+    }
+    this.hostRequest('host.exec.ack', { exec: info.id }).catch(() => {});
   }
 
   private endPaneStreams(paneSid: number, reason: StreamEndReason, exitCode: number | null): void {
@@ -639,6 +763,11 @@ export class Front {
       case 'server.stop':
         setImmediate(() => this.deps.stop());
         return wrap({});
+      case 'server.upgrade':
+        return wrap(await this.upgradeHost());
+      case 'host.handover':
+      case 'host.handover.commit':
+        throw new ZmxError('EPROTO', `${op} is sent by the front alone`);
       case 'server.pair':
         if (!this.deps.pair) throw new ZmxError('EINVAL', 'pairing needs a server listening on TCP: zmx server start --listen tcp://ADDRESS:PORT');
         return wrap(await this.deps.pair());
@@ -899,8 +1028,9 @@ export class Front {
     for (const c of [...this.clients.values()]) {
       if (c.publicKey === null || this.deps.isAuthorized(c.publicKey)) continue;
       this.deps.log('cut a client whose key was revoked', { fingerprint: fingerprint(c.publicKey) });
-      this.sendError(c.peer, 0, new ZmxError('EDENIED', `key ${fingerprint(c.publicKey)} was revoked on this server`));
+      // Release its streams in the pty host before telling the client.
       this.dropClient(c, 'error');
+      this.sendError(c.peer, 0, new ZmxError('EDENIED', `key ${fingerprint(c.publicKey)} was revoked on this server`));
     }
   }
 

@@ -3,7 +3,7 @@
  * background by the first command that needs a server (per ZMX_DIR); starts
  * the pty host if none runs, and reconnects to one that survived it.
  */
-import { fileURLToPath } from 'node:url';
+import { entryPath } from '../common/entries.js';
 import { rmSync, unwatchFile, watchFile } from 'node:fs';
 import { runtimePaths, ensurePrivateDir } from '../common/paths.js';
 import { TIMING } from '../common/constants.js';
@@ -22,7 +22,7 @@ import { verifyHelloProof } from '../common/curve.js';
 import { AuditLog } from '../portal/audit.js';
 import { PortalRouter } from './portal-router.js';
 
-const PTYHOST_SCRIPT = fileURLToPath(new URL('../ptyhost/main.js', import.meta.url));
+const PTYHOST_SCRIPT = entryPath('ptyhost');
 /** How often the front checks client heartbeats and the pty host's pid. */
 const TICK_MS = 1_000;
 /** How often authorized_keys.json is checked for changes: a revoked key's connections are cut within this. */
@@ -70,7 +70,10 @@ async function main(): Promise<void> {
     endpoint: paths.ptyhostEndpoint,
     curve: { serverKey: ptyhostKey, publicKey: serverKeys.publicKey, secretKey: serverKeys.secretKey },
     onMessage: (frames) => front.onHostMessage(frames),
-    onConnectionChange: (up) => { hostLinkUp = up; },
+    onConnectionChange: (up) => {
+      hostLinkUp = up;
+      if (up) front.hostConnected();
+    },
   });
   const listen = readListen(paths.listenFile);
   const pairing = listen.length
@@ -100,6 +103,7 @@ async function main(): Promise<void> {
     session: (name) => front.session(name),
     sessionNames: () => front.sessionNames(),
     sendEvent: (client, change) => front.sendChange(client, change),
+    host: (op, args, frames) => front.host(op, args, frames),
     audit,
     log: (msg, extra) => log.info(extra ?? {}, msg),
     searchDeadlineMs: settings['search-timeout'] * 1000,
@@ -113,6 +117,7 @@ async function main(): Promise<void> {
     },
     sendToClient: (peer, frames) => endpoint.send(peer, frames),
     direct: { endpoint: paths.directEndpoint, serverKey: ptyhostKey },
+    upgrade: { script: PTYHOST_SCRIPT, alive: (pid) => isAlive(pid), newHost: (pid) => { ptyhostPid = pid; } },
     sendToHost: (frames) => host.send(frames),
     info: () => ({ version: VERSION, pid: process.pid, ptyhostPid, endpoints: [paths.frontEndpoint, ...listen] }),
     isAuthorized: (key) => authorized.find(key) !== null,
@@ -165,12 +170,15 @@ async function main(): Promise<void> {
       return;
     }
     // The pty host ended (its last session did). A request will start a new
-    // one; with no client left, the front ends too.
+    // one; with no client left, a local front ends too. A front listening on
+    // TCP stays: a remote client cannot start it again (`zmx server start
+    // --listen` then `zmx pair` would otherwise be gone 10 s later, before
+    // anyone typed the code).
     if (!hostDown) {
       hostDown = true;
       front.hostLost();
     }
-    if (front.clientCount === 0) void shutdown('the pty host has ended and no client is connected');
+    if (front.clientCount === 0 && listen.length === 0) void shutdown('the pty host has ended and no client is connected');
   }, TICK_MS);
 
   let stopping = false;

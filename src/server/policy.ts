@@ -41,6 +41,7 @@ const W = (op: Operation, quiet = false): Need => ({ op, writes: true, quiet });
 export const NEEDS: Record<OpName, Need> = {
   'server.info': R(null, true),
   'server.stop': W('admin'),
+  'server.upgrade': W('admin'),
   'server.pair': W('admin'),
   'pair.claim': R(null),
   'session.list': R(null, true),
@@ -76,7 +77,15 @@ export const NEEDS: Record<OpName, Need> = {
   'host.snapshot': W('admin'),
   'host.grant': W('admin'),
   'host.release': W('admin'),
+  'host.handover': W('admin'),
+  'host.handover.commit': W('admin'),
   'host.lead': W('admin'),
+  'host.exec.start': W('admin'),
+  'host.exec.read': W('admin'),
+  'host.exec.stdin': W('admin'),
+  'host.exec.kill': W('admin'),
+  'host.exec.list': W('admin'),
+  'host.exec.ack': W('admin'),
   // Served only on the pty host's direct endpoint; the front refuses them.
   'stream.claim': R('pty', true),
   'stream.resume': R('pty', true),

@@ -1,19 +1,22 @@
 /**
- * Routes the portal's ops (fs.*, exec.*, audit.read) to the services the
- * front runs (src/portal/): finds the session's root — narrowed to the
- * key's own root when it has one — and checks that ids (uploads, watches,
- * commands) belong to the caller. Authorization (policy.ts) and the audit
- * line are the front's, around every request.
+ * Routes the portal's ops (fs.*, exec.*, audit.read): files to the services
+ * the front runs (src/portal/), commands to the pty host (host.exec.*,
+ * src/ptyhost/commands.ts), which runs them so that they outlive the front.
+ * It finds the session's root — narrowed to the key's own root when it has
+ * one — confines a command's directory to it before forwarding, and checks
+ * that ids (uploads, watches) belong to the caller; the pty host checks a
+ * command's key. Authorization (policy.ts) and the audit line are the
+ * front's, around every request (and, for a command's end, on Event
+ * exec.end: front.ts).
  */
 import { isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ZmxError } from '../common/errors.js';
 import { LIMITS } from '../common/constants.js';
-import type { CreateArgs, OpArgs, OpName, SessionInfo } from '../common/protocol.js';
-import type { AuditEntry, ExecInfo, FsChange, SignalName } from '../common/portal.js';
+import type { CreateArgs, OpArgs, OpName, OpResult, SessionInfo } from '../common/protocol.js';
+import type { FsChange } from '../common/portal.js';
 import { Root } from '../portal/root.js';
 import { FsService } from '../portal/fs.js';
-import { ExecService } from '../portal/exec.js';
 import { AuditLog } from '../portal/audit.js';
 import type { Caller } from './policy.js';
 
@@ -26,6 +29,8 @@ export interface PortalRouterDeps {
   sessionNames(): Promise<string[]>;
   /** An fs.change event for one connection. */
   sendEvent(client: string, change: FsChange): void;
+  /** A request to the pty host (the host.exec.* ops). */
+  host<K extends OpName>(op: K, args: OpArgs<K>, frames?: Buffer[]): Promise<{ result: OpResult<K>; frames: Buffer[] }>;
   audit: AuditLog;
   log(msg: string, extra?: Record<string, unknown>): void;
   /** How long a grep, list or readFiles may run (setting search-timeout); PORTAL.searchDeadlineMs when absent. */
@@ -96,15 +101,11 @@ function asker(caller: Caller): { client: string; key: string } {
 
 export class PortalRouter {
   readonly fs: FsService;
-  readonly exec = new ExecService();
   /** Each upload's session and path, for its audit line when committed. */
   private uploads = new Map<number, { session: string; path: string }>();
-  /** Each running command's key name, for the audit line of its end. */
-  private starters = new Map<number, string>();
 
   constructor(private readonly deps: PortalRouterDeps) {
     this.fs = new FsService({ search: deps.searchDeadlineMs !== undefined ? { deadlineMs: deps.searchDeadlineMs } : {} });
-    this.exec.onExit((info, owner, session, bytes) => this.auditExit(info, owner, session, bytes));
   }
 
   /** The root a caller works in for a session: the session's, unless the key is confined to a root it is not inside. */
@@ -195,13 +196,6 @@ export class PortalRouter {
     return root.path;
   }
 
-  private commandOf(caller: Caller, id: number): ExecInfo {
-    const c = this.exec.get(id);
-    // Another key's command is not there, as far as this key can tell.
-    if (!c || (c.owner !== caller.key && !caller.limits.allow.includes('admin'))) throw new ZmxError('EINVAL', `no command ${id} (zmx exec --list shows yours)`);
-    return c.info;
-  }
-
   async handle(caller: Caller, op: OpName, rawArgs: Record<string, unknown>, frames: Buffer[]): Promise<Answer> {
     const ok = (result: unknown, out: Buffer[] = []): Answer => ({ result: result as Record<string, unknown>, frames: out });
     switch (op) {
@@ -281,36 +275,33 @@ export class PortalRouter {
         this.fs.unwatch(caller.client, a.watch);
         return ok({});
       }
+      // Commands run in the pty host: the front confines their directory, the pty host checks their key.
       case 'exec.start': {
         const a = rawArgs as OpArgs<'exec.start'>;
         const root = await this.rootFor(caller, a.name);
         const cwd = await root.resolve(a.cwd || '.');
-        const exec = await this.exec.start(caller.key, a.name, { argv: a.argv, shell: a.shell, rootDir: root.path, cwd, env: a.env, timeoutMs: a.timeoutMs, stdin: a.stdin }, frames[0] ?? null);
-        this.starters.set(exec.id, caller.who);
-        return ok({ exec });
+        const r = await this.deps.host('host.exec.start', {
+          name: a.name, owner: caller.key, who: caller.who, argv: a.argv, shell: a.shell, root: root.path, cwd, env: a.env, timeoutMs: a.timeoutMs, stdin: a.stdin,
+        }, frames.slice(0, 1));
+        return ok(r.result);
       }
       case 'exec.read': {
         const a = rawArgs as OpArgs<'exec.read'>;
-        this.commandOf(caller, a.exec);
-        const r = await this.exec.read(a.exec, a.stdout, a.stderr, a.waitMs, a.max);
-        return ok({ exec: r.info, stdout: r.stdoutOffset, stderr: r.stderrOffset }, [r.stdout, r.stderr]);
+        const r = await this.deps.host('host.exec.read', { ...a, ...this.keyOf(caller) });
+        return ok(r.result, r.frames.slice(0, 2));
       }
       case 'exec.stdin': {
         const a = rawArgs as OpArgs<'exec.stdin'>;
-        this.commandOf(caller, a.exec);
-        return ok({ bytes: this.exec.stdin(a.exec, frames[0] ?? Buffer.alloc(0), a.eof) });
+        return ok((await this.deps.host('host.exec.stdin', { ...a, ...this.keyOf(caller) }, frames.slice(0, 1))).result);
       }
       case 'exec.kill': {
         const a = rawArgs as OpArgs<'exec.kill'>;
-        this.commandOf(caller, a.exec);
-        this.exec.kill(a.exec, a.signal as SignalName);
-        return ok({});
+        return ok((await this.deps.host('host.exec.kill', { ...a, ...this.keyOf(caller) })).result);
       }
       case 'exec.list': {
         const a = rawArgs as OpArgs<'exec.list'>;
         await this.deps.sessionRoot(a.name); // ENOSESSION for a session that does not exist
-        const mine = this.exec.list(a.name).filter((e) => caller.limits.allow.includes('admin') || this.exec.get(e.id)?.owner === caller.key);
-        return ok({ execs: mine });
+        return ok((await this.deps.host('host.exec.list', { name: a.name, ...this.keyOf(caller) })).result);
       }
       case 'audit.read': {
         const a = rawArgs as OpArgs<'audit.read'>;
@@ -326,28 +317,18 @@ export class PortalRouter {
     return this.uploads.get(id) ?? null;
   }
 
-  private auditExit(info: ExecInfo, owner: string, session: string, bytes: number): void {
-    const r = info.result;
-    const who = this.starters.get(info.id) ?? '';
-    this.starters.delete(info.id);
-    const entry: AuditEntry = {
-      time: new Date().toISOString(), key: owner, who, session, op: 'exec', argv: info.argv, result: 'OK',
-      exitCode: r?.exitCode ?? null, signal: r?.signal ?? null, timedOut: r?.timedOut ?? false, bytes, durationMs: r?.durationMs ?? 0,
-    };
-    try {
-      this.deps.audit.append(entry);
-    } catch (err) {
-      this.deps.log('could not write the audit log', { err: String(err) });
-    }
+  /** Whose commands a caller may see: its key's, or every one for an admin key. */
+  private keyOf(caller: Caller): { owner: string; admin: boolean } {
+    return { owner: caller.key, admin: caller.limits.allow.includes('admin') };
   }
 
-  /** A connection went away: its uploads are aborted and its watches closed (its commands run on). */
+  /** A connection went away: its uploads are aborted and its watches closed (its commands run on, in the pty host). */
   async dropClient(client: string): Promise<void> {
     await this.fs.dropOwner(client);
   }
 
+  /** The front stops: uploads and watches end; commands do not (the pty host runs them). */
   async dispose(): Promise<void> {
-    await this.exec.dispose();
     await this.fs.dispose();
   }
 }

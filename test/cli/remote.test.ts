@@ -7,7 +7,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { ZMX_BIN, until } from '../helpers/harness.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ZMX_BIN, alive, until } from '../helpers/harness.js';
 import { sandbox, assertOk, assertOneLineError } from '../helpers/assert.js';
 import { listening, paired, pairingCode } from '../helpers/remote.js';
 
@@ -85,6 +86,21 @@ describe('remote hosts', { concurrency: 2 }, () => {
     assert.notEqual(code, 0);
     assert.match(stderr, /revoked/);
     assertOneLineError(await client.zmx(['ls', '-H', 'box']), 'a new connection after revoke', /not authorized on box/);
+  });
+
+  test('a listening server with no session yet stays after its pty host has gone: pairing and -H still reach it', async (t) => {
+    // At a tenth of the time scale the unused pty host leaves after 1 s and
+    // the front stops counting a silent client after 0.6 s (src/common/constants.ts).
+    const { server, address } = await listening(t, { ZMX_TEST_TIMESCALE: '0.1' });
+    const front = server.frontPid();
+    const host = server.ptyhostPid();
+    await until(() => !alive(host), 'the unused pty host to exit', 15_000);
+    // Past the heartbeat timeout and a tick of the front (1 s): a local front would be gone by now.
+    await delay(3_000);
+    assert.ok(alive(front), 'the listening front is still running');
+    const client = await paired(t, server, address, 'box', { ZMX_TEST_TIMESCALE: '0.1' });
+    assertOk(await client.zmx(['new', '-H', 'box', '-s', 'later', '-d']), 'new -H after the pause');
+    assert.equal((await client.zmx(['ls', '-H', 'box', '--short'])).stdout, 'later\n');
   });
 
   test('bad addresses and unknown hosts get one-line errors', async (t) => {

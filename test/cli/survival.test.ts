@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import { ZMX_BIN, alive, parseList, until } from '../helpers/harness.js';
 import { sandbox, assertOk } from '../helpers/assert.js';
 
+/** The servers' liveness timers at a quarter (src/common/constants.ts, TIMESCALE): the exit tests wait out the heartbeat timeout. */
+const EXIT_TIMESCALE = '0.25';
+
 describe('server survival', { concurrency: 2 }, () => {
   test('SIGKILL of the front: every session survives with its screen; the next command brings a new front', async (t) => {
     const sb = sandbox(t);
@@ -95,7 +98,8 @@ describe('server survival', { concurrency: 2 }, () => {
   });
 
   test('after the last session is killed the servers exit by themselves', async (t) => {
-    const sb = sandbox(t);
+    // At a quarter of the time scale the front stops counting a silent client after 1.5 s, not 6 s.
+    const sb = sandbox(t, { ZMX_TEST_TIMESCALE: EXIT_TIMESCALE });
     assertOk(await sb.zmx(['new', '-s', 'only', '-d']), 'new');
     assertOk(await sb.zmx(['run', 'only', 'true']), 'run');
     const front = sb.frontPid()!;
@@ -114,7 +118,7 @@ describe('server survival', { concurrency: 2 }, () => {
   });
 
   test('a session that exits by itself also lets the servers exit', async (t) => {
-    const sb = sandbox(t);
+    const sb = sandbox(t, { ZMX_TEST_TIMESCALE: EXIT_TIMESCALE });
     assertOk(await sb.zmx(['run', 'brief', 'true']), 'run');
     const front = sb.frontPid()!;
     const ptyhost = sb.ptyhostPid()!;

@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 /** rmSync retries of a sandbox that exiting shells still write into, and the pause between them. */
 const CLEANUP_RM_RETRIES = 10;
 const CLEANUP_RM_RETRY_MS = 50;
+/** Times cleanup stops the servers and removes the sandbox before giving up (a dying client may have started another server). */
+const CLEANUP_ROUNDS = 3;
 
 export const ROOT = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
 export const ZMX_BIN = join(ROOT, 'bin', 'zmx');
@@ -84,6 +86,8 @@ export class Sandbox {
       ZMX_DIR: this.dir,
       ZMX_CONFIG_DIR: this.configDir,
       ZMX_KEYRING: 'file',
+      // `scripts/test.mjs --profile` counts CLI start-ups per test file (test/helpers/count-calls.ts).
+      ...(process.env['ZMX_TEST_CALLS'] ? { ZMX_TEST_CALLS: process.env['ZMX_TEST_CALLS'], NODE_OPTIONS: process.env['NODE_OPTIONS'] } : {}),
       ...extraEnv,
     };
   }
@@ -192,6 +196,23 @@ export class Sandbox {
     for (const c of this.children) c.kill('SIGKILL');
     this.children.clear();
     if (this.tmuxSocket && existsSync(this.tmuxSocket)) spawnSync('tmux', ['-S', this.tmuxSocket, 'kill-server']);
+    // A client dying with tmux may have noticed its link drop and started a
+    // new server into ZMX_DIR meanwhile (ENOTEMPTY below): stop whatever
+    // front.pid and ptyhost.pid name now, again, until the directory goes.
+    for (let round = 1; ; round++) {
+      await this.stopServers();
+      try {
+        // A shell the pty host hung up on may still be writing its history into
+        // HOME (inside base) as it exits: rm retries a directory that refills.
+        rmSync(this.base, { recursive: true, force: true, maxRetries: CLEANUP_RM_RETRIES, retryDelay: CLEANUP_RM_RETRY_MS });
+        return;
+      } catch (err) {
+        if (round >= CLEANUP_ROUNDS) throw err;
+      }
+    }
+  }
+
+  private async stopServers(): Promise<void> {
     this.notePids();
     for (const pid of this.serverPids) {
       if (alive(pid)) {
@@ -202,9 +223,6 @@ export class Sandbox {
     await until(() => [...this.serverPids].every((p) => !alive(p)), 'servers to exit', 10_000).catch(() => {
       for (const pid of this.serverPids) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     });
-    // A shell the pty host hung up on may still be writing its history into
-    // HOME (inside base) as it exits: rm retries a directory that refills.
-    rmSync(this.base, { recursive: true, force: true, maxRetries: CLEANUP_RM_RETRIES, retryDelay: CLEANUP_RM_RETRY_MS });
   }
 }
 

@@ -1,9 +1,5 @@
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../command.js';
-import { rawAttach } from '../../client/raw-attach.js';
-import { runTui } from '../../client/tui/app.js';
-import { resolveTheme } from '../../client/theme-loader.js';
-import { ConfigStore } from '../../platform/config-store.js';
 import { parsePrefixKey, withDefaults } from '../../common/config.js';
 import { createArgs, labelsOption, setLabels, LABELS_OPTION } from '../util.js';
 import type { Context } from '../context.js';
@@ -32,7 +28,7 @@ export async function attachSession(ctx: Context, name: string, create: boolean,
     throw new UsageError('attach needs a terminal on stdin; use zmx run, send or tail from scripts');
   }
   // Settings first: a bad config or theme is reported before anything starts.
-  const settings = how.raw ? null : tuiSettings(ctx, how);
+  const settings = how.raw ? null : await tuiSettings(ctx, how);
   const conn = (await ctx.connect(true))!;
   const detachKey = ctx.env['ZMX_NO_DETACH_KEY'] === undefined;
   const common = {
@@ -43,9 +39,10 @@ export async function attachSession(ctx: Context, name: string, create: boolean,
     stdout: ctx.stdout,
     onCreated: () => ctx.out(`session "${name}" created\n`),
   };
+  // Loaded here, not at start-up: blessed and @xterm cost every other command tens of ms.
   const end = settings
-    ? await runTui(conn, { ...common, ...settings, detachKey, ...(ctx.host ? { hostName: ctx.host } : {}) })
-    : await rawAttach(conn, { ...common, stderr: ctx.stderr, detachKey });
+    ? await (await import('../../client/tui/app.js')).runTui(conn, { ...common, ...settings, detachKey, ...(ctx.host ? { hostName: ctx.host } : {}) })
+    : await (await import('../../client/raw-attach.js')).rawAttach(conn, { ...common, stderr: ctx.stderr, detachKey });
   if (end.reason === 'detached') ctx.err(`[detached from session ${end.name}]\n`);
   else if (end.reason === 'exited') ctx.err(`[session ${end.name} exited${end.exitCode ? ` with status ${end.exitCode}` : ''}]\n`);
   else if (end.reason === 'killed' || end.reason === 'error') ctx.err(`[lost session ${end.name}]\n`);
@@ -53,7 +50,9 @@ export async function attachSession(ctx: Context, name: string, create: boolean,
 }
 
 /** The full-screen client's settings: the config (zmx config), with --theme over the configured theme. */
-function tuiSettings(ctx: Context, how: AttachHow) {
+async function tuiSettings(ctx: Context, how: AttachHow) {
+  // conf (with ajv) and the theme files: only the full-screen client reads them.
+  const [{ ConfigStore }, { resolveTheme }] = await Promise.all([import('../../platform/config-store.js'), import('../../client/theme-loader.js')]);
   const store = new ConfigStore();
   const explicit = store.explicit();
   const config = withDefaults(explicit);

@@ -1,7 +1,6 @@
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import cliProgress from 'cli-progress';
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../command.js';
 import { PORTAL } from '../../common/constants.js';
@@ -16,8 +15,10 @@ const PROGRESS_FPS = 10;
 interface Bar { update(done: number): void; stop(): void }
 
 /** A progress bar on a terminal (stderr), nothing in a pipe. */
-function progress(ctx: Context, label: string, total: number): Bar {
+async function progress(ctx: Context, label: string, total: number): Promise<Bar> {
   if (!ctx.stderr.isTTY) return { update() {}, stop() {} };
+  // Loaded only when a bar is drawn: no other command pays for it.
+  const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar({
     stream: ctx.stderr, fps: PROGRESS_FPS, hideCursor: true, clearOnComplete: false,
     format: `${label} [{bar}] {percentage}% | {done}/{size} | {speed}/s | ETA {eta_formatted}`,
@@ -42,7 +43,7 @@ async function upload(ctx: Context, portal: PortalClient, local: string, remote:
   if (!st.isFile()) throw new UsageError(`${local} is not a file (zmx cp copies one file)`);
   const target = remote === '' || remote.endsWith('/') ? `${remote}${basename(local)}` : remote;
   const fh = await open(local, 'r');
-  const bar = progress(ctx, basename(local), st.size);
+  const bar = await progress(ctx, basename(local), st.size);
   let at = 0;
   try {
     return await portal.upload(target, async () => {
@@ -65,7 +66,7 @@ async function download(ctx: Context, portal: PortalClient, remote: string, loca
   // As the server writes: a temporary file beside the target, renamed once whole.
   const tmp = join(dirname(target), `.${basename(target)}.zmx-${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', st.mode & 0o777);
-  const bar = progress(ctx, basename(remote), st.size);
+  const bar = await progress(ctx, basename(remote), st.size);
   try {
     const bytes = await portal.readStream(remote, async (chunk) => { await fh.write(chunk); }, (done) => bar.update(done));
     await fh.close();

@@ -34,6 +34,7 @@ const start: CommandSpec = {
       // A running front binds at start: stop it (sessions stay) so the next one listens there.
       const running = await ctx.connect(false);
       if (running) {
+        running.stopRecovering();
         await running.request('server.stop', {});
         await frontGone(ctx);
         await ctx.dispose();
@@ -60,9 +61,40 @@ const stop: CommandSpec = {
   async run(ctx) {
     const conn = await ctx.connect(false);
     if (!conn || !isAlive(readPid(ctx.paths.frontPid))) throw new UsageError(`no server running in ${ctx.paths.dir}`);
+    // Our own link must not bring a front back as this one goes.
+    conn.stopRecovering();
     await conn.request('server.stop', {});
     await frontGone(ctx);
     ctx.out('server stopped\n');
+    return 0;
+  },
+};
+
+const upgrade: CommandSpec = {
+  name: 'upgrade',
+  aliases: [],
+  summary: 'Restart the server on this install\'s code, keeping every session',
+  args: [],
+  options: [],
+  details: 'Restarts the front, then has the pty host hand every pty over to a new pty host running this install\'s code: the programs, their screens and scrollback, windows, layouts and labels survive. Attached clients attach again by themselves. Requests the old pty host had not answered (a zmx wait, a run --wait) fail and can be repeated; zmx fs watch ends. It is refused while a portal command (zmx exec, MCP run_command) runs: wait for it or kill it. The old pty host stays as a small reaper until the last program it started ends, to report how each ended.',
+  examples: ['zmx server upgrade'],
+  async run(ctx) {
+    // A running front is stopped first (sessions stay), so the one started next runs this install's code.
+    if (isAlive(readPid(ctx.paths.frontPid))) {
+      const running = await ctx.connect(false);
+      if (running) {
+        // Our own link must not bring a front back as this one goes.
+        running.stopRecovering();
+        await running.request('server.stop', {});
+        await frontGone(ctx);
+        await ctx.dispose();
+      }
+    }
+    const conn = (await ctx.connect(true))!;
+    const r = (await conn.request('server.upgrade', {})).result;
+    const info = (await conn.request('server.info', {})).result;
+    if (r.to === 0) ctx.out(`server restarted (pid ${info.pid}); no pty host was running\n`);
+    else ctx.out(`server upgraded: front pid ${info.pid}, pty host ${r.from} -> ${r.to}, ${r.panes} ${r.panes === 1 ? 'pane' : 'panes'} kept\n`);
     return 0;
   },
 };
@@ -95,8 +127,8 @@ const status: CommandSpec = {
 export const server: CommandSpec = {
   name: 'server',
   aliases: [],
-  summary: 'Start, stop or inspect this machine\'s server',
+  summary: 'Start, stop, upgrade or inspect this machine\'s server',
   args: [],
   options: [],
-  subcommands: [start, stop, status],
+  subcommands: [start, stop, upgrade, status],
 };

@@ -16,6 +16,7 @@ import { hostname } from 'node:os';
 import { PassThrough } from 'node:stream';
 import { geometry, panesOf, CHROME, type Geometry, type PaneRect } from '../../common/layout.js';
 import { ZmxError } from '../../common/errors.js';
+import { TIMING } from '../../common/constants.js';
 import { formatBytes } from '../../common/units.js';
 import type { CreateArgs, PaneInfo, SessionInfo, StreamEndReason, WindowInfo } from '../../common/protocol.js';
 import type { Connection, StreamHandlers } from '../connection.js';
@@ -275,10 +276,11 @@ class TuiApp {
     for (const v of this.views.values()) this.closeView(v);
     this.views.clear();
     this.copy = null;
+    // The old stream has ended (or its front has gone): dropped now, as the new one may reuse its number.
+    this.conn.dropStream(this.sid);
     this.conn.request('session.attach', { name: target, ...this.size(), create: null, readOnly: this.opts.readOnly, mode: 'tui' }, [], { timeoutMs: 0 }).then(({ result }) => {
       this.attaching = false;
       if (this.finished) return;
-      this.conn.dropStream(this.sid);
       this.sid = result.sid;
       this.name = target;
       this.session = result.session;
@@ -288,7 +290,11 @@ class TuiApp {
       this.applyLayout();
     }, (err: unknown) => {
       this.attaching = false;
-      if (err instanceof ZmxError && err.code === 'EUNAVAIL') return;
+      if (err instanceof ZmxError && err.code === 'EUNAVAIL') {
+        // The link dropped: its return re-attaches. With the link up, the pty host went away under the request (an upgrade): again shortly.
+        if (!this.linkDown && !this.finished) setTimeout(() => { if (!this.finished && !this.linkDown) this.reattach(target); }, TIMING.reattachRetryMs);
+        return;
+      }
       this.finish('error', null);
     });
   }

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// Bundles zmx's entries (src/common/entries.ts: the CLI, the front, the pty
+// host, the portal's search worker) with esbuild into dist/bundle/NAME.js,
+// ESM, code split: what a command imports lazily (the full-screen client with
+// blessed and @xterm, the MCP SDK, conf) lands in chunks of its own, read only
+// when that command runs. One file (plus a shared chunk or two) instead of
+// ~90 of zmx's modules and their packages' is most of a CLI call's start-up
+// (docs/performance.md). Run by `npm run build` and `prepare`, after tsc.
+//
+// Native addons stay outside (their loaders find the .node file relative to
+// their own package), and so does blessed: it requires its widgets by computed
+// names and reads its terminfo files relative to its own directory.
+import { build } from 'esbuild';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+// The entry table, from tsc's output (the build runs tsc first): the one list.
+import { BUNDLE_DIR as OUT, ENTRIES } from '../dist/src/common/entries.js';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+/** Packages loaded from node_modules at run time: the native addons, and blessed (above). */
+const EXTERNAL = ['zeromq', 'node-pty', '@napi-rs/keyring', 'msgpackr-extract', 'blessed'];
+
+rmSync(`${ROOT}${OUT}`, { recursive: true, force: true });
+mkdirSync(`${ROOT}${OUT}`, { recursive: true });
+// One build per entry, so that the CLI's start-up reads no chunk it shares
+// with the server (a shared chunk would hold code ls does not run).
+const outputs = {};
+for (const [name, source] of Object.entries(ENTRIES)) {
+  const result = await build({
+    absWorkingDir: ROOT,
+    entryPoints: { [name]: source },
+    outdir: OUT,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: EXTERNAL,
+    define: { ZMX_BUNDLE: 'true' },
+    // CommonJS packages (commander) call require() for node built-ins: an ESM
+    // bundle has no require of its own, so give it one.
+    banner: { js: "import { createRequire as __zmxCreateRequire } from 'node:module'; const require = __zmxCreateRequire(import.meta.url);" },
+    chunkNames: `${name}-[hash]`,
+    sourcemap: 'linked',
+    metafile: true,
+    logLevel: 'warning',
+  });
+  Object.assign(outputs, result.metafile.outputs);
+}
+// Which sources each output file holds: the start-up test reads it.
+writeFileSync(`${ROOT}${OUT}/meta.json`, JSON.stringify({ outputs }));
