@@ -30,18 +30,20 @@ export interface CommandSpec {
   examples?: string[];
   /** Options after the first argument belong to the command run in the pane (attach NAME vim -u x). */
   passThrough?: boolean;
+  /**
+   * A word this returns true for is the positional argument even when it
+   * starts with '-' (a Z85 key may: commander would take it for an option).
+   */
+  positionalWord?(word: string): boolean;
   /** Sub-commands, e.g. `keys show`. */
   subcommands?: CommandSpec[];
   /** Returns the exit status. */
   run?(ctx: Context, args: string[], opts: Record<string, unknown>): Promise<number>;
 }
 
-/** A one-line error for the user: printed as `zmx: message`, exit `status`. */
-export class UsageError extends Error {
-  constructor(message: string, readonly status = 1) {
-    super(message);
-  }
-}
+// UsageError lives in its own module so that context.ts, which this file's
+// CommandSpec names, can throw it without importing this file back.
+export { UsageError } from './usage-error.js';
 
 /** Whether a command's own options take `-h` (split -h, as in tmux): its help is then --help alone. */
 export function ownsShortHelp(spec: CommandSpec): boolean {

@@ -3,11 +3,13 @@
  * reach the server. Tests of handlers can supply their own.
  */
 import { runtimeDir, runtimePaths, type RuntimePaths } from '../common/paths.js';
-import { ZmxError } from '../common/errors.js';
-import { matchNames, withPrefix, validateSessionName } from '../common/names.js';
+import { matchNames, withPrefix, validateSessionName, sessionNotFound } from '../common/names.js';
 import { Connection } from '../client/connection.js';
 import { Hosts } from '../client/hosts.js';
-import { UsageError } from './command.js';
+import { UsageError } from './usage-error.js';
+
+/** zmx's name for the error of a command given no session name. */
+export const SESSION_NAME_REQUIRED = 'SessionNameRequired';
 
 export class Context {
   readonly env: NodeJS.ProcessEnv;
@@ -39,7 +41,7 @@ export class Context {
   /** Like connect, but a missing server means the session does not exist. */
   async connectFor(name: string): Promise<Connection> {
     const conn = await this.connect(false);
-    if (!conn) throw new ZmxError('ENOSESSION', `session "${name}" does not exist`);
+    if (!conn) throw sessionNotFound(name);
     return conn;
   }
 
@@ -62,7 +64,8 @@ export class Context {
       const current = this.env['ZMX_SESSION'];
       if (current) return current;
       if (raw === '.') throw new UsageError('"." requires ZMX_SESSION (are you inside a zmx session?)');
-      throw new UsageError(`${what} is required`);
+      // zmx's error name leads, for scripts written against zmx.
+      throw new UsageError(`${SESSION_NAME_REQUIRED}: ${what} is required (or "." inside a session)`);
     }
     return validateSessionName(withPrefix(raw, this.env));
   }

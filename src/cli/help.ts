@@ -6,7 +6,8 @@ import { ownsShortHelp, type CommandSpec } from './command.js';
 import { VERSION } from '../common/version.js';
 
 function synopsis(spec: CommandSpec, prefix = 'zmx'): string {
-  const opts = spec.options.map((o) => `[${o.flags.split(',').map((f) => f.trim())[0]}${o.flags.includes('<') ? ' ' + o.flags.slice(o.flags.indexOf('<')) : ''}]`);
+  // The first spelling of each option (-s, or --worktree alone), then its value once.
+  const opts = spec.options.map((o) => `[${o.flags.split(/[ ,]+/)[0]}${o.flags.includes('<') ? ' ' + o.flags.slice(o.flags.indexOf('<')) : ''}]`);
   const args = spec.args.map((a) => {
     const inner = a.variadic ? `${a.name}...` : a.name;
     return a.required ? `<${inner}>` : `[${inner}]`;
@@ -24,7 +25,9 @@ export function topLevelHelp(commands: readonly CommandSpec[]): string {
   return [
     'zmx - persistent terminal sessions for coding agents, over CurveZMQ',
     '',
-    'Usage: zmx <command> [args...]',
+    'Usage: zmx [-H HOST] <command> [args...]',
+    '',
+    '-H HOST (--host HOST) before or after the command acts on a remote host (zmx host add) instead of this machine.',
     '',
     'Commands:',
     ...rows.map(([l, r]) => `  ${l.padEnd(width)}${r}`),
@@ -32,13 +35,14 @@ export function topLevelHelp(commands: readonly CommandSpec[]): string {
     'Run zmx <command> --help for a command\'s options. man zmx has it all.',
     '',
     'Environment variables:',
+    '  ZMX_HOST             the remote host commands act on when -H is not given (zmx host ls)',
     '  ZMX_DIR              run-time directory: sockets, state, logs (default $XDG_RUNTIME_DIR/zmx; unset: /run/user/UID/zmx or /tmp/zmx-UID)',
     '  ZMX_SESSION          the session a pane belongs to (set inside sessions)',
     '  ZMX_PANE             the pane id (set inside sessions)',
     '  ZMX_SESSION_PREFIX   put before every session name',
     '  ZMX_CONFIG_DIR       keys and settings (default $XDG_CONFIG_HOME/zmx or ~/.config/zmx)',
     '  ZMX_KEYRING          where secret keys go: auto (default), keyring or file',
-    '  ZMX_NO_DETACH_KEY    set to disable C-\\ detaching',
+    '  ZMX_NO_DETACH_KEY    set (to any value, e.g. 1) to turn off the C-\\ detach key of this client, full-screen or --raw (nested use; C-b d and zmx detach still detach)',
     '',
   ].join('\n');
 }
@@ -78,6 +82,7 @@ export function manPage(commands: readonly CommandSpec[]): string {
     'zmx \\- persistent terminal sessions for coding agents, served over CurveZMQ',
     '.SH SYNOPSIS',
     '.B zmx',
+    '[\\fB\\-H\\fR \\fIhost\\fR]',
     '.I command',
     '[\\fIargs\\fR...]',
     '.SH DESCRIPTION',
@@ -85,16 +90,18 @@ export function manPage(commands: readonly CommandSpec[]): string {
     'Every byte between client and server travels over ZeroMQ DEALER/ROUTER sockets secured by CurveZMQ with stored keypairs.',
     'The first command that needs a server starts one in the background for the run\\-time directory (\\fBZMX_DIR\\fR).',
     'Every command takes \\fB\\-h\\fR, \\fB\\-\\-help\\fR.',
+    'Every command that acts on a server takes \\fB\\-H\\fR \\fIhost\\fR (\\fB\\-\\-host\\fR), before the command (\\fBzmx \\-H box list\\fR, as ssh puts the host first) or after it; the one after wins.',
     '.SH COMMANDS',
     ...commands.flatMap((c) => manEntry(c)),
     '.SH ENVIRONMENT',
     '.TP', '.B ZMX_DIR', 'Run\\-time directory (sockets, pid files, logs); default \\fI$XDG_RUNTIME_DIR/zmx\\fR. With neither set (cron, systemd units, MCP clients, which start servers with a minimal environment): \\fI/run/user/UID/zmx\\fR when \\fI/run/user/UID\\fR is yours with mode 0700, or \\fI/tmp/zmx\\-UID\\fR, whichever has a running server (both: the first), else the first of them. Two values never see each other\'s sessions.',
+    '.TP', '.B ZMX_HOST', 'The remote host (\\fBzmx host add\\fR) commands act on when no \\fB\\-H\\fR is given.',
     '.TP', '.B ZMX_SESSION', 'Set inside a session to its name; "." as a session name means this session.',
     '.TP', '.B ZMX_PANE', 'Set inside a session to the pane\'s id.',
     '.TP', '.B ZMX_SESSION_PREFIX', 'Put before every session name given on the command line.',
     '.TP', '.B ZMX_CONFIG_DIR', 'Keys and settings; default \\fI$XDG_CONFIG_HOME/zmx\\fR, else \\fI~/.config/zmx\\fR.',
     '.TP', '.B ZMX_KEYRING', '\\fBauto\\fR (default): secret keys go to the OS keychain when one answers, else to files of mode 0600; \\fBkeyring\\fR or \\fBfile\\fR force one.',
-    '.TP', '.B ZMX_NO_DETACH_KEY', 'When set, C\\-\\e does not detach a raw client.',
+    '.TP', '.B ZMX_NO_DETACH_KEY', 'When set (to any value, e.g. \\fB1\\fR), C\\-\\e does not detach this client, full\\-screen or \\fB\\-\\-raw\\fR: the key goes to the program in the pane (nested sessions, vim\\(aqs C\\-\\e C\\-n). \\fBC\\-b d\\fR, \\fBzmx detach\\fR or closing the terminal still detach.',
     '.TP', '.B ZMX_LOG_LEVEL', 'Server log level (default info).',
     '.TP', '.B NO_COLOR', 'When set and not empty, the full\\-screen client draws its own parts without colour (bold and inverse only), unless a theme is chosen with \\fB\\-\\-theme\\fR or the \\fBtheme\\fR setting. What programs in panes draw is not changed.',
     '.SH FILES',
@@ -126,11 +133,21 @@ export function completions(shell: string, commands: readonly CommandSpec[]): st
     const flagCases = commands.map((c) => `    ${[c.name, ...c.aliases].join('|')}) flags="${flagWords(c).join(' ')}${c.subcommands ? ' ' + c.subcommands.map((s) => s.name).join(' ') : ''}" ;;`).join('\n');
     return `# bash completion for zmx (generated from the command table)
 _zmx() {
-  local cur=\${COMP_WORDS[COMP_CWORD]} cmd=\${COMP_WORDS[1]} flags=""
-  if [ "$COMP_CWORD" -eq 1 ]; then
-    COMPREPLY=($(compgen -W "${names.join(' ')}" -- "$cur"))
+  local cur=\${COMP_WORDS[COMP_CWORD]} i=1 cmd flags=""
+  # -H HOST before the command (zmx -H box list) is skipped to find it.
+  while [ "$i" -lt "$COMP_CWORD" ]; do
+    case "\${COMP_WORDS[i]}" in
+      -H|--host) i=$((i + 2)) ;;
+      -H?*|--host=*) i=$((i + 1)) ;;
+      *) break ;;
+    esac
+  done
+  if [ "$COMP_CWORD" -le "$i" ]; then
+    case "\${COMP_WORDS[COMP_CWORD-1]}" in -H|--host) [ "$COMP_CWORD" -gt 1 ] && return ;; esac
+    COMPREPLY=($(compgen -W "${names.join(' ')} -H --host" -- "$cur"))
     return
   fi
+  cmd=\${COMP_WORDS[i]}
   case "$cmd" in
 ${flagCases}
   esac
@@ -163,7 +180,17 @@ _zmx "$@"
 `;
   }
   if (shell === 'fish') {
-    const lines = commands.map((c) => `complete -c zmx -n __fish_use_subcommand -a ${c.name} -d '${c.summary.replace(/'/g, "\\'")}'`);
+    const quote = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    const lines = commands.map((c) => `complete -c zmx -n __fish_use_subcommand -a ${c.name} -d ${quote(c.summary)}`);
+    lines.push(`complete -c zmx -n __fish_use_subcommand -s H -l host -r -d ${quote('act on a remote host (zmx host add), before the command')}`);
+    for (const c of commands) {
+      for (const o of c.subcommands ? [] : c.options) {
+        const long = /--([\w-]+)/.exec(o.flags)?.[1];
+        if (!long) continue;
+        const short = /^-(\w),/.exec(o.flags)?.[1];
+        lines.push(`complete -c zmx -n '__fish_seen_subcommand_from ${[c.name, ...c.aliases].join(' ')}'${short ? ` -s ${short}` : ''} -l ${long}${o.flags.includes('<') ? ' -r' : ''} -d ${quote(o.description)}`);
+      }
+    }
     lines.push(`complete -c zmx -n '__fish_seen_subcommand_from ${sessionCommands.join(' ')}' -a '(zmx list --short 2>/dev/null)'`);
     return `# fish completion for zmx (generated from the command table)
 complete -c zmx -f

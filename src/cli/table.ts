@@ -18,9 +18,9 @@ import { tail } from './commands/tail.js';
 import { wait } from './commands/wait.js';
 import { keys } from './commands/keys.js';
 import { config } from './commands/config.js';
-import { completions } from './commands/completions.js';
+import { completionsCommand } from './commands/completions.js';
 import { version } from './commands/version.js';
-import { help } from './commands/help.js';
+import { helpCommand } from './commands/help.js';
 import { split } from './commands/split.js';
 import { newWindow } from './commands/new-window.js';
 import { selectPane } from './commands/select-pane.js';
@@ -46,8 +46,12 @@ const LOCAL_ONLY = new Set(['keys', 'config', 'completions', 'version', 'help', 
 function withHost(spec: CommandSpec): CommandSpec {
   // A command with sub-commands gives -H to each of them itself.
   if (LOCAL_ONLY.has(spec.name) || spec.subcommands) return spec;
-  return { ...spec, options: [...spec.options, { flags: '-H, --host <name>', description: 'act on a remote host (zmx host add; default $ZMX_HOST)' }] };
+  return { ...spec, options: [...spec.options, { flags: '-H, --host <name>', description: 'act on a remote host (zmx host add; default $ZMX_HOST); also before the command: zmx -H HOST ' + spec.name }] };
 }
+
+// help and completions are handed the table (they are in it), so neither imports this file back.
+const completions = completionsCommand(() => COMMANDS);
+const help = helpCommand(() => COMMANDS);
 
 export const COMMANDS: readonly CommandSpec[] = [
   newSession, attach, detach, list, kill, run, send, print, write,

@@ -2,6 +2,8 @@
 import { TERMINAL } from '../common/constants.js';
 import type { CreateArgs, SessionInfo } from '../common/protocol.js';
 import type { Context } from './context.js';
+import type { Connection } from '../client/connection.js';
+import { UsageError } from './command.js';
 
 /** Characters that make zmx quote an argument when it joins a command line. */
 const NEEDS_QUOTE = /[\s"'\\$`!(){}[\]|&;<>?*~#]/;
@@ -63,4 +65,45 @@ function isDefaultShell(cmd: string[]): boolean {
 
 function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}...` : text;
+}
+
+/** --labels "k=v k2=v2" on attach, new and run (as zmx's), the form zmx set takes. */
+export const LABELS_OPTION = { flags: '--labels <pairs>', description: 'set labels "k=v k2=v2" on the session (as zmx set does), before the command runs or the client attaches' };
+
+/** "k=v k2=v2" (space-separated key=value words, as zmx set takes them); an empty value means "remove". */
+export function parseLabels(text: string): Record<string, string> {
+  const pairs: Record<string, string> = {};
+  for (const token of text.split(/\s+/).filter(Boolean)) {
+    const eq = token.indexOf('=');
+    if (eq < 0) throw new UsageError(`expected key=value, got "${token}"`);
+    if (eq === 0) throw new UsageError('label key cannot be empty');
+    pairs[token.slice(0, eq)] = token.slice(eq + 1);
+  }
+  return pairs;
+}
+
+/**
+ * --labels: parsed (a bad one is reported before anything is made), or null
+ * when not given. An empty --labels "" is refused, as zmx refuses it.
+ */
+export function labelsOption(opts: Record<string, unknown>): Record<string, string> | null {
+  const raw = opts['labels'];
+  if (raw === undefined) return null;
+  const pairs = parseLabels(String(raw));
+  if (Object.keys(pairs).length === 0) throw new UsageError('--labels requires "key=value ..."');
+  return pairs;
+}
+
+/** Sets labels on a session that exists. */
+export async function setLabels(conn: Connection, name: string, labels: Record<string, string>): Promise<void> {
+  await conn.request('session.labels', { name, set: labels, unset: [], clear: false });
+}
+
+/**
+ * `list --where "k=v k2=v2"`: whether a session has every pair (its labels,
+ * or the read-only fields name, worktree, worktree_branch, portal).
+ */
+export function matchesWhere(s: SessionInfo, where: Record<string, string>): boolean {
+  const fields: Record<string, string> = { name: s.name, ...workspaceFields(s), ...s.labels };
+  return Object.entries(where).every(([k, v]) => fields[k] === v);
 }

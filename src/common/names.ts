@@ -13,6 +13,14 @@ export function validateSessionName(name: string): string {
   return name;
 }
 
+/**
+ * The error for a session name nothing answers to. Its line says "not
+ * found", as zmx's does, since scripts written against zmx look for that.
+ */
+export function sessionNotFound(name: string): ZmxError {
+  return new ZmxError('ENOSESSION', `session "${name}" not found (zmx ls lists the sessions)`);
+}
+
 /** Puts ZMX_SESSION_PREFIX before a name the user typed, as zmx does (always). */
 export function withPrefix(name: string, env: NodeJS.ProcessEnv = process.env): string {
   return (env['ZMX_SESSION_PREFIX'] ?? '') + name;
@@ -39,4 +47,18 @@ export function matchNames(patterns: readonly string[], names: readonly string[]
     }
   }
   return { matched: [...matched], missing };
+}
+
+/**
+ * A session name as one ref component and one file name: every character
+ * but letters, digits, '_' and '-' becomes %XX (its UTF-8 bytes), so ':',
+ * '.', '~' and the like can never form a bad ref or a path that climbs.
+ */
+export function encodeName(name: string): string {
+  let out = '';
+  for (const ch of name) {
+    if (/[A-Za-z0-9_-]/.test(ch)) out += ch;
+    else for (const b of Buffer.from(ch, 'utf8')) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
 }

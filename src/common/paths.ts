@@ -100,6 +100,13 @@ export function ensurePrivateDir(dir: string): string {
   return dir;
 }
 
+/**
+ * Sub-directories of the state directory ($ZMX_DIR/state) that hold a
+ * session's files, each named by the session's encodeName: copy snapshots
+ * (<name>/<label>/...) and portal panes' MCP configurations (<name>.mcp.json).
+ */
+export const STATE_DIRS = { snapshots: 'snapshots', portal: 'portal' } as const;
+
 export interface RuntimePaths {
   dir: string;
   frontEndpoint: string;
@@ -116,6 +123,8 @@ export interface RuntimePaths {
   listenFile: string;
   /** The portal's audit log: one JSON line per operation (zmx audit reads it). */
   auditLog: string;
+  /** Copy snapshots, portal MCP configurations, the audit log ($ZMX_DIR/state). */
+  stateDir: string;
 }
 
 /** sun_path holds 108 bytes on Linux, the last for a NUL. */
@@ -145,5 +154,6 @@ export function runtimePaths(dir = runtimeDir()): RuntimePaths {
     ptyhostLog: join(dir, 'ptyhost.log'),
     listenFile: join(dir, 'listen.json'),
     auditLog: join(dir, 'state', 'audit.log'),
+    stateDir: join(dir, 'state'),
   };
 }

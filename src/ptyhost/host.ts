@@ -13,8 +13,8 @@ import { isAbsolute, join, resolve, dirname, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ZmxError, toZmxError } from '../common/errors.js';
 import { LIMITS, TERMINAL, TIMING } from '../common/constants.js';
-import { validateSessionName } from '../common/names.js';
-import { ensurePrivateDir, runtimePaths } from '../common/paths.js';
+import { validateSessionName, sessionNotFound } from '../common/names.js';
+import { ensurePrivateDir, runtimePaths, STATE_DIRS } from '../common/paths.js';
 import {
   MsgType, CAPABILITIES, DIRECT_CAPABILITY, encode, negotiateVersion, validateArgs,
   type CreateArgs, type Header, type Message, type OpArgs, type OpName, type OpResult, type PaneTarget, type SessionInfo, type WindowInfo,
@@ -100,7 +100,7 @@ const LABEL_RE = /^[A-Za-z0-9._-]+$/;
 /** Built-in fields shown by `list` that labels may not shadow. */
 export const READ_ONLY_FIELDS = ['name', 'pid', 'clients', 'created', 'cwd', 'cmd', 'ended', 'exit_code', 'start_dir', 'worktree', 'worktree_branch', 'portal'];
 /** Portal panes' MCP configurations: <state dir>/portal/<session>.mcp.json (0600, in a 0700 directory). */
-const PORTAL_DIR = 'portal';
+const PORTAL_DIR = STATE_DIRS.portal;
 
 interface Task {
   id: string;
@@ -384,7 +384,7 @@ export class PtyHost {
 
   private get(name: string): Session {
     const s = this.sessions.get(name);
-    if (!s) throw new ZmxError('ENOSESSION', `session "${name}" does not exist`);
+    if (!s) throw sessionNotFound(name);
     return s;
   }
 

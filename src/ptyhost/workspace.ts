@@ -24,6 +24,8 @@ import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ZmxError } from '../common/errors.js';
 import { LIMITS } from '../common/constants.js';
+import { encodeName } from '../common/names.js';
+import { STATE_DIRS } from '../common/paths.js';
 
 // ---------------------------------------------------------------------------
 // Tunables
@@ -33,7 +35,7 @@ export const WORKTREES_DIR = 'zmx-worktrees';
 /** The ref namespace of git snapshots: refs/zmx/snapshots/<session>/<label>. */
 export const SNAPSHOT_REF_PREFIX = 'refs/zmx/snapshots';
 /** Copy snapshots: <state dir>/snapshots/<session>/<label>/{meta.json,tree}. */
-export const COPY_SNAPSHOTS_DIR = 'snapshots';
+export const COPY_SNAPSHOTS_DIR = STATE_DIRS.snapshots;
 /** A copy snapshot of more files than this is refused (ETOOBIG): the state dir is often in memory (tmpfs). */
 export const COPY_MAX_FILES = 50_000;
 /** ... or of more bytes than this. */
@@ -134,19 +136,8 @@ export async function gitTopLevel(dir: string): Promise<string | null> {
 // ---------------------------------------------------------------------------
 // Names
 
-/**
- * A session name as one ref component and one file name: every character
- * but letters, digits, '_' and '-' becomes %XX (its UTF-8 bytes), so ':',
- * '.', '~' and the like can never form a bad ref or a path that climbs.
- */
-export function encodeName(name: string): string {
-  let out = '';
-  for (const ch of name) {
-    if (/[A-Za-z0-9_-]/.test(ch)) out += ch;
-    else for (const b of Buffer.from(ch, 'utf8')) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
-}
+// encodeName lives in common (the CLI cleans a dead server's state by it too).
+export { encodeName };
 
 /** Throws EINVAL unless `label` can name a snapshot. */
 export function validateLabel(label: string): string {

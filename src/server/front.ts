@@ -1028,9 +1028,10 @@ export class Front {
     for (const c of [...this.clients.values()]) {
       if (c.publicKey === null || this.deps.isAuthorized(c.publicKey)) continue;
       this.deps.log('cut a client whose key was revoked', { fingerprint: fingerprint(c.publicKey) });
-      // Release its streams in the pty host before telling the client.
-      this.dropClient(c, 'error');
+      // The error first, so the client knows why its streams end; the pty
+      // host refuses the key's direct claims by itself (ptyhost/main.ts).
       this.sendError(c.peer, 0, new ZmxError('EDENIED', `key ${fingerprint(c.publicKey)} was revoked on this server`));
+      this.dropClient(c, 'error');
     }
   }
 

@@ -144,7 +144,7 @@ describe('workspaces', { concurrency: 3 }, () => {
     assertOneLineError(await sb.zmx(['snapshot', '-t', 'one', 'first']), 'duplicate label', /has a snapshot "first" already/, true);
     assertOneLineError(await sb.zmx(['rollback', '-t', 'one', 'nope']), 'unknown label', /session "one" has no snapshot "nope"; zmx snapshot -t one --list shows them/, true);
     assertOneLineError(await sb.zmx(['diff', '-t', 'one', 'x/../../etc']), 'diff label', /snapshot label/, true);
-    assertOneLineError(await sb.zmx(['snapshot', '-t', 'ghost']), 'no session', /session "ghost" does not exist/, true);
+    assertOneLineError(await sb.zmx(['snapshot', '-t', 'ghost']), 'no session', /session "ghost" not found/, true);
     assertOneLineError(await sb.zmx(['snapshot']), 'no target', /session name is required/, true);
   });
 

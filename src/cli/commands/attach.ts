@@ -1,7 +1,7 @@
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../command.js';
 import { parsePrefixKey, withDefaults } from '../../common/config.js';
-import { createArgs } from '../util.js';
+import { createArgs, labelsOption, setLabels, LABELS_OPTION } from '../util.js';
 import type { Context } from '../context.js';
 
 /** How a client shows the session: the full-screen multiplexer, or one pane passed through (`raw`). */
@@ -67,6 +67,22 @@ async function tuiSettings(ctx: Context, how: AttachHow) {
   };
 }
 
+/**
+ * attach --labels: the session is made (if missing) and labelled before the
+ * client takes the terminal, as zmx does, so a supervisor that dies between
+ * the two never leaves an unlabelled session.
+ */
+async function labelledSession(ctx: Context, name: string, cmd: string[], cwd: string | undefined, labels: Record<string, string>): Promise<void> {
+  const inside = !ctx.host && ctx.env['ZMX_SESSION'];
+  if (!inside && !ctx.stdin.isTTY && !ctx.env['ZMX_ATTACH_ANY_STDIN']) {
+    throw new UsageError('attach needs a terminal on stdin; use zmx run, send or tail from scripts');
+  }
+  const conn = (await ctx.connect(true))!;
+  const { result } = await conn.request('session.create', { ...createArgs(ctx, name, cmd, cwd), ifMissing: true });
+  if (result.created) ctx.out(`session "${name}" created\n`);
+  await setLabels(conn, name, labels);
+}
+
 /** Options shared by attach and new for how the client shows the session. */
 export const ATTACH_OPTIONS = [
   { flags: '-r, --raw', description: 'pass the active pane straight through to this terminal (native scrollback, no multiplexer)' },
@@ -84,11 +100,12 @@ export const attach: CommandSpec = {
   options: [
     { flags: '-t, --target <name>', description: 'session name (tmux style)' },
     { flags: '-c, --cwd <dir>', description: 'directory to start a new session in' },
+    LABELS_OPTION,
     ...ATTACH_OPTIONS,
   ],
   passThrough: true,
   details: 'Opens the full-screen client: the session\'s windows and panes, a status bar, tmux\'s keys after the prefix (C-b by default; C-b d detaches, C-b ? lists the keys). C-\\ detaches too, as in zmx (unless ZMX_NO_DETACH_KEY is set). With --raw the active pane is passed through as it is: the screen, cursor, title and modes come back exactly as they were.\nA command given for a session that exists already is ignored. Inside a session, attach switches the client showing it to NAME (creating NAME in the current directory if needed), as zmx does.',
-  examples: ['zmx attach dev', 'zmx attach dev vim', 'zmx attach dev -- npm run watch', 'zmx attach -t dev'],
+  examples: ['zmx attach dev', 'zmx attach dev vim', 'zmx attach dev -- npm run watch', 'zmx attach -t dev', 'zmx attach --labels "project=api role=worker" build', 'zmx attach --labels "$(zmx get pico)" pico.sub'],
   async run(ctx, args, opts) {
     const target = opts['target'] as string | undefined;
     // `--` before the command, as new takes it (after the first word, options are not parsed here).
@@ -96,6 +113,9 @@ export const attach: CommandSpec = {
     const [first, ...rest] = words;
     const name = ctx.sessionName(target ?? first);
     const cmd = target !== undefined && first !== undefined ? [first, ...rest] : rest[0] === '--' ? rest.slice(1) : rest;
-    return attachSession(ctx, name, true, cmd, opts['cwd'] as string | undefined, { raw: Boolean(opts['raw']), theme: opts['theme'] as string | undefined });
+    const cwd = opts['cwd'] as string | undefined;
+    const labels = labelsOption(opts);
+    if (labels) await labelledSession(ctx, name, cmd, cwd, labels);
+    return attachSession(ctx, name, true, cmd, cwd, { raw: Boolean(opts['raw']), theme: opts['theme'] as string | undefined });
   },
 };

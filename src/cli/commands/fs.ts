@@ -6,7 +6,7 @@ import type { FileStat } from '../../common/portal.js';
 import { PORTAL } from '../../common/constants.js';
 
 export const TARGET: OptionSpec = { flags: '-t, --target <name>', description: 'the session whose root the paths are in (default: this one)' };
-export const HOST: OptionSpec = { flags: '-H, --host <name>', description: 'act on a remote host (zmx host add; default $ZMX_HOST)' };
+export const HOST: OptionSpec = { flags: '-H, --host <name>', description: 'act on a remote host (zmx host add; default $ZMX_HOST); also before the command: zmx -H HOST fs ...' };
 const JSON_OPT: OptionSpec = { flags: '--json', description: 'machine-readable JSON' };
 const PATHS = 'Paths are relative to the session\'s root (an absolute path must lie inside it); one that leads outside, by .. or a symlink, is refused (EOUTSIDE).';
 

@@ -7,7 +7,7 @@ export const get: CommandSpec = {
   aliases: ['g'],
   summary: 'Print a session\'s labels (or one label\'s value)',
   args: [
-    { name: 'name', description: 'session, or "." for this one', required: true },
+    { name: 'name', description: 'session, or "." for this one (default: this one, inside a session)' },
     { name: 'key', description: 'print only this label\'s value' },
   ],
   options: [],

@@ -35,7 +35,8 @@ const authorize: CommandSpec = {
     { flags: '--allow <ops>', description: `comma-separated: ${OPERATIONS.join(', ')} (default: all)` },
     { flags: '--read-only', description: 'it may read and watch, never write or type' },
   ],
-  details: 'Takes effect at once, for new connections; keys revoke cuts live ones.',
+  details: 'Takes effect at once, for new connections; keys revoke cuts live ones. A key that starts with "-" is taken as the key, not an option (or put it after --: zmx keys authorize -- KEY).',
+  positionalWord: isZ85Key,
   examples: ['zmx keys authorize "$(ssh laptop zmx keys show)" --name laptop', 'zmx keys authorize KEY --root ~/src/app --allow fs.read,exec'],
   async run(ctx, args, opts) {
     const key = args[0]!;
@@ -65,6 +66,8 @@ const revoke: CommandSpec = {
   summary: 'Take a key\'s access away; its live connections are cut at once',
   args: [{ name: 'key', description: 'the key, its fingerprint (SHA256:...) or its name', required: true }],
   options: [],
+  details: 'A key that starts with "-" is taken as the key, not an option (or put it after --: zmx keys revoke -- KEY).',
+  positionalWord: isZ85Key,
   async run(ctx, args) {
     const store = new AuthorizedKeys();
     const found = matching(store.list(), args[0]!);

@@ -4,7 +4,7 @@ import { UsageError } from '../command.js';
 import { TIMING } from '../../common/constants.js';
 import { Hosts } from '../../client/hosts.js';
 import type { Context } from '../context.js';
-import { createArgs } from '../util.js';
+import { createArgs, labelsOption, setLabels, LABELS_OPTION } from '../util.js';
 import { attachSession, ATTACH_OPTIONS } from './attach.js';
 
 /** `--portal HOST:SESSION`: HOST `local` or empty is this machine's server. */
@@ -30,6 +30,7 @@ export const newSession: CommandSpec = {
     { flags: '-d, --detach', description: 'do not attach' },
     { flags: '--worktree <branch>', description: 'start in a git worktree of its own, on BRANCH (made from HEAD if new)' },
     { flags: '--portal <host:session>', description: 'an agent pane here whose MCP tools act on SESSION at HOST ("local": this machine)' },
+    LABELS_OPTION,
     ...ATTACH_OPTIONS,
   ],
   details: [
@@ -39,7 +40,7 @@ export const newSession: CommandSpec = {
   ].join('\n'),
   examples: [
     'zmx new -s refactor', 'zmx new -s build -d -- make -j8', 'zmx new -s api -c ~/src/api',
-    'zmx new -s fix-42 -d --worktree fix-42 -c ~/src/app -- claude', 'zmx new -s remote-agent --portal gpu:work -- claude',
+    'zmx new -s fix-42 -d --worktree fix-42 -c ~/src/app -- claude', 'zmx new -s build -d --labels "project=api role=worker"', 'zmx new -s remote-agent --portal gpu:work -- claude',
   ],
   async run(ctx, args, opts) {
     if (opts['session'] === undefined) throw new UsageError('new needs a session name: zmx new -s NAME');
@@ -47,24 +48,29 @@ export const newSession: CommandSpec = {
     const cwd = opts['cwd'] as string | undefined;
     const branch = opts['worktree'] as string | undefined;
     const portalSpec = opts['portal'] as string | undefined;
-    if (branch !== undefined || portalSpec !== undefined) return newWorkspace(ctx, name, args, cwd, branch, portalSpec, opts);
+    const labels = labelsOption(opts);
+    if (branch !== undefined || portalSpec !== undefined) return newWorkspace(ctx, name, args, cwd, branch, portalSpec, opts, labels);
     if (!opts['detach']) {
       const running = await ctx.connect(false);
       const exists = running ? (await running.request('session.list', {})).result.sessions.some((s) => s.name === name) : false;
       if (exists) throw new UsageError(`session "${name}" already exists; attach with: zmx attach ${name}`);
       if (!ctx.stdin.isTTY && !ctx.env['ZMX_ATTACH_ANY_STDIN']) throw new UsageError('new needs a terminal on stdin to attach; add -d to create the session without attaching');
-      return attachSession(ctx, name, true, args, cwd, { raw: Boolean(opts['raw']), theme: opts['theme'] as string | undefined });
+      if (!labels) return attachSession(ctx, name, true, args, cwd, { raw: Boolean(opts['raw']), theme: opts['theme'] as string | undefined });
     }
     const conn = (await ctx.connect(true))!;
     await conn.request('session.create', { ...createArgs(ctx, name, args, cwd), ifMissing: false });
     ctx.out(`session "${name}" created\n`);
-    return 0;
+    // Labelled before any client attaches, as zmx's attach --labels.
+    if (labels) await setLabels(conn, name, labels);
+    if (opts['detach']) return 0;
+    return attachSession(ctx, name, false, [], undefined, { raw: Boolean(opts['raw']), theme: opts['theme'] as string | undefined });
   },
 };
 
 /** new --worktree / --portal: the server prepares the workspace and starts the session (workspace.create). */
 async function newWorkspace(
   ctx: Context, name: string, cmd: string[], cwd: string | undefined, branch: string | undefined, portalSpec: string | undefined, opts: Record<string, unknown>,
+  labels: Record<string, string> | null,
 ): Promise<number> {
   if (branch !== undefined && portalSpec !== undefined) throw new UsageError('choose one of --worktree and --portal');
   if (branch === '') throw new UsageError('--worktree needs a branch name');
@@ -85,6 +91,7 @@ async function newWorkspace(
   const wt = result.session.worktree;
   if (wt) ctx.out(`worktree ${wt.path} on ${result.createdBranch ? 'new ' : ''}branch ${wt.branch}${result.reused ? ' (taken up again)' : ''}\n`);
   if (result.session.portal) ctx.out(`portal to ${result.session.portal}\n`);
+  if (labels) await setLabels(conn, name, labels);
   if (!attach) return 0;
   return attachSession(ctx, name, false, [], undefined, { raw: Boolean(opts['raw']), theme: opts['theme'] as string | undefined });
 }

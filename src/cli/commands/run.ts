@@ -1,7 +1,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../command.js';
-import { TASK_SHELL, createArgs, shellJoin } from '../util.js';
+import { TASK_SHELL, createArgs, shellJoin, labelsOption, setLabels, LABELS_OPTION } from '../util.js';
 import { RunOutputFilter } from '../../client/run-output.js';
 
 
@@ -13,13 +13,14 @@ export const run: CommandSpec = {
     { name: 'name', description: 'session (created, running bash, if missing)', required: true },
     { name: 'command', description: 'command and arguments; read from stdin when omitted', variadic: true },
   ],
-  options: [{ flags: '-d, --detach', description: 'do not wait: print "command sent!" and exit (see zmx wait)' }],
+  options: [{ flags: '-d, --detach', description: 'do not wait: print "command sent!" and exit (see zmx wait)' }, LABELS_OPTION],
   passThrough: true,
-  details: 'The command goes to the pane\'s shell followed by a completion marker (pasted, when the shell takes bracketed paste, so tabs and heredocs arrive intact); its output (escapes stripped) is printed until the marker, and zmx exits with the command\'s status. One argument is a script as written; several are joined and quoted. A script on stdin (quotes, $VARS, heredocs, tabs) is passed unchanged.',
-  examples: ['zmx run dev make test', 'zmx run dev -d sleep 10 && zmx wait dev', "printf 'cat <<EOF\\nhello $USER\\nEOF\\n' | zmx run dev"],
+  details: "The command goes to the pane's shell followed by zmx's completion marker, echo ZMX_TASK_COMPLETED:<id>:$? (id: 4 hex digits, new for each task; on the command's line, or on a line of its own after a heredoc), which the shell prints as ZMX_TASK_COMPLETED:<id>:<status> when the command ends, in the pane and in run's output, for tools that wait on it. The script is pasted when the shell takes bracketed paste, so tabs and heredocs arrive intact; its output (escapes stripped) is printed until the marker, and zmx exits with the command's status. One argument is a script as written; several are joined and quoted. A script on stdin (quotes, $VARS, heredocs, tabs) is passed unchanged.",
+  examples: ['zmx run dev make test', 'zmx run --labels "role=ci" ci -d make test', 'zmx run dev -d sleep 10 && zmx wait dev', "printf 'cat <<EOF\\nhello $USER\\nEOF\\n' | zmx run dev"],
   async run(ctx, args, opts) {
     const [rawName, ...rest] = args;
     const name = ctx.sessionName(rawName);
+    const labels = labelsOption(opts);
     let detach = Boolean(opts['detach']);
     // zmx compatibility: `zmx run NAME -d cmd` — a -d right after the name is the flag.
     while (rest[0] === '-d' || rest[0] === '--detach') {
@@ -41,6 +42,8 @@ export const run: CommandSpec = {
     const conn = (await ctx.connect(true))!;
     const { result } = await conn.request('session.create', { ...createArgs(ctx, name, TASK_SHELL, undefined), ifMissing: true });
     if (result.created) ctx.out(`session "${name}" created\n`);
+    // Labels land before the command is typed: a watcher filtering by them sees the task from its start.
+    if (labels) await setLabels(conn, name, labels);
     if (detach) {
       await conn.request('session.run', { name, script, wait: false });
       ctx.out('command sent!\n');

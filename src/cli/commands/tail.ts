@@ -1,6 +1,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../command.js';
+import { sessionNotFound } from '../../common/names.js';
 import { stripAnsi } from '../util.js';
 import { formatBytes } from '../../common/units.js';
 
@@ -12,7 +13,7 @@ export const tail: CommandSpec = {
   options: [],
   async run(ctx, args) {
     const { conn, matched, missing } = await ctx.matchSessions(args);
-    if (!conn || missing.length > 0) throw new UsageError(`session "${missing[0]}" does not exist`);
+    if (!conn || missing.length > 0) throw new UsageError(sessionNotFound(missing[0]!).message);
     let open = matched.length;
     await new Promise<void>((resolve) => {
       for (const name of matched) {
