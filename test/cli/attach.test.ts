@@ -70,11 +70,12 @@ describe('attach', { concurrency: 3 }, () => {
     );
   });
 
-  test('reattach after the client is SIGKILLed restores the screen, colours, cursor and title exactly', async (t) => {
+  test('reattach after the client is SIGKILLed restores the screen, colours, cursor, title and default colours exactly', async (t) => {
     const sb = sandbox(t);
     sb.tmuxStart(`${ZMX_BIN} attach --raw keep`, 100, 30);
     await attached(sb, 'keep', 1, 'main');
-    await type(sb, 'main', "printf '\\e]2;mytitle\\a'; echo title-set", 'title-set');
+    // Title and the default colours (OSC 10/11), as an editor sets them.
+    await type(sb, 'main', "printf '\\e]2;mytitle\\a\\e]10;#dddddd\\a\\e]11;#102030\\a'; echo title-set", 'title-set');
     await type(sb, 'main', "printf '\\e[31mred\\e[0m \\e[1;44mbold-on-blue\\e[0m \\e[38;5;208morange\\e[0m\\n'; seq 1 12; echo done-$((2*3))", 'done-6');
     await type(sb, 'main', "printf 'a\\tb\\tc  trailing   \\n'; printf 'no newline at end'; echo", 'no newline at end');
     // Leave a half-typed command line, so the cursor is not at a line start.
@@ -98,6 +99,7 @@ describe('attach', { concurrency: 3 }, () => {
     sb.tmuxNew('again', `${ZMX_BIN} attach --raw keep`, 100, 30);
     await sb.waitForScreen(/echo half-typed$/m, 'again', 15_000);
     await until(() => sb.tmux('display', '-p', '-t', 'again', '#{pane_title}').trim() === 'mytitle', 'the title to come back', 5_000);
+    assert.equal(sb.tmux('display', '-p', '-t', 'again', '#{pane_fg} #{pane_bg}').trim(), '#dddddd #102030', 'OSC 10/11 replayed to the new terminal');
     // The screen, cell by cell (text, then colours and attributes).
     await until(() => sb.capture('again') === before, 'the screen to be redrawn', 5_000).catch(() => {});
     const after = sb.capture('again');

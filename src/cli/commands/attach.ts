@@ -104,7 +104,7 @@ export const attach: CommandSpec = {
     ...ATTACH_OPTIONS,
   ],
   passThrough: true,
-  details: 'Opens the full-screen client: the session\'s windows and panes, a status bar, tmux\'s keys after the prefix (C-b by default; C-b d detaches, C-b ? lists the keys). C-\\ detaches too, as in zmx (unless ZMX_NO_DETACH_KEY is set). With --raw the active pane is passed through as it is: the screen, cursor, title and modes come back exactly as they were.\nA command given for a session that exists already is ignored. Inside a session, attach switches the client showing it to NAME (creating NAME in the current directory if needed), as zmx does.',
+  details: 'Opens the full-screen client: the session\'s windows and panes, a status bar, tmux\'s keys after the prefix (C-b by default; C-b d detaches, C-b ? lists the keys). C-\\ detaches too, as in zmx (unless ZMX_NO_DETACH_KEY is set). With --raw the active pane is passed through as it is: the screen, cursor, title (OSC 0/2), default colours (OSC 10/11/12) and modes come back exactly as they were.\nA command given for a session that exists already is ignored. Inside a session, attach switches the client showing it to NAME (creating NAME in the current directory if needed), as zmx does.',
   examples: ['zmx attach dev', 'zmx attach dev vim', 'zmx attach dev -- npm run watch', 'zmx attach -t dev', 'zmx attach --labels "project=api role=worker" build', 'zmx attach --labels "$(zmx get pico)" pico.sub'],
   async run(ctx, args, opts) {
     const target = opts['target'] as string | undefined;
