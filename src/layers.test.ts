@@ -19,6 +19,10 @@
  * conf -> src/platform/config-store.ts (not native, but one owner all the same).
  * Test files (*.test.ts) are exempt from the layer rules, not from the
  * native-package rules. A new directory under src/ needs a rule here.
+ *
+ * Import circles are flagged too (issue 15): two modules that import each
+ * other, even for types only, are one module in two files, and their order
+ * of evaluation decides what each sees. Tests are left out of the graph.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -83,6 +87,12 @@ function isTestFile(file: string): boolean {
   return file.endsWith('.test.ts');
 }
 
+/** 'src/cli/a.ts' importing './b.js' -> 'src/cli/b.ts'; a package -> null. */
+function resolveRelative(file: string, specifier: string): string | null {
+  if (!specifier.startsWith('.') && !specifier.startsWith('/')) return null;
+  return path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier)).replace(/\.(m|c)?js$/, '.ts');
+}
+
 /**
  * The violations in a set of files, keyed by their path relative to the
  * repository (always 'src/...', with forward slashes), one message each.
@@ -99,8 +109,8 @@ function check(files: ReadonlyMap<string, string>): string[] {
     }
     for (const { specifier, line } of importsOf(file, source)) {
       const where = `${file}:${line} imports '${specifier}'`;
-      if (specifier.startsWith('.') || specifier.startsWith('/')) {
-        const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier)).replace(/\.(m|c)?js$/, '.ts');
+      const target = resolveRelative(file, specifier);
+      if (target !== null) {
         if (exempt) continue;
         if (!target.startsWith('src/')) {
           problems.push(`${where} (${target}): code under src/ must not import from outside src/`);
@@ -123,6 +133,54 @@ function check(files: ReadonlyMap<string, string>): string[] {
     }
   }
   return problems;
+}
+
+/**
+ * The import circles among the non-test files, each as its files sorted,
+ * found as the strongly connected components (Tarjan) of more than one file,
+ * or one file that imports itself.
+ */
+function circles(files: ReadonlyMap<string, string>): string[][] {
+  const graph = new Map<string, string[]>();
+  for (const [file, source] of files) {
+    if (isTestFile(file)) continue;
+    const edges = importsOf(file, source)
+      .map((i) => resolveRelative(file, i.specifier))
+      .filter((t): t is string => t !== null && files.has(t) && !isTestFile(t));
+    graph.set(file, edges);
+  }
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const found: string[][] = [];
+  let next = 0;
+  const visit = (v: string): void => {
+    index.set(v, next);
+    low.set(v, next);
+    next++;
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) {
+        low.set(v, Math.min(low.get(v)!, index.get(w)!));
+      }
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component: string[] = [];
+    let w: string;
+    do {
+      w = stack.pop()!;
+      onStack.delete(w);
+      component.push(w);
+    } while (w !== v);
+    if (component.length > 1 || (graph.get(v) ?? []).includes(v)) found.push(component.sort());
+  };
+  for (const v of graph.keys()) if (!index.has(v)) visit(v);
+  return found;
 }
 
 // ---------------------------------------------------------------------------
@@ -149,6 +207,28 @@ test('every import in src/ follows the layer rules', () => {
   assert.ok(importsOf('src/platform/zmq.ts', zmq).some((i) => i.specifier === 'zeromq'), 'the parser does not see zmq.ts import zeromq');
   const problems = check(files);
   assert.deepEqual(problems, [], `import-direction violations:\n  ${problems.join('\n  ')}`);
+});
+
+test('no two modules in src/ import each other, directly or round a loop', () => {
+  const found = circles(sourceFiles(path.join(ROOT, 'src')));
+  assert.deepEqual(found, [], `import circles (cut one edge of each: pass the value in, or move the shared part down):\n  ${found.map((c) => c.join(' <-> ')).join('\n  ')}`);
+});
+
+test('the circle check finds a two-file circle, a longer loop and a type-only one, and not a chain', () => {
+  const files = new Map([
+    ['src/cli/table.ts', `import { help } from './commands/help.js';`],
+    ['src/cli/commands/help.ts', `import { TABLE } from '../table.js';`],
+    ['src/common/a.ts', `import { b } from './b.js';`],
+    ['src/common/b.ts', `import type { C } from './c.js';`],
+    ['src/common/c.ts', `export { a } from './a.js';`],
+    ['src/common/d.ts', `import { a } from './a.js';`],
+    ['src/common/d.test.ts', `import { d } from './d.js';`],
+  ]);
+  assert.deepEqual(
+    circles(files).sort((x, y) => x[0]!.localeCompare(y[0]!)),
+    [['src/cli/commands/help.ts', 'src/cli/table.ts'], ['src/common/a.ts', 'src/common/b.ts', 'src/common/c.ts']],
+  );
+  assert.deepEqual(circles(new Map([['src/common/a.ts', `import { b } from './b.js';`], ['src/common/b.ts', `export const b = 1;`]])), []);
 });
 
 /** Runs check() on one made-up file. */
