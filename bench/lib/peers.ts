@@ -6,10 +6,10 @@
 import { existsSync, mkdirSync, chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cleanup, pidsMatching, pssKiB, rssKiB, run, runOk, stopPids, tempDir, until } from './procs.js';
-import { baseEnv } from './zmx.js';
+import { BENCH_HISTORY_LINES, baseEnv } from './zmx.js';
 
-/** Scrollback every multiplexer keeps, so all hold the same history as zmx's default (TERMINAL.scrollbackLines). */
-export const PEER_SCROLLBACK = 10_000;
+/** Scrollback every multiplexer keeps: the same as the bench's zmx servers. */
+export const PEER_SCROLLBACK = BENCH_HISTORY_LINES;
 
 /** Each peer: the executable looked for, and the Debian package providing it. */
 export const PEERS = {

@@ -17,6 +17,14 @@ export const ZMX_BIN = process.env['ZMX_BENCH_BIN'] ? resolve(process.env['ZMX_B
 /** The checkout that zmx is built from (for its version). */
 export const ZMX_ROOT = dirname(dirname(ZMX_BIN));
 
+/**
+ * Lines of history every contender keeps: zmx's servers are set to it (its
+ * own default, history-limit 2,000, would hold less than the 3,000- and
+ * 10,000-line panes the measures print), the peers are configured to it
+ * (bench/lib/peers.ts), so all hold the same history.
+ */
+export const BENCH_HISTORY_LINES = 10_000;
+
 /** The environment every contender's processes get: a private HOME, a plain shell and terminal. */
 export function baseEnv(home: string): NodeJS.ProcessEnv {
   return {
@@ -35,6 +43,7 @@ export class Zmx {
   readonly paths: RuntimePaths;
   private readonly seen = new Set<number>();
   private conn: Connection | null = null;
+  private historyLimitSet = false;
 
   constructor(readonly cleanup: Cleanup, label: string) {
     // Short: ZMX_DIR holds unix sockets (108-byte paths).
@@ -61,6 +70,7 @@ export class Zmx {
 
   /** Starts the server (optionally listening on TCP) and notes its pids. */
   async start(listen?: string): Promise<string> {
+    if (!this.historyLimitSet) await this.setHistoryLimit(BENCH_HISTORY_LINES);
     const out = await this.zmxOk(['server', 'start', ...(listen ? ['--listen', listen] : [])]);
     this.notePids();
     return out;
@@ -87,6 +97,7 @@ export class Zmx {
    * in builds from before it was renamed.
    */
   async setHistoryLimit(lines: number): Promise<void> {
+    this.historyLimitSet = true;
     if ((await this.zmx(['config', 'set', 'history-limit', String(lines)])).status === 0) return;
     await this.zmxOk(['config', 'set', 'scrollback-lines', String(lines)]);
   }
