@@ -18,7 +18,7 @@ import { BUNDLE_DIR as OUT, ENTRIES } from '../dist/src/common/entries.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 /** Packages loaded from node_modules at run time: the native addons, and blessed (above). */
-const EXTERNAL = ['zeromq', 'node-pty', '@napi-rs/keyring', 'msgpackr-extract', 'blessed'];
+const EXTERNAL = ['zeromq', 'node-pty', '@napi-rs/keyring', 'msgpackr-extract', 'koffi', 'blessed'];
 
 rmSync(`${ROOT}${OUT}`, { recursive: true, force: true });
 mkdirSync(`${ROOT}${OUT}`, { recursive: true });

@@ -50,6 +50,7 @@ const NATIVE_OWNERS: Record<string, string> = {
   zeromq: 'src/platform/zmq.ts',
   '@napi-rs/keyring': 'src/platform/keyring.ts',
   'node-pty': 'src/ptyhost/pty.ts',
+  koffi: 'src/platform/libc.ts',
   // Not native: one owner so the settings file has one reader and writer, and
   // src/common/config.ts stays pure and unit-testable.
   conf: 'src/platform/config-store.ts',

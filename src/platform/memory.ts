@@ -8,6 +8,17 @@
  * tens of megabytes. Active only where the process runs with --expose-gc
  * (the server daemons: src/platform/daemon.ts).
  */
+import { trimMalloc } from './libc.js';
+
+/** How long collectSoon waits for more garbage before it collects: panes that hibernate together are collected once. */
+const COLLECT_SOON_MS = 1_000;
+/**
+ * From a collection to the trim of the C heap: V8 frees dead ArrayBuffers'
+ * bytes on a background thread after the collection itself has ended
+ * (measured: still held right after it, gone a second or two later), and a
+ * trim before that finds nothing to give back.
+ */
+const TRIM_AFTER_COLLECT_MS = 2_000;
 
 /** Traffic between collections: an eighth of the 64 MB a stopped client may cost the server; a collection of these small heaps takes milliseconds. */
 const GC_EVERY_BYTES = 8 * 1024 * 1024;
@@ -25,7 +36,21 @@ export function noteTraffic(bytes: number): void {
   void collect({ type: 'major', execution: 'async' });
 }
 
-/** A full collection now, where the process allows it (a pty host that became a reaper frees its terminals). */
-export function collectNow(): void {
-  if (collect) void collect({ type: 'major', execution: 'async' });
+let soon: NodeJS.Timeout | null = null;
+
+/**
+ * Shortly, once for many callers (panes that hibernate together, a pty host
+ * that became a reaper and let its terminals go), a full
+ * collection and then the C heap's free pages handed back (libc.ts says why
+ * a collection alone does not lower RSS).
+ */
+export function collectSoon(): void {
+  if (!collect || soon) return;
+  soon = setTimeout(() => {
+    soon = null;
+    void Promise.resolve(collect({ type: 'major', execution: 'async' })).then(() => {
+      setTimeout(trimMalloc, TRIM_AFTER_COLLECT_MS).unref();
+    });
+  }, COLLECT_SOON_MS);
+  soon.unref();
 }

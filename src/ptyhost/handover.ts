@@ -27,7 +27,7 @@ import { ZmxError, toZmxError } from '../common/errors.js';
 import { TIMING } from '../common/constants.js';
 import { MsgType, encode, type RequestMsg } from '../common/protocol.js';
 import { DAEMON_NODE_OPTIONS, READY_LINE } from '../platform/daemon.js';
-import { collectNow } from '../platform/memory.js';
+import { collectSoon } from '../platform/memory.js';
 import { Pane } from './pane.js';
 import type { PtyHost } from './host.js';
 import { adoptPty, type PtyExit, type PtyHandover } from './pty.js';
@@ -222,7 +222,7 @@ export class Outgoing {
       });
     }
     this.deps.host.relinquish();
-    collectNow();
+    collectSoon();
     (child.stdin as Writable).end(GO_LINE + '\n');
     (child.stdout as Readable).resume(); // its ready line, unread
     child.unref();

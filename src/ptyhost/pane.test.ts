@@ -31,13 +31,13 @@ class FakePty implements PtyProcess {
   exit(code: number): void { this.exitListener({ exitCode: code, signal: 0 }); }
 }
 
-function makePane(cols = 40, rows = 10) {
+function makePane(cols = 40, rows = 10, hibernateAfterMs: number | null = null, hibernated: () => void = () => {}) {
   let pty!: FakePty;
   const outputs: { seq: number; data: string }[] = [];
   const exits: number[] = [];
   const pane = new Pane(
-    { id: 1, file: 'sh', args: [], cwd: '/', env: {}, cols, rows, scrollback: 100, spawn: (o) => (pty = new FakePty(o)) },
-    { output: (_p, seq, data) => outputs.push({ seq, data: data.toString() }), exit: (_p, e) => exits.push(e.exitCode) },
+    { id: 1, file: 'sh', args: [], cwd: '/', env: {}, cols, rows, scrollback: 100, hibernateAfterMs, spawn: (o) => (pty = new FakePty(o)) },
+    { output: (_p, seq, data) => outputs.push({ seq, data: data.toString() }), exit: (_p, e) => exits.push(e.exitCode), hibernated },
   );
   return { pane, pty, outputs, exits };
 }
@@ -166,5 +166,95 @@ test('a flood of output pauses the pty until the emulator has parsed it, then re
   await pane.snapshot(); // resolves once everything given so far is parsed
   assert.deepEqual(pty.flow, [true, false], 'resumed after parsing');
   assert.ok(outputs.length > 0);
+  pane.dispose();
+});
+
+/** A screen with history, wrapped and wide lines, colours, modes, a hidden bar cursor, a title and a cwd. */
+const RICH_SCREEN = [
+  ...Array.from({ length: 30 }, (_, i) => `line ${i} \x1b[3${i % 8}mcolour\x1b[0m\r\n`),
+  'a'.repeat(55) + '\r\n', // wraps at 40 columns
+  '宽字符 and 🙂 emoji\r\n',
+  '\x1b[1;4mbold underline\x1b[0m \x1b[48;5;200mbg\x1b[0m\r\n',
+  '\x1b]2;the title\x07\x1b]7;file://box/home/me\x07\x1b]11;#101010\x07',
+  '\x1b[?2004h\x1b[?1h\x1b[?1000h\x1b[?1006h\x1b[6 q\x1b[?25l',
+  '$ half-typed',
+].join('');
+
+test('an idle pane hibernates and wakes to exactly the same state', async () => {
+  const { pane, pty } = makePane(40, 10);
+  pty.emit(RICH_SCREEN);
+  const before = (await pane.snapshot()).vt.toString();
+  const text = (await pane.history('text')).toString();
+  assert.equal(pane.hibernate(), true);
+  assert.equal(pane.hibernating, true);
+  assert.deepEqual([pane.cols, pane.rows, pane.historyLimit, pane.info().cols], [40, 10, 100, 40], 'sizes are read without waking');
+  assert.equal((await pane.snapshot()).vt.toString(), before, 'a hibernated pane\'s snapshot is the one it had');
+  assert.equal(pane.hibernating, true, 'a snapshot does not wake it');
+  assert.equal((await pane.history('text')).toString(), text, 'woken, its history is the same');
+  assert.equal(pane.hibernating, false);
+  assert.equal((await pane.snapshot()).vt.toString(), before, 'the rebuilt emulator serializes byte for byte as before');
+  assert.equal(pane.cwdUri, 'file://box/home/me');
+  assert.equal(pane.pasteCapable, true);
+  pane.dispose();
+});
+
+test('output after a wake lands where it would have without the hibernation', async () => {
+  const twin = makePane(40, 10);
+  const sleeper = makePane(40, 10);
+  for (const p of [twin, sleeper]) p.pty.emit(RICH_SCREEN);
+  await twin.pane.snapshot();
+  await sleeper.pane.snapshot();
+  assert.equal(sleeper.pane.hibernate(), true);
+  const more = ' and the rest\r\n\x1b[32mgreen\x1b[0m\r\n' + 'b'.repeat(45);
+  for (const p of [twin, sleeper]) p.pty.emit(more);
+  const [a, b] = [await twin.pane.snapshot(), await sleeper.pane.snapshot()];
+  assert.equal(b.vt.toString(), a.vt.toString());
+  assert.equal(b.seq, a.seq);
+  assert.equal(sleeper.pane.hibernating, false);
+  assert.equal((await sleeper.pane.capture(true)).toString(), (await twin.pane.capture(true)).toString());
+  twin.pane.dispose();
+  sleeper.pane.dispose();
+});
+
+test('a pane whose state a snapshot cannot carry stays awake', async () => {
+  const cases: [string, string][] = [
+    ['a scroll region', '\x1b[2;5r'],
+    ['the alternate screen', '\x1b[?1049h'],
+    ['a colour left set', 'x\x1b[31m'],
+    ['a saved cursor', '\x1b[3;4H\x1b7\x1b[H'],
+    ['a line-drawing charset', '\x1b(0'],
+    ['a cursor past the last column', 'c'.repeat(40)],
+  ];
+  for (const [what, vt] of cases) {
+    const { pane, pty } = makePane(40, 10);
+    pty.emit(vt);
+    await pane.snapshot();
+    assert.equal(pane.hibernate(), false, what);
+    pane.dispose();
+  }
+  const { pane, pty } = makePane(40, 10);
+  pty.emit('plain');
+  assert.equal(pane.hibernate(), false, 'output not yet parsed');
+  await pane.snapshot();
+  pane.subscribers = 1;
+  assert.equal(pane.hibernate(), false, 'someone watches');
+  pane.subscribers = 0;
+  assert.equal(pane.hibernate(), true, 'and then it may');
+  pane.dispose();
+});
+
+test('a pane hibernates by itself once idle, and queries are answered after it wakes', async () => {
+  let slept!: () => void;
+  const asleep = new Promise<void>((r) => { slept = r; });
+  const { pane, pty } = makePane(40, 10, 10, () => slept());
+  pty.emit('ready\r\n');
+  // The pane's timer does not keep a process alive (a daemon's sockets do); this test's promise must.
+  const alive = setInterval(() => {}, 1_000);
+  await asleep;
+  clearInterval(alive);
+  assert.equal(pane.hibernating, true);
+  pty.emit('\x1b[6n'); // cursor position report, answered by the emulator while no terminal is attached
+  await pane.snapshot();
+  assert.ok(pty.written.includes('\x1b[2;1R'), `answered from the rebuilt emulator: ${JSON.stringify(pty.written)}`);
   pane.dispose();
 });

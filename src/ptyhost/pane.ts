@@ -11,6 +11,7 @@ import type { HistoryFormat, PaneInfo } from '../common/protocol.js';
 import type { PtyProcess, PtySpawnOptions, PtySpawner } from './pty.js';
 import { captureScreen } from './capture.js';
 import { ParseScheduler, type ParseTarget } from './parse-scheduler.js';
+import { collectSoon } from '../platform/memory.js';
 
 const { Terminal } = xtermHeadless;
 const { SerializeAddon } = serializeAddon;
@@ -24,6 +25,10 @@ interface XtermCore {
   writeSync?(data: string | Uint8Array): void;
   coreService?: { isCursorHidden?: boolean; decPrivateModes?: { cursorStyle?: 'block' | 'underline' | 'bar'; cursorBlink?: boolean } };
   coreMouseService?: { activeEncoding?: string };
+  /** Read by canHibernate: state that neither the serialize addon nor stateTheSerializerMisses carries. */
+  buffer?: { scrollTop?: number; scrollBottom?: number; savedX?: number; savedY?: number };
+  _inputHandler?: { _curAttrData?: { fg?: number; bg?: number } };
+  _charsetService?: { glevel?: number; charset?: unknown };
 }
 
 /** OSC 7: the shell reports its working directory as file://host/path. */
@@ -51,6 +56,15 @@ const BRACKETED_PASTE_MODE = 2004;
  */
 const PARSE_HIGH_WATER_BYTES = 2 * 1024 * 1024;
 const PARSE_LOW_WATER_BYTES = 256 * 1024;
+/**
+ * An unwatched pane whose program has printed nothing for this long
+ * hibernates: its emulator (≈1 KiB per line of history in xterm's buffers)
+ * is replaced by the snapshot that reproduces it (≈ the bytes on screen),
+ * and rebuilt from it when output comes or someone reads more than a
+ * snapshot. Long enough that a pane between two bursts of a build does not
+ * pay the rebuild; short next to how long sessions sit detached.
+ */
+export const HIBERNATE_IDLE_MS = 5_000;
 
 export interface PaneOptions extends PtySpawnOptions {
   id: number;
@@ -58,6 +72,26 @@ export interface PaneOptions extends PtySpawnOptions {
   spawn: PtySpawner;
   /** The pty host's one parser queue; panes made without one share this process's. */
   parser?: ParseScheduler;
+  /** Idle time before an unwatched pane hibernates (HIBERNATE_IDLE_MS); null never (tests of the live emulator). */
+  hibernateAfterMs?: number | null;
+}
+
+/** A pane's live emulator: the terminal and what is bound to it. */
+interface Emulator {
+  term: Terminal;
+  serializer: SerializeAddon;
+  /** xterm's synchronous parse, or null if this xterm has none (then its own timer parses). */
+  writeSync: ((data: Uint8Array | string) => void) | null;
+}
+
+/** A hibernated pane's emulator, as the snapshot that rebuilds it. */
+interface Hibernation {
+  /** serialize() of the emulator: screen, history, cursor, modes. */
+  screen: string;
+  /** stateTheSerializerMisses() of it. */
+  extra: string;
+  cols: number;
+  rows: number;
 }
 
 /** The queue of panes made without one (unit tests, a lone pane). */
@@ -67,14 +101,23 @@ export interface PaneEvents {
   /** A chunk of output, numbered; seq increases by one per chunk. */
   output(pane: Pane, seq: number, data: Buffer): void;
   exit(pane: Pane, exit: { exitCode: number; signal: number }): void;
+  /** The pane has hibernated (see HIBERNATE_IDLE_MS). */
+  hibernated?(pane: Pane): void;
 }
 
 export class Pane implements ParseTarget {
   readonly id: number;
   readonly cmd: string[];
   readonly pty: PtyProcess;
-  private readonly term: Terminal;
-  private readonly serializer: SerializeAddon;
+  /** The live emulator, or null while the pane hibernates (see `emu`). */
+  private live: Emulator | null = null;
+  /** Set while the pane hibernates: what rebuilds its emulator. */
+  private hibernation: Hibernation | null = null;
+  private readonly hibernateAfterMs: number | null;
+  private hibernateTimer: NodeJS.Timeout | null = null;
+  /** performance.now() of the last output, or of the last time someone stopped watching. */
+  private lastActive = performance.now();
+  private readonly scrollback: number;
   /** Sequence number of the last output chunk. */
   seq = 0;
   title = '';
@@ -99,29 +142,42 @@ export class Pane implements ParseTarget {
   private parsing = 0;
   private paused = false;
   private readonly parser: ParseScheduler;
-  /** xterm's synchronous parse, or null if this xterm has none (then its own timer parses). */
-  private readonly writeSync: ((data: Uint8Array) => void) | null;
 
   constructor(opts: PaneOptions, private readonly events: PaneEvents) {
     this.id = opts.id;
     this.cmd = [opts.file, ...opts.args];
-    // logLevel error: xterm warns once that writeSync is not public API; we know, and test that it works.
-    this.term = new Terminal({ cols: opts.cols, rows: opts.rows, scrollback: opts.scrollback, allowProposedApi: true, logLevel: 'error' });
-    const core = (this.term as unknown as { _core?: XtermCore })._core;
-    this.writeSync = typeof core?.writeSync === 'function' ? core.writeSync.bind(core) : null;
+    this.scrollback = opts.scrollback;
     this.parser = opts.parser ?? (sharedParser ??= new ParseScheduler());
-    this.serializer = new SerializeAddon();
-    this.term.loadAddon(this.serializer);
+    this.hibernateAfterMs = opts.hibernateAfterMs === undefined ? HIBERNATE_IDLE_MS : opts.hibernateAfterMs;
+    this.live = this.makeEmulator(opts.cols, opts.rows);
+    this.pty = opts.spawn({ file: opts.file, args: opts.args, cwd: opts.cwd, env: opts.env, cols: opts.cols, rows: opts.rows });
+    this.pty.onData((data) => this.emit(data));
+    this.pty.onExit((exit) => {
+      this.exited = exit;
+      this.flushOutput();
+      this.events.exit(this, exit);
+    });
+    this.armHibernation();
+  }
+
+  /** A headless terminal with this pane's addons and handlers. */
+  private makeEmulator(cols: number, rows: number): Emulator {
+    // logLevel error: xterm warns once that writeSync is not public API; we know, and test that it works.
+    const term = new Terminal({ cols, rows, scrollback: this.scrollback, allowProposedApi: true, logLevel: 'error' });
+    const core = (term as unknown as { _core?: XtermCore })._core;
+    const writeSync = typeof core?.writeSync === 'function' ? core.writeSync.bind(core) : null;
+    const serializer = new SerializeAddon();
+    term.loadAddon(serializer);
     // Unicode 11 widths: emoji take two columns, as in today's terminals (and in the client's copy).
-    this.term.loadAddon(new Unicode11Addon());
-    this.term.unicode.activeVersion = '11';
-    this.term.onTitleChange((title) => { this.title = title; });
-    this.trackTitleAndColours();
-    this.term.parser.registerOscHandler(OSC_CWD, (data) => {
+    term.loadAddon(new Unicode11Addon());
+    term.unicode.activeVersion = '11';
+    term.onTitleChange((title) => { this.title = title; });
+    this.trackTitleAndColours(term);
+    term.parser.registerOscHandler(OSC_CWD, (data) => {
       this.cwdUri = data;
       return false; // let xterm see it too
     });
-    this.term.parser.registerCsiHandler({ prefix: '?', final: 'h' }, (params) => {
+    term.parser.registerCsiHandler({ prefix: '?', final: 'h' }, (params) => {
       if (!this.pasteCapable && params.some((p) => p === BRACKETED_PASTE_MODE || (Array.isArray(p) && p.includes(BRACKETED_PASTE_MODE)))) {
         this.pasteCapable = true;
         for (const w of this.pasteWaiters.splice(0)) w();
@@ -130,16 +186,75 @@ export class Pane implements ParseTarget {
     });
     // Until a real terminal is attached, the emulator answers the program's
     // queries (DA, DSR, cursor position) so programs that ask do not hang.
-    this.term.onData((reply) => {
+    term.onData((reply) => {
       if (this.interactive === 0 && !this.exited) this.pty.write(reply);
     });
-    this.pty = opts.spawn({ file: opts.file, args: opts.args, cwd: opts.cwd, env: opts.env, cols: opts.cols, rows: opts.rows });
-    this.pty.onData((data) => this.emit(data));
-    this.pty.onExit((exit) => {
-      this.exited = exit;
-      this.flushOutput();
-      this.events.exit(this, exit);
-    });
+    return { term, serializer, writeSync };
+  }
+
+  /** The emulator, rebuilt from its hibernation first if the pane sleeps. */
+  private get emu(): Emulator {
+    return this.live ?? this.wake();
+  }
+
+  private get term(): Terminal {
+    return this.emu.term;
+  }
+
+  private wake(): Emulator {
+    const h = this.hibernation!;
+    this.hibernation = null;
+    const emu = (this.live = this.makeEmulator(h.cols, h.rows));
+    const vt = h.screen + h.extra;
+    if (emu.writeSync) emu.writeSync(vt);
+    else emu.term.write(vt); // queued ahead of anything written or awaited later
+    this.armHibernation();
+    return emu;
+  }
+
+  /** True while the pane hibernates (for tests and `info`). */
+  get hibernating(): boolean {
+    return this.hibernation !== null;
+  }
+
+  /** (Re)starts the idle timer that lets the pane hibernate. */
+  private armHibernation(delay = this.hibernateAfterMs): void {
+    if (delay === null || this.hibernateTimer || this.exited || !this.live) return;
+    this.hibernateTimer = setTimeout(() => {
+      this.hibernateTimer = null;
+      const idle = performance.now() - this.lastActive;
+      if (idle < this.hibernateAfterMs!) this.armHibernation(this.hibernateAfterMs! - idle);
+      else if (!this.hibernate()) this.armHibernation();
+    }, delay);
+    this.hibernateTimer.unref();
+  }
+
+  /**
+   * Replaces the emulator by its snapshot, if the snapshot would rebuild it
+   * exactly: nothing unparsed, nobody watching, and none of the state that a
+   * snapshot cannot carry (the alternate screen, a scroll region, a saved
+   * cursor, a colour or charset left set for the next character). Returns
+   * false to be asked again later.
+   */
+  hibernate(): boolean {
+    const term = this.live?.term;
+    if (!term || this.watched || this.parsing > 0 || this.unsent.length > 0 || this.parser.pending(this) || this.exited) return false;
+    // The alternate screen, or a cursor past the last column (the next character wraps first), is not in a snapshot.
+    if (term.buffer.active.type !== 'normal' || term.buffer.active.cursorX >= term.cols) return false;
+    const core = (term as unknown as { _core?: XtermCore })._core;
+    const buf = core?.buffer;
+    const attr = core?._inputHandler?._curAttrData;
+    const charsets = core?._charsetService;
+    // Each field must be known: a newer xterm without them keeps its panes awake.
+    if (buf?.scrollTop !== 0 || buf.scrollBottom !== term.rows - 1 || buf.savedX !== 0 || buf.savedY !== 0) return false;
+    if (attr?.fg !== 0 || attr.bg !== 0) return false;
+    if (charsets?.glevel !== 0 || charsets.charset !== undefined) return false;
+    this.hibernation = { screen: this.live!.serializer.serialize(), extra: this.stateTheSerializerMisses(term), cols: term.cols, rows: term.rows };
+    this.live = null; // nothing else may hold the terminal, or it is never collected
+    term.dispose();
+    collectSoon();
+    this.events.hibernated?.(this);
+    return true;
   }
 
   get pid(): number {
@@ -147,16 +262,16 @@ export class Pane implements ParseTarget {
   }
 
   get cols(): number {
-    return this.term.cols;
+    return this.live?.term.cols ?? this.hibernation!.cols;
   }
 
   get rows(): number {
-    return this.term.rows;
+    return this.live?.term.rows ?? this.hibernation!.rows;
   }
 
   /** Lines of history this pane keeps (its history-limit when it was made). */
   get historyLimit(): number {
-    return this.term.options.scrollback ?? 0;
+    return this.scrollback;
   }
 
   /** Called for every chunk of output, right after it is numbered and sent. */
@@ -171,11 +286,12 @@ export class Pane implements ParseTarget {
 
   /** Parses `data` now (ParseScheduler's turn for this pane). */
   parseNow(data: Buffer): void {
-    if (this.writeSync) {
-      this.writeSync(data);
+    const { term, writeSync } = this.emu; // wakes a hibernated pane
+    if (writeSync) {
+      writeSync(data);
       this.parsed(data.length);
     } else {
-      this.term.write(data, () => this.parsed(data.length));
+      term.write(data, () => this.parsed(data.length));
     }
   }
 
@@ -188,6 +304,7 @@ export class Pane implements ParseTarget {
   }
 
   private emit(data: Buffer): void {
+    this.lastActive = performance.now();
     this.parsing += data.length;
     this.parser.enqueue(this, data);
     if (!this.paused && this.parsing > PARSE_HIGH_WATER_BYTES && !this.exited) {
@@ -247,7 +364,7 @@ export class Pane implements ParseTarget {
   }
 
   resize(cols: number, rows: number): void {
-    if (cols === this.term.cols && rows === this.term.rows) return;
+    if (cols === this.cols && rows === this.rows) return;
     // Output sent before the resize was laid out at the old size.
     this.parser.flush(this);
     this.term.resize(cols, rows);
@@ -281,8 +398,9 @@ export class Pane implements ParseTarget {
    */
   private whenParsed(fn: () => void): void {
     this.parser.flush(this);
-    if (this.writeSync) fn();
-    else this.term.write('', fn);
+    // A hibernated pane has nothing unparsed (and reading it must not wake it).
+    if (!this.live || this.live.writeSync) fn();
+    else this.live.term.write('', fn);
   }
 
   /**
@@ -300,7 +418,9 @@ export class Pane implements ParseTarget {
         // up to `seq` are parsed, and parsing goes on with later chunks as
         // soon as it returns. After an `await` the state could be ahead of `seq`,
         // and a client would see that output twice.
-        let vt = this.serializer.serialize() + this.stateTheSerializerMisses();
+        // A hibernated pane's snapshot is the one it took when it fell asleep.
+        const h = this.hibernation;
+        let vt = h ? h.screen + h.extra : this.emu.serializer.serialize() + this.stateTheSerializerMisses(this.term);
         if (this.title) vt += `\x1b]${this.titleOsc};${this.title}\x07`;
         for (const [code, value] of this.colours) vt += `\x1b]${code};${value}\x07`;
         resolve({ seq, vt: Buffer.from(vt, 'utf8') });
@@ -309,19 +429,19 @@ export class Pane implements ParseTarget {
   }
 
   /** Follows OSC 0/2 and 10/11/12 (see OSC_TITLES, OSC_COLOURS); xterm goes on handling each too. */
-  private trackTitleAndColours(): void {
+  private trackTitleAndColours(term: Terminal): void {
     for (const code of OSC_TITLES) {
-      this.term.parser.registerOscHandler(code, () => { this.titleOsc = code; return false; });
+      term.parser.registerOscHandler(code, () => { this.titleOsc = code; return false; });
     }
     for (const first of OSC_COLOURS) {
-      this.term.parser.registerOscHandler(first, (data) => {
+      term.parser.registerOscHandler(first, (data) => {
         data.split(';').forEach((value, i) => {
           const code = first + i;
           if (code <= OSC_COLOURS[OSC_COLOURS.length - 1]! && value !== '?' && value !== '' && value.length <= MAX_COLOUR_SPEC) this.colours.set(code, value);
         });
         return false;
       });
-      this.term.parser.registerOscHandler(first + OSC_COLOUR_RESET, () => { this.colours.delete(first); return false; });
+      term.parser.registerOscHandler(first + OSC_COLOUR_RESET, () => { this.colours.delete(first); return false; });
     }
   }
 
@@ -331,8 +451,8 @@ export class Pane implements ParseTarget {
    * Read from xterm's core, which has no public API for them; absent fields
    * are skipped, so a newer xterm degrades to what the addon gives.
    */
-  private stateTheSerializerMisses(): string {
-    const core = (this.term as unknown as { _core?: XtermCore })._core;
+  private stateTheSerializerMisses(term: Terminal): string {
+    const core = (term as unknown as { _core?: XtermCore })._core;
     let out = '';
     if (core?.coreMouseService?.activeEncoding === 'SGR') out += '\x1b[?1006h';
     const style = core?.coreService?.decPrivateModes?.cursorStyle;
@@ -346,9 +466,10 @@ export class Pane implements ParseTarget {
 
   async history(format: HistoryFormat): Promise<Buffer> {
     await this.flush();
-    if (format === 'vt') return Buffer.from(this.serializer.serialize(), 'utf8');
-    if (format === 'html') return Buffer.from(this.serializer.serializeAsHTML({ includeGlobalBackground: true }), 'utf8');
-    const buffer = this.term.buffer.active;
+    if (format === 'vt') return Buffer.from(this.hibernation?.screen ?? this.emu.serializer.serialize(), 'utf8');
+    const { term, serializer } = this.emu; // wakes a hibernated pane
+    if (format === 'html') return Buffer.from(serializer.serializeAsHTML({ includeGlobalBackground: true }), 'utf8');
+    const buffer = term.buffer.active;
     const lines: string[] = [];
     for (let i = 0; i < buffer.length; i++) {
       const line = buffer.getLine(i);
@@ -381,8 +502,8 @@ export class Pane implements ParseTarget {
       id: this.id,
       pid: this.pid,
       cmd: this.cmd,
-      cols: this.term.cols,
-      rows: this.term.rows,
+      cols: this.cols,
+      rows: this.rows,
       title: this.title,
       cwdUri: this.cwdUri,
       exited: this.exited,
@@ -391,8 +512,12 @@ export class Pane implements ParseTarget {
   }
 
   dispose(): void {
+    if (this.hibernateTimer) clearTimeout(this.hibernateTimer);
+    this.hibernateTimer = null;
     this.parser.drop(this);
     this.pty.dispose();
-    this.term.dispose();
+    this.live?.term.dispose();
+    this.live = null;
+    this.hibernation = null;
   }
 }
