@@ -15,6 +15,7 @@ import { VERSION } from '../../src/common/version.js';
 import { z85Decode } from '../../src/common/z85.js';
 import { ZMX_BIN, type RunResult } from '../helpers/harness.js';
 import { sandbox, assertOk, assertOneLineError } from '../helpers/assert.js';
+import { zmxBatch } from '../helpers/cli-batch.js';
 
 /** Every way to name a command on the command line: `list`, `ls`, `l`, `keys`, `keys show`... */
 function invocationsOf(spec: CommandSpec): { words: string[]; spec: CommandSpec }[] {
@@ -30,32 +31,52 @@ function invocationsOf(spec: CommandSpec): { words: string[]; spec: CommandSpec 
 
 const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 
+/** The flags that ask `target` for help: both on its own name (unless -h is one of its options, as split's is in tmux), --help on its aliases. */
+function helpFlags(target: CommandSpec, ownName: boolean): string[] {
+  return ownName && !ownsShortHelp(target) ? ['--help', '-h'] : ['--help'];
+}
+
+/** Commands whose help also goes through the real executable, to show the batch prints what `zmx` prints. */
+const THROUGH_THE_EXECUTABLE = ['new', 'list', 'split', 'keys'];
+/** Error cases of each list that also go through the executable. */
+const ERROR_SAMPLE = 4;
+
 describe('help, version, completions, errors, keys', { concurrency: 4 }, () => {
-  for (const spec of COMMANDS) {
-    test(`zmx ${spec.name} --help and -h (and its aliases and subcommands): Usage line, exit 0, no side effect`, async (t) => {
-      const sb = sandbox(t);
-      // Both flags on the command's own name (unless -h is one of its options,
-      // as split's is in tmux), --help on its aliases.
-      const flags = (target: CommandSpec, own: boolean) => (own && !ownsShortHelp(target) ? ['--help', '-h'] : ['--help']);
-      const printed = new Map<string, string>();
-      await Promise.all(invocationsOf(spec).flatMap(({ words, spec: target }) => flags(target, words[0] === spec.name).map(async (flag) => {
-        const r = await sb.zmx([...words, flag]);
-        const what = `zmx ${words.join(' ')} ${flag}`;
-        printed.set(what, r.stdout);
-        assertOk(r, what);
-        assert.match(r.stdout, /^Usage: /m, `${what} prints a Usage: line`);
-        assert.ok(r.stdout.includes(target.name), `${what} names the command`);
-        assert.equal(r.stderr, '', `${what} prints nothing on stderr`);
-      })));
-      // `zmx help CMD` shows the same help.
-      const viaHelp = await sb.zmx(['help', spec.name]);
-      assertOk(viaHelp, `zmx help ${spec.name}`);
-      assert.equal(viaHelp.stdout, printed.get(`zmx ${spec.name} --help`), `zmx help ${spec.name} is zmx ${spec.name} --help`);
-      assert.equal(existsSync(join(sb.dir, 'front.pid')), false, 'no server was started');
-      assert.equal(existsSync(sb.dir), false, 'ZMX_DIR was not even created');
-      assert.equal(existsSync(sb.configDir), false, 'the config directory was not created (no keys made)');
+  test('zmx CMD --help and -h for every command, alias and subcommand, and zmx help CMD: Usage line, exit 0, no side effect', async (t) => {
+    const sb = sandbox(t);
+    const calls: { what: string; argv: string[]; target: CommandSpec; spec: CommandSpec }[] = [];
+    for (const spec of COMMANDS) {
+      for (const { words, spec: target } of invocationsOf(spec)) {
+        for (const flag of helpFlags(target, words[0] === spec.name)) calls.push({ what: `zmx ${words.join(' ')} ${flag}`, argv: [...words, flag], target, spec });
+      }
+      calls.push({ what: `zmx help ${spec.name}`, argv: ['help', spec.name], target: spec, spec });
+    }
+    // Several hundred command lines: run in one process (test/helpers/cli-batch.ts).
+    const results = await zmxBatch(calls.map((c) => c.argv), sb.env);
+    const printed = new Map<string, string>();
+    calls.forEach(({ what, target }, i) => {
+      const r = results[i]!;
+      printed.set(what, r.stdout);
+      assertOk(r, what);
+      assert.match(r.stdout, /^Usage: /m, `${what} prints a Usage: line`);
+      assert.ok(r.stdout.includes(target.name), `${what} names the command`);
+      assert.equal(r.stderr, '', `${what} prints nothing on stderr`);
     });
-  }
+    for (const spec of COMMANDS) {
+      assert.equal(printed.get(`zmx help ${spec.name}`), printed.get(`zmx ${spec.name} --help`), `zmx help ${spec.name} is zmx ${spec.name} --help`);
+    }
+    for (const name of THROUGH_THE_EXECUTABLE) {
+      const spec = COMMANDS.find((c) => c.name === name)!;
+      for (const flag of helpFlags(spec, true)) {
+        const r = await sb.zmx([name, flag]);
+        assertOk(r, `zmx ${name} ${flag}`);
+        assert.equal(r.stdout, printed.get(`zmx ${name} ${flag}`), `the executable's zmx ${name} ${flag} is the batch's`);
+      }
+    }
+    assert.equal(existsSync(join(sb.dir, 'front.pid')), false, 'no server was started');
+    assert.equal(existsSync(sb.dir), false, 'ZMX_DIR was not even created');
+    assert.equal(existsSync(sb.configDir), false, 'the config directory was not created (no keys made)');
+  });
 
   test('zmx help (and -h, --help) lists every command and subcommand', async (t) => {
     const sb = sandbox(t);
@@ -149,10 +170,17 @@ describe('help, version, completions, errors, keys', { concurrency: 4 }, () => {
       ['new', '-s', 'bad name', '-d'], ['new', '-s', 'a/b', '-d'], ['attach', 'x'],
       ['keys', 'show', '--client', '--server'], ['keys', 'nope'], ['completions', 'nu'],
     ];
-    for (const args of noServer) {
-      const r = await sb.zmx(args, { input: '' });
-      assertOneLineError(r, `zmx ${args.join(' ')} (no server)`, undefined, true);
-    }
+    // In one process (test/helpers/cli-batch.ts), and a sample through the executable too.
+    const check = async (calls: string[][], label: string) => {
+      const results = await zmxBatch(calls, sb.env);
+      calls.forEach((args, i) => assertOneLineError(results[i]!, `zmx ${args.join(' ')}${label}`, undefined, true));
+      for (const [i, args] of calls.slice(0, ERROR_SAMPLE).entries()) {
+        const r = await sb.zmx(args, { input: '' });
+        assertOneLineError(r, `zmx ${args.join(' ')}${label}, the executable`, undefined, true);
+        assert.equal(r.stderr, results[i]!.stderr, `zmx ${args.join(' ')}${label}: the executable prints what the batch does`);
+      }
+    };
+    await check(noServer, ' (no server)');
     // With a server and a session.
     assertOk(await sb.zmx(['new', '-s', 'dev', '-d']), 'new');
     const withServer: string[][] = [
@@ -161,10 +189,7 @@ describe('help, version, completions, errors, keys', { concurrency: 4 }, () => {
       ['print', 'ghost', 'x'], ['run', 'dev'], ['write', 'dev', '/nonexistent-dir/sub/file'], ['tail', 'ghost'],
       ['wait', 'ghost'], ['unset', 'dev', 'name'], ['attach', 'dev'], ['new', '-s', 'x', '-d', '-c', '/nonexistent-dir'],
     ];
-    for (const args of withServer) {
-      const r = await sb.zmx(args, { input: '' });
-      assertOneLineError(r, `zmx ${args.join(' ')}`, undefined, true);
-    }
+    await check(withServer, '');
   });
 
   test('keys show --client/--server print a Z85 public key alone; secrets stay in keys/*.key (0600)', async (t) => {
