@@ -21,6 +21,7 @@ const GOOD_PROOF = 'proof-ok';
 class FakePane implements DirectPane {
   seq = 0;
   interactive = 0;
+  directViewers = 0;
   readonly typed: string[] = [];
   input(data: Buffer): void { this.typed.push(data.toString()); }
   snapshot(): Promise<{ seq: number; vt: Buffer }> {
@@ -149,6 +150,9 @@ test('direct: a read-only stream gets output but its keystrokes are dropped', as
   assert.deepEqual(rig.pane.typed, []);
   assert.equal(rig.toFront.length, 0);
   assert.equal(rig.pane.interactive, 0);
+  assert.equal(rig.pane.directViewers, 1, 'a read-only viewer still watches the pane (it stays awake, its parse goes first)');
+  rig.direct.release(1);
+  assert.equal(rig.pane.directViewers, 0);
 });
 
 test('direct: past its window a stream falls behind; once acknowledged it gets the current screen and goes on', async () => {
@@ -206,6 +210,7 @@ test('direct: a released stream goes silent; a new front\'s hello (reset) voids 
   rig.print('gone');
   assert.deepEqual(rig.got(1), [], 'the front tells the client; the pty host sends nothing more');
   assert.equal(rig.pane.interactive, 1);
+  assert.equal(rig.pane.directViewers, 1);
   rig.direct.reset();
   assert.equal(rig.claim(2).header.t, MsgType.Error);
 });

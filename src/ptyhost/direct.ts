@@ -24,6 +24,8 @@ export interface DirectPane {
   snapshot(): Promise<{ seq: number; vt: Buffer }>;
   /** Streams whose client's terminal answers the program's queries (Pane.interactive). */
   interactive: number;
+  /** Direct streams on the pane, interactive or not (Pane.directViewers). */
+  directViewers: number;
 }
 
 export interface DirectDeps {
@@ -97,6 +99,7 @@ export class DirectStreams {
     if (!set) this.byPane.set(paneId, (set = new Set()));
     set.add(st);
     if (st.interactive) pane.interactive += 1;
+    pane.directViewers += 1;
     const snap = pane.snapshot();
     snap.then((s) => {
       st.sent = s.seq;
@@ -146,9 +149,10 @@ export class DirectStreams {
     const set = this.byPane.get(st.pane);
     set?.delete(st);
     if (set?.size === 0) this.byPane.delete(st.pane);
-    if (st.interactive && !st.ended) {
-      const pane = this.deps.pane(st.pane);
-      if (pane) pane.interactive = Math.max(0, pane.interactive - 1);
+    const pane = st.ended ? undefined : this.deps.pane(st.pane);
+    if (pane) {
+      if (st.interactive) pane.interactive = Math.max(0, pane.interactive - 1);
+      pane.directViewers = Math.max(0, pane.directViewers - 1);
     }
   }
 
@@ -177,7 +181,7 @@ export class DirectStreams {
 
   /**
    * A new front: what the old one granted is void (its clients re-attach).
-   * The pty host resets the panes' interactive counts itself.
+   * The pty host resets the panes' interactive and viewer counts itself.
    */
   reset(): void {
     this.streams.clear();

@@ -235,7 +235,7 @@ export class PtyHost {
       try {
         const version = negotiateVersion(h.min, h.max);
         // A new front: whatever the old one subscribed to is void.
-        for (const { pane } of this.paneIndex.values()) { pane.subscribers = 0; pane.interactive = 0; }
+        for (const { pane } of this.paneIndex.values()) { pane.subscribers = 0; pane.interactive = 0; pane.directViewers = 0; }
         this.direct.reset();
         const caps = this.opts.direct ? [...CAPABILITIES, DIRECT_CAPABILITY] : [...CAPABILITIES];
         this.send({ t: MsgType.Welcome, version, caps, agent: `zmx-ptyhost/${process.pid}` });

@@ -131,6 +131,8 @@ export class Pane implements ParseTarget {
   subscribers = 0;
   /** Of those, clients with a real terminal that answers queries itself. */
   interactive = 0;
+  /** Clients reading the pane straight from the pty host (direct.ts), interactive or not. */
+  directViewers = 0;
   private readonly dataListeners: ((data: Buffer) => void)[] = [];
   /** Set once the program has turned bracketed paste on (a readline shell at its prompt). */
   pasteCapable = false;
@@ -281,7 +283,7 @@ export class Pane implements ParseTarget {
 
   /** Someone watches this pane: the parser takes its bytes first. */
   get watched(): boolean {
-    return this.subscribers > 0 || this.interactive > 0;
+    return this.subscribers > 0 || this.interactive > 0 || this.directViewers > 0;
   }
 
   /** Parses `data` now (ParseScheduler's turn for this pane). */
