@@ -8,9 +8,6 @@ import { join } from 'node:path';
 import { Cleanup, pidsMatching, pssKiB, rssKiB, run, runOk, stopPids, tempDir, until } from './procs.js';
 import { BENCH_HISTORY_LINES, baseEnv } from './zmx.js';
 
-/** Scrollback every multiplexer keeps: the same as the bench's zmx servers. */
-export const PEER_SCROLLBACK = BENCH_HISTORY_LINES;
-
 /** Each peer: the executable looked for, and the Debian package providing it. */
 export const PEERS = {
   tmux: { bin: 'tmux', pkg: 'tmux' },
@@ -79,7 +76,7 @@ export class Tmux {
   private serverPid: number | null = null;
 
   /** `historyLimit`: lines of history each pane keeps (tmux's history-limit). */
-  constructor(cleanup: Cleanup, historyLimit = PEER_SCROLLBACK) {
+  constructor(cleanup: Cleanup, historyLimit = BENCH_HISTORY_LINES) {
     this.dir = tempDir(cleanup, 'zb-tmux-');
     this.socket = join(this.dir, 'sock');
     this.conf = join(this.dir, 'tmux.conf');
@@ -150,7 +147,7 @@ export class Screen {
     chmodSync(screenDir, 0o700);
     mkdirSync(join(this.dir, 'home'));
     this.rc = join(this.dir, 'screenrc');
-    writeFileSync(this.rc, `defscrollback ${PEER_SCROLLBACK}\nstartup_message off\nvbell off\n`);
+    writeFileSync(this.rc, `defscrollback ${BENCH_HISTORY_LINES}\nstartup_message off\nvbell off\n`);
     this.env = { ...baseEnv(join(this.dir, 'home')), SCREENDIR: screenDir };
     cleanup.defer('screen quit', () => this.stop());
   }

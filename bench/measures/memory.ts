@@ -8,8 +8,8 @@
  */
 import type { Contender, Measure } from '../lib/measure.js';
 import { sleep, until, type Cleanup } from '../lib/procs.js';
-import { PEER_SCROLLBACK, Tmux } from '../lib/peers.js';
-import { Zmx } from '../lib/zmx.js';
+import { Tmux } from '../lib/peers.js';
+import { BENCH_HISTORY_LINES, Zmx } from '../lib/zmx.js';
 
 /** Session counts memory is read at, default settings. */
 const STEPS = [1, 51, 200];
@@ -28,10 +28,10 @@ const COST_SESSIONS_QUICK = 5;
  * Pause once a step's sessions have all printed their history (and been read
  * to check it), so the server is idle again: longer than zmx's pane
  * hibernation delay (HIBERNATE_IDLE_MS, 5 s, src/ptyhost/pane.ts) and the
- * collection and trim that follow it (1 + 2 s, src/platform/memory.ts), as a
- * session that sat detached would be.
+ * collection and trims that follow it (1 + 2 and 6 s, src/platform/memory.ts),
+ * as a session that sat detached would be.
  */
-const IDLE_MS = 10_000;
+const IDLE_MS = 15_000;
 /** Sessions created at once (the rest wait): keeps the machine from drowning in shell start-ups. */
 const CREATE_BATCH = 10;
 /** Printed after the history: on the screen once the server has taken it all in. */
@@ -60,7 +60,7 @@ async function zmxServer(cleanup: Cleanup, historyLimit?: number): Promise<Serve
 }
 
 async function tmuxServer(cleanup: Cleanup, historyLimit?: number): Promise<Server> {
-  const tmux = new Tmux(cleanup, historyLimit ?? PEER_SCROLLBACK);
+  const tmux = new Tmux(cleanup, historyLimit ?? BENCH_HISTORY_LINES);
   return {
     create: (names, command) => tmux.newSessions(names, command),
     screenHas: (name, text) => tmux.screenHas(name, text),
@@ -141,7 +141,7 @@ const COST_NAME = `history-limit ${HISTORY_LIMIT.toLocaleString('en')}`;
 export const memory: Measure = {
   id: 'memory',
   title: 'Memory per idle session',
-  how: `A fresh server per round. With ${PEER_SCROLLBACK.toLocaleString('en')} lines of history allowed on both sides (zmx's and tmux's history-limit; each one's default is 2,000, fewer than the sessions print), sessions are added until there are ${STEPS.join(', ')} (--quick: ${STEPS_QUICK.join(', ')}); each runs \`seq 1 ${HISTORY_LINES}; echo ${DONE}\` and then idles in \`cat\`. Once every session of a step shows ${DONE} on its screen (the server has taken in all its history) and ${IDLE_MS / 1000} s more have passed (a zmx pane that nobody watches and that printed nothing for 5 s hibernates: its emulator gives way to the snapshot that rebuilds it, as a detached session's would), the server's memory is read: for zmx the front and the pty host summed, for tmux its server (\`#{pid}\`); the sessions' own programs are not counted. RSS is VmRSS from /proc/PID/status; PSS is Pss from /proc/PID/smaps_rollup, which counts a page shared by several processes by its share — zmx's two Node processes map the same node binary and libraries (and so does every other Node process on the machine), which RSS counts in full for each. "per added session" is (RSS at ${HEADLINE} − RSS at 1) / ${HEADLINE - 1}. The "${COST_NAME}" contenders hold 50,000 lines (\`zmx config set history-limit ${HISTORY_LIMIT}\`, or \`scrollback-lines\` in builds before that name; tmux's \`history-limit\`): after one idle session, ${COST_SESSIONS} sessions (--quick: ${COST_SESSIONS_QUICK}) are added with ${COST_LINES.map((n) => n.toLocaleString('en')).join(', then ')} lines of history, and "per session, N lines" is the RSS each group added over its count.`,
+  how: `A fresh server per round. With ${BENCH_HISTORY_LINES.toLocaleString('en')} lines of history allowed on both sides (zmx's and tmux's history-limit; each one's default is 2,000, fewer than the sessions print), sessions are added until there are ${STEPS.join(', ')} (--quick: ${STEPS_QUICK.join(', ')}); each runs \`seq 1 ${HISTORY_LINES}; echo ${DONE}\` and then idles in \`cat\`. Once every session of a step shows ${DONE} on its screen (the server has taken in all its history) and ${IDLE_MS / 1000} s more have passed (a zmx pane that nobody watches and that printed nothing for 5 s hibernates: its emulator gives way to the snapshot that rebuilds it, as a detached session's would), the server's memory is read: for zmx the front and the pty host summed, for tmux its server (\`#{pid}\`); the sessions' own programs are not counted. RSS is VmRSS from /proc/PID/status; PSS is Pss from /proc/PID/smaps_rollup, which counts a page shared by several processes by its share — zmx's two Node processes map the same node binary and libraries (and so does every other Node process on the machine), which RSS counts in full for each. "per added session" is (RSS at ${HEADLINE} − RSS at 1) / ${HEADLINE - 1}. The "${COST_NAME}" contenders hold 50,000 lines (\`zmx config set history-limit ${HISTORY_LIMIT}\`, or \`scrollback-lines\` in builds before that name; tmux's \`history-limit\`): after one idle session, ${COST_SESSIONS} sessions (--quick: ${COST_SESSIONS_QUICK}) are added with ${COST_LINES.map((n) => n.toLocaleString('en')).join(', then ')} lines of history, and "per session, N lines" is the RSS each group added over its count.`,
   metrics: [
     ...STEPS.map((n) => ({ key: `rss${n}`, label: `RSS, ${n} session${n === 1 ? '' : 's'}`, unit: 'MiB' })),
     ...STEPS.map((n) => ({ key: `pss${n}`, label: `PSS, ${n} session${n === 1 ? '' : 's'}`, unit: 'MiB' })),

@@ -13,12 +13,13 @@ import { trimMalloc } from './libc.js';
 /** How long collectSoon waits for more garbage before it collects: panes that hibernate together are collected once. */
 const COLLECT_SOON_MS = 1_000;
 /**
- * From a collection to the trim of the C heap: V8 frees dead ArrayBuffers'
+ * From a collection to the trims of the C heap: V8 frees dead ArrayBuffers'
  * bytes on a background thread after the collection itself has ended
- * (measured: still held right after it, gone a second or two later), and a
- * trim before that finds nothing to give back.
+ * (measured: still held right after it, gone a second or two later; longer
+ * for hundreds of megabytes on a loaded machine), and a trim before that
+ * finds nothing to give back. A trim takes ≈ 20 ms, so two are cheap.
  */
-const TRIM_AFTER_COLLECT_MS = 2_000;
+const TRIMS_AFTER_COLLECT_MS = [2_000, 6_000];
 
 /** Traffic between collections: an eighth of the 64 MB a stopped client may cost the server; a collection of these small heaps takes milliseconds. */
 const GC_EVERY_BYTES = 8 * 1024 * 1024;
@@ -49,7 +50,7 @@ export function collectSoon(): void {
   soon = setTimeout(() => {
     soon = null;
     void Promise.resolve(collect({ type: 'major', execution: 'async' })).then(() => {
-      setTimeout(trimMalloc, TRIM_AFTER_COLLECT_MS).unref();
+      for (const ms of TRIMS_AFTER_COLLECT_MS) setTimeout(trimMalloc, ms).unref();
     });
   }, COLLECT_SOON_MS);
   soon.unref();

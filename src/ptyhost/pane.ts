@@ -25,7 +25,7 @@ interface XtermCore {
   writeSync?(data: string | Uint8Array): void;
   coreService?: { isCursorHidden?: boolean; decPrivateModes?: { cursorStyle?: 'block' | 'underline' | 'bar'; cursorBlink?: boolean } };
   coreMouseService?: { activeEncoding?: string };
-  /** Read by canHibernate: state that neither the serialize addon nor stateTheSerializerMisses carries. */
+  /** Read by hibernate(): state that neither the serialize addon nor stateTheSerializerMisses carries. */
   buffer?: { scrollTop?: number; scrollBottom?: number; savedX?: number; savedY?: number };
   _inputHandler?: { _curAttrData?: { fg?: number; bg?: number } };
   _charsetService?: { glevel?: number; charset?: unknown };
@@ -115,9 +115,10 @@ export class Pane implements ParseTarget {
   private hibernation: Hibernation | null = null;
   private readonly hibernateAfterMs: number | null;
   private hibernateTimer: NodeJS.Timeout | null = null;
-  /** performance.now() of the last output, or of the last time someone stopped watching. */
+  /** performance.now() of the pane's last output (the idle clock of hibernation). */
   private lastActive = performance.now();
   private readonly scrollback: number;
+  private disposed = false;
   /** Sequence number of the last output chunk. */
   seq = 0;
   title = '';
@@ -214,14 +215,14 @@ export class Pane implements ParseTarget {
     return emu;
   }
 
-  /** True while the pane hibernates (for tests and `info`). */
+  /** True while the pane hibernates. */
   get hibernating(): boolean {
     return this.hibernation !== null;
   }
 
   /** (Re)starts the idle timer that lets the pane hibernate. */
   private armHibernation(delay = this.hibernateAfterMs): void {
-    if (delay === null || this.hibernateTimer || this.exited || !this.live) return;
+    if (delay === null || this.hibernateTimer || this.exited || this.disposed || !this.live) return;
     this.hibernateTimer = setTimeout(() => {
       this.hibernateTimer = null;
       const idle = performance.now() - this.lastActive;
@@ -240,7 +241,7 @@ export class Pane implements ParseTarget {
    */
   hibernate(): boolean {
     const term = this.live?.term;
-    if (!term || this.watched || this.parsing > 0 || this.unsent.length > 0 || this.parser.pending(this) || this.exited) return false;
+    if (!term || this.disposed || this.watched || this.parsing > 0 || this.unsent.length > 0 || this.parser.pending(this) || this.exited) return false;
     // The alternate screen, or a cursor past the last column (the next character wraps first), is not in a snapshot.
     if (term.buffer.active.type !== 'normal' || term.buffer.active.cursorX >= term.cols) return false;
     const core = (term as unknown as { _core?: XtermCore })._core;
@@ -516,10 +517,11 @@ export class Pane implements ParseTarget {
   dispose(): void {
     if (this.hibernateTimer) clearTimeout(this.hibernateTimer);
     this.hibernateTimer = null;
+    this.disposed = true;
     this.parser.drop(this);
     this.pty.dispose();
+    // Both stay referenced, as a disposed terminal always did: a read still
+    // under way gets the last state rather than a rebuilt, empty one.
     this.live?.term.dispose();
-    this.live = null;
-    this.hibernation = null;
   }
 }
