@@ -240,8 +240,9 @@ export class Pane implements ParseTarget {
    * false to be asked again later.
    */
   hibernate(): boolean {
-    const term = this.live?.term;
-    if (!term || this.disposed || this.watched || this.parsing > 0 || this.unsent.length > 0 || this.parser.pending(this) || this.exited) return false;
+    const live = this.live;
+    if (!live || this.disposed || this.watched || this.parsing > 0 || this.unsent.length > 0 || this.parser.pending(this) || this.exited) return false;
+    const { term } = live;
     // The alternate screen, or a cursor past the last column (the next character wraps first), is not in a snapshot.
     if (term.buffer.active.type !== 'normal' || term.buffer.active.cursorX >= term.cols) return false;
     const core = (term as unknown as { _core?: XtermCore })._core;
@@ -252,7 +253,7 @@ export class Pane implements ParseTarget {
     if (buf?.scrollTop !== 0 || buf.scrollBottom !== term.rows - 1 || buf.savedX !== 0 || buf.savedY !== 0) return false;
     if (attr?.fg !== 0 || attr.bg !== 0) return false;
     if (charsets?.glevel !== 0 || charsets.charset !== undefined) return false;
-    this.hibernation = { screen: this.live!.serializer.serialize(), extra: this.stateTheSerializerMisses(term), cols: term.cols, rows: term.rows };
+    this.hibernation = { screen: live.serializer.serialize(), extra: this.stateTheSerializerMisses(term), cols: term.cols, rows: term.rows };
     this.live = null; // nothing else may hold the terminal, or it is never collected
     term.dispose();
     collectSoon();

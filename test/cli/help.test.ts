@@ -44,12 +44,12 @@ const ERROR_SAMPLE = 4;
 describe('help, version, completions, errors, keys', { concurrency: 4 }, () => {
   test('zmx CMD --help and -h for every command, alias and subcommand, and zmx help CMD: Usage line, exit 0, no side effect', async (t) => {
     const sb = sandbox(t);
-    const calls: { what: string; argv: string[]; target: CommandSpec; spec: CommandSpec }[] = [];
+    const calls: { what: string; argv: string[]; target: CommandSpec }[] = [];
     for (const spec of COMMANDS) {
       for (const { words, spec: target } of invocationsOf(spec)) {
-        for (const flag of helpFlags(target, words[0] === spec.name)) calls.push({ what: `zmx ${words.join(' ')} ${flag}`, argv: [...words, flag], target, spec });
+        for (const flag of helpFlags(target, words[0] === spec.name)) calls.push({ what: `zmx ${words.join(' ')} ${flag}`, argv: [...words, flag], target });
       }
-      calls.push({ what: `zmx help ${spec.name}`, argv: ['help', spec.name], target: spec, spec });
+      calls.push({ what: `zmx help ${spec.name}`, argv: ['help', spec.name], target: spec });
     }
     // Several hundred command lines: run in one process (test/helpers/cli-batch.ts).
     const results = await zmxBatch(calls.map((c) => c.argv), sb.env);

@@ -29,6 +29,20 @@ export function zmxBatch(calls: string[][], env: NodeJS.ProcessEnv): Promise<Run
   });
 }
 
+/**
+ * A stream's write() that keeps the text: bytes decoded as UTF-8, as the
+ * test reading a real process's output decodes them, and a callback (the
+ * last argument, after an optional encoding) called as a stream would.
+ */
+function capture(keep: (text: string) => void): typeof process.stdout.write {
+  return ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    keep(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    const done = rest[rest.length - 1];
+    if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
+    return true;
+  }) as typeof process.stdout.write;
+}
+
 async function runBatch(): Promise<void> {
   let input = '';
   for await (const chunk of process.stdin) input += chunk;
@@ -39,8 +53,8 @@ async function runBatch(): Promise<void> {
   const realErr = process.stderr.write.bind(process.stderr);
   for (const argv of calls) {
     const r: RunResult = { status: 0, stdout: '', stderr: '' };
-    process.stdout.write = ((s: string | Uint8Array) => { r.stdout += String(s); return true; }) as typeof process.stdout.write;
-    process.stderr.write = ((s: string | Uint8Array) => { r.stderr += String(s); return true; }) as typeof process.stderr.write;
+    process.stdout.write = capture((text) => { r.stdout += text; });
+    process.stderr.write = capture((text) => { r.stderr += text; });
     try {
       r.status = await main(argv);
     } finally {
