@@ -216,10 +216,34 @@ test('output after a wake lands where it would have without the hibernation', as
   sleeper.pane.dispose();
 });
 
+test('a pane on the alternate screen hibernates, and leaving that screen after the wake restores the normal one', async () => {
+  // An editor or pager over a shell with history: the normal screen and its
+  // scrollback sit under the alternate one, as under vim or less.
+  const editor = '\x1b[?1049h\x1b[H\x1b[2J\x1b[1;7m file.txt \x1b[0m\r\n~\r\n~\r\n\x1b[33myellow\x1b[0m line\x1b[4;3H';
+  const twin = makePane(40, 10);
+  const sleeper = makePane(40, 10);
+  for (const p of [twin, sleeper]) p.pty.emit(RICH_SCREEN + 'x\r\n'.repeat(30) + '$ vim file.txt\r\n' + editor);
+  const before = (await sleeper.pane.snapshot()).vt.toString();
+  await twin.pane.snapshot();
+  assert.equal(sleeper.pane.hibernate(), true);
+  assert.equal((await sleeper.pane.snapshot()).vt.toString(), before, 'served as stored');
+  const more = 'typed\x1b[?1049l$ after the editor\r\n';
+  for (const p of [twin, sleeper]) p.pty.emit(more);
+  const [a, b] = [await twin.pane.snapshot(), await sleeper.pane.snapshot()];
+  assert.equal(sleeper.pane.hibernating, false);
+  assert.equal(b.vt.toString(), a.vt.toString(), 'the normal screen, its history and cursor come back as if it never slept');
+  assert.equal((await sleeper.pane.capture(true)).toString(), (await twin.pane.capture(true)).toString());
+  assert.equal((await sleeper.pane.history('text')).toString(), (await twin.pane.history('text')).toString());
+  twin.pane.dispose();
+  sleeper.pane.dispose();
+});
+
 test('a pane whose state a snapshot cannot carry stays awake', async () => {
   const cases: [string, string][] = [
     ['a scroll region', '\x1b[2;5r'],
-    ['the alternate screen', '\x1b[?1049h'],
+    ['a saved cursor on the alternate screen', '\x1b[?1049h\x1b[3;4H\x1b7\x1b[H'],
+    ['a colour saved with the normal screen\'s cursor', '\x1b[31m\x1b[?1049h\x1b[0m'],
+    ['a scroll region on the alternate screen', '\x1b[?1049h\x1b[2;5r'],
     ['a colour left set', 'x\x1b[31m'],
     ['a saved cursor', '\x1b[3;4H\x1b7\x1b[H'],
     ['a line-drawing charset', '\x1b(0'],

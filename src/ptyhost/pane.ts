@@ -26,9 +26,24 @@ interface XtermCore {
   coreService?: { isCursorHidden?: boolean; decPrivateModes?: { cursorStyle?: 'block' | 'underline' | 'bar'; cursorBlink?: boolean } };
   coreMouseService?: { activeEncoding?: string };
   /** Read by hibernate(): state that neither the serialize addon nor stateTheSerializerMisses carries. */
-  buffer?: { scrollTop?: number; scrollBottom?: number; savedX?: number; savedY?: number };
+  buffer?: XtermBuffer;
+  /** Both screens: with the alternate one active, the normal one under it must be replayable too. */
+  buffers?: { normal?: XtermBuffer; alt?: XtermBuffer };
   _inputHandler?: { _curAttrData?: { fg?: number; bg?: number } };
   _charsetService?: { glevel?: number; charset?: unknown };
+}
+
+/** One screen's buffer in xterm's core: its scroll region, cursor and the cursor saved by DECSC (or by entering the alternate screen). */
+interface XtermBuffer {
+  scrollTop?: number;
+  scrollBottom?: number;
+  x?: number;
+  y?: number;
+  ybase?: number;
+  savedX?: number;
+  savedY?: number;
+  savedCurAttrData?: { fg?: number; bg?: number };
+  savedCharset?: unknown;
 }
 
 /** OSC 7: the shell reports its working directory as file://host/path. */
@@ -235,22 +250,34 @@ export class Pane implements ParseTarget {
   /**
    * Replaces the emulator by its snapshot, if the snapshot would rebuild it
    * exactly: nothing unparsed, nobody watching, and none of the state that a
-   * snapshot cannot carry (the alternate screen, a scroll region, a saved
-   * cursor, a colour or charset left set for the next character). Returns
-   * false to be asked again later.
+   * snapshot cannot carry (a scroll region, a saved cursor, a colour or
+   * charset left set for the next character). The alternate screen is
+   * carried: the serializer writes the normal screen, then `CSI ? 1049 h`
+   * and the alternate one, and replaying that saves the normal screen's
+   * cursor as entering it did, so the normal screen's saved cursor must be
+   * exactly that one. Returns false to be asked again later.
    */
   hibernate(): boolean {
     const live = this.live;
     if (!live || this.disposed || this.watched || this.parsing > 0 || this.unsent.length > 0 || this.parser.pending(this) || this.exited) return false;
     const { term } = live;
-    // The alternate screen, or a cursor past the last column (the next character wraps first), is not in a snapshot.
-    if (term.buffer.active.type !== 'normal' || term.buffer.active.cursorX >= term.cols) return false;
+    // A cursor past the last column (the next character wraps first) is not in a snapshot.
+    if (term.buffer.active.cursorX >= term.cols) return false;
     const core = (term as unknown as { _core?: XtermCore })._core;
-    const buf = core?.buffer;
     const attr = core?._inputHandler?._curAttrData;
     const charsets = core?._charsetService;
     // Each field must be known: a newer xterm without them keeps its panes awake.
-    if (buf?.scrollTop !== 0 || buf.scrollBottom !== term.rows - 1 || buf.savedX !== 0 || buf.savedY !== 0) return false;
+    const fullRegion = (b: XtermBuffer | undefined): boolean => b?.scrollTop === 0 && b.scrollBottom === term.rows - 1;
+    const active = core?.buffer;
+    if (!fullRegion(active) || active!.savedX !== 0 || active!.savedY !== 0) return false;
+    if (term.buffer.active.type === 'alternate') {
+      const normal = core?.buffers?.normal;
+      if (!fullRegion(normal) || core?.buffers?.alt !== active) return false;
+      if (normal!.savedX !== normal!.x || normal!.savedY !== (normal!.ybase ?? NaN) + (normal!.y ?? NaN)) return false;
+      if (normal!.savedCurAttrData?.fg !== 0 || normal!.savedCurAttrData.bg !== 0 || normal!.savedCharset !== undefined) return false;
+    } else if (term.buffer.active.type !== 'normal') {
+      return false;
+    }
     if (attr?.fg !== 0 || attr.bg !== 0) return false;
     if (charsets?.glevel !== 0 || charsets.charset !== undefined) return false;
     this.hibernation = { screen: live.serializer.serialize(), extra: this.stateTheSerializerMisses(term), cols: term.cols, rows: term.rows };

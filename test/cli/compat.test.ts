@@ -58,6 +58,10 @@ describe('zmx compatibility', { concurrency: 4 }, () => {
     // Commands about this machine alone say so; a -H with no host is a usage error.
     assertOneLineError(await client.zmx(['-H', 'box', 'keys', 'show']), 'keys with -H', /keys acts on this machine only/, true);
     assertOneLineError(await client.zmx(['-H']), '-H alone', /needs a host name/, true);
+    // A host with no sessions is named as the host, not as this machine's directory.
+    assertOk(await client.zmx(['-H', 'box', 'kill', 'far']), 'kill on the host');
+    const none = await client.zmx(['-H', 'box', 'ls']);
+    assert.deepEqual([none.status, none.stdout, none.stderr], [0, '', 'no sessions found on host box\n']);
     assert.equal(client.frontPid(), null, 'the client started no server of its own');
   });
 

@@ -27,7 +27,7 @@ export const list: CommandSpec = {
       return 0;
     }
     if (sessions.length === 0) {
-      if (!opts['short'] && !where) ctx.err(`no sessions found in ${ctx.paths.dir}\n`);
+      if (!opts['short'] && !where) ctx.err(ctx.host ? `no sessions found on host ${ctx.host}\n` : `no sessions found in ${ctx.paths.dir}\n`);
       return 0;
     }
     const linkFields = link ? `\thost=${link.host}\tlink=${link.state}\trtt=${link.rttMs}ms` : '';
