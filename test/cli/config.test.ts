@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sandbox, assertOk, assertOneLineError } from '../helpers/assert.js';
+import { zmxBatch } from '../helpers/cli-batch.js';
 import type { Sandbox } from '../helpers/harness.js';
 
 const DEFAULT_LIST = [
@@ -47,11 +48,15 @@ describe('zmx config', { concurrency: 4 }, () => {
     assert.equal(list0.stdout, DEFAULT_LIST);
     assert.equal(await get(sb, 'prefix'), 'C-b\n');
 
-    for (const [k, v] of [['prefix', 'C-a'], ['history-limit', '50000'], ['mouse', 'off'], ['size-policy', 'smallest'], ['theme', 'nord'], ['status-format', '#{session} #{time}']]) {
-      const r = await sb.zmx(['config', 'set', k!, v!]);
+    // Each set, then its get, as separate calls in one process (cli-batch); the file is read below.
+    const settings = [['prefix', 'C-a'], ['history-limit', '50000'], ['mouse', 'off'], ['size-policy', 'smallest'], ['theme', 'nord'], ['status-format', '#{session} #{time}']] as const;
+    const setThenGet = await zmxBatch(settings.flatMap(([k, v]) => [['config', 'set', k, v], ['config', 'get', k]]), sb.env);
+    for (const [i, [k, v]] of settings.entries()) {
+      const [r, g] = [setThenGet[2 * i]!, setThenGet[2 * i + 1]!];
       assertOk(r, `config set ${k} ${v}`);
       assert.equal(r.stdout + r.stderr, '', 'set is silent');
-      assert.equal(await get(sb, k!), `${v}\n`);
+      assertOk(g, `config get ${k}`);
+      assert.equal(g.stdout, `${v}\n`);
     }
     // Stored typed, and only what was set.
     assert.deepEqual(stored(sb), {
@@ -71,7 +76,8 @@ describe('zmx config', { concurrency: 4 }, () => {
     assertOk(await sb.zmx(['config', 'unset', 'mouse']), 'config unset mouse');
     assert.equal(await get(sb, 'mouse'), 'on\n');
     assert.ok(!('mouse' in (stored(sb) as object)), 'unset removes the key from the file');
-    for (const k of ['prefix', 'history-limit', 'size-policy', 'theme', 'status-format']) assertOk(await sb.zmx(['config', 'unset', k]), `unset ${k}`);
+    const unsets = ['prefix', 'history-limit', 'size-policy', 'theme', 'status-format'];
+    for (const [i, r] of (await zmxBatch(unsets.map((k) => ['config', 'unset', k]), sb.env)).entries()) assertOk(r, `unset ${unsets[i]}`);
     assert.deepEqual(stored(sb), {});
     assert.equal((await sb.zmx(['config', 'list'])).stdout, DEFAULT_LIST);
     // Unsetting what is not set is fine.
@@ -139,9 +145,8 @@ describe('zmx config', { concurrency: 4 }, () => {
     // A good file is stored by absolute path, so it works from any directory.
     assertOk(await sb.zmx(['config', 'set', 'theme', 'mine.json'], { cwd: work }), 'set theme mine.json');
     assert.equal(await get(sb, 'theme'), `${join(work, 'mine.json')}\n`);
-    for (const name of ['default', 'solarized-dark', 'nord', 'gruvbox', 'high-contrast']) {
-      assertOk(await sb.zmx(['config', 'set', 'theme', name]), `set theme ${name}`);
-    }
+    const themes = ['default', 'solarized-dark', 'nord', 'gruvbox', 'high-contrast'];
+    for (const [i, r] of (await zmxBatch(themes.map((name) => ['config', 'set', 'theme', name]), sb.env)).entries()) assertOk(r, `set theme ${themes[i]}`);
   });
 
   test('a hand-broken config.json is one line naming the file and the key', async (t) => {

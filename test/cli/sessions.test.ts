@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Sandbox, alive, parseList, until } from '../helpers/harness.js';
 import { sandbox, assertOneLineError, assertOk, runLines } from '../helpers/assert.js';
+import { zmxBatch } from '../helpers/cli-batch.js';
 
 async function newDetached(sb: Sandbox, name: string, extra: string[] = []): Promise<void> {
   const r = await sb.zmx(['new', '-s', name, '-d', ...extra]);
@@ -229,7 +230,7 @@ describe('sessions', { concurrency: 4 }, () => {
     const sb = sandbox(t);
     await newDetached(sb, 'lab');
     assertOk(await sb.zmx(['set', 'lab', 'project=zmx', 'env=dev', 'tier=1']), 'set');
-    let got = await sb.zmx(['get', 'lab']);
+    const got = await sb.zmx(['get', 'lab']);
     assertOk(got, 'get');
     assert.equal(got.stdout, 'env=dev project=zmx tier=1', 'sorted k=v pairs, no trailing newline');
     const one = await sb.zmx(['get', 'lab', 'project']);
@@ -241,24 +242,28 @@ describe('sessions', { concurrency: 4 }, () => {
     assert.equal(line['env'], 'dev');
     assert.equal(line['name'], 'lab');
 
-    assertOk(await sb.zmx(['unset', 'lab', 'env']), 'unset');
-    got = await sb.zmx(['get', 'lab']);
-    assert.equal(got.stdout, 'project=zmx tier=1');
-    assertOk(await sb.zmx(['set', 'lab', 'tier=']), 'set tier=');
-    assert.equal((await sb.zmx(['get', 'lab'])).stdout, 'project=zmx');
-    // set next "$(get prev)" copies labels.
+    // The rest as separate calls in one process (cli-batch), in order: the
+    // calls above went through the executable; each here is its own connection.
     await newDetached(sb, 'lab2');
-    assertOk(await sb.zmx(['set', 'lab2', (await sb.zmx(['get', 'lab'])).stdout]), 'set from get');
-    assert.equal((await sb.zmx(['get', 'lab2'])).stdout, 'project=zmx');
-
-    assertOk(await sb.zmx(['clear', 'lab']), 'clear');
-    got = await sb.zmx(['get', 'lab']);
-    assert.deepEqual([got.status, got.stdout], [0, '']);
-
-    const ro = await sb.zmx(['set', 'lab', 'name=x']);
-    assertOneLineError(ro, 'set name=x', /read-only/);
-    assertOneLineError(await sb.zmx(['set', 'lab', 'k!y=v']), 'set with a bad character in a key', /k!y/);
-    assertOneLineError(await sb.zmx(['set', 'lab', 'k=v$']), 'set with a bad character in a value', /v\$/);
+    const [unset, afterUnset, emptied, afterEmpty, copy] = await zmxBatch([
+      ['unset', 'lab', 'env'], ['get', 'lab'], ['set', 'lab', 'tier='], ['get', 'lab'], ['get', 'lab'],
+    ], sb.env);
+    assertOk(unset!, 'unset');
+    assert.equal(afterUnset!.stdout, 'project=zmx tier=1');
+    assertOk(emptied!, 'set tier=');
+    assert.equal(afterEmpty!.stdout, 'project=zmx');
+    // set next "$(get prev)" copies labels.
+    const [copied, copiedGet, cleared, afterClear, ro, badKey, badValue] = await zmxBatch([
+      ['set', 'lab2', copy!.stdout], ['get', 'lab2'], ['clear', 'lab'], ['get', 'lab'],
+      ['set', 'lab', 'name=x'], ['set', 'lab', 'k!y=v'], ['set', 'lab', 'k=v$'],
+    ], sb.env);
+    assertOk(copied!, 'set from get');
+    assert.equal(copiedGet!.stdout, 'project=zmx');
+    assertOk(cleared!, 'clear');
+    assert.deepEqual([afterClear!.status, afterClear!.stdout], [0, '']);
+    assertOneLineError(ro!, 'set name=x', /read-only/);
+    assertOneLineError(badKey!, 'set with a bad character in a key', /k!y/);
+    assertOneLineError(badValue!, 'set with a bad character in a value', /v\$/);
     assert.deepEqual(await shortList(sb), ['lab', 'lab2']);
     assert.equal((await list(sb)).find((s) => s['name'] === 'lab')!['name'], 'lab', 'the name is unchanged');
     assertOneLineError(await sb.zmx(['get', 'ghost']), 'get of a missing session', /ghost/);
