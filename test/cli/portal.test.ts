@@ -10,7 +10,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, realpathSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { ZMX_BIN, alive, until, type Sandbox } from '../helpers/harness.js';
+import { ZMX_BIN, alive, until, type RunResult, type Sandbox } from '../helpers/harness.js';
+import { zmxBatch } from '../helpers/cli-batch.js';
 import { sandbox, assertOk, assertOneLineError } from '../helpers/assert.js';
 import type { AuditEntry } from '../../src/common/portal.js';
 import { listing } from '../helpers/tree.js';
@@ -132,8 +133,14 @@ describe('portal', { concurrency: 3 }, () => {
     attempts.push(['fs.ls', ['fs', 'ls', '-t', 'p', 'link-out'], null]);
     attempts.push(['fs.grep', ['fs', 'grep', '-t', 'p', 'secret', '../outside'], null]);
     attempts.push(['exec.start', ['exec', '-t', 'p', '-C', '../outside', '--', 'ls'], null]);
-    for (const [, args, input] of attempts) {
-      const r = await sb.zmx(args, input === null ? {} : { input });
+    // Those that read stdin (writes) through the executable; the rest as separate calls in one process (cli-batch).
+    const withInput = attempts.filter(([, , input]) => input !== null);
+    const withoutInput = attempts.filter(([, , input]) => input === null);
+    const results: [string[], RunResult][] = [];
+    for (const [, args, input] of withInput) results.push([args, await sb.zmx(args, { input: input! })]);
+    const batched = await zmxBatch(withoutInput.map(([, args]) => args), sb.env);
+    for (const [i, [, args]] of withoutInput.entries()) results.push([args, batched[i]!]);
+    for (const [args, r] of results) {
       assertOneLineError(r, args.join(' '), /outside/i);
       assert.doesNotMatch(r.stdout, /outside secret|sibling/, `${args.join(' ')} printed nothing from outside`);
     }
