@@ -273,7 +273,7 @@ export class Pane implements ParseTarget {
     if (term.buffer.active.type === 'alternate') {
       const normal = core?.buffers?.normal;
       if (!fullRegion(normal) || core?.buffers?.alt !== active) return false;
-      if (normal!.savedX !== normal!.x || normal!.savedY !== (normal!.ybase ?? NaN) + (normal!.y ?? NaN)) return false;
+      if (normal!.x === undefined || normal!.savedX !== normal!.x || normal!.savedY !== (normal!.ybase ?? NaN) + (normal!.y ?? NaN)) return false;
       if (normal!.savedCurAttrData?.fg !== 0 || normal!.savedCurAttrData.bg !== 0 || normal!.savedCharset !== undefined) return false;
     } else if (term.buffer.active.type !== 'normal') {
       return false;
