@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, parseList, until, type RunResult, type Sandbox } from '../helpers/harness.js';
+import { ROOT, parseList, until, type Sandbox } from '../helpers/harness.js';
 import { zmxBatch } from '../helpers/cli-batch.js';
 import { sandbox, assertOk, assertOneLineError, runLines } from '../helpers/assert.js';
 import { listening, paired } from '../helpers/remote.js';
@@ -51,21 +51,9 @@ async function fields(sb: Sandbox, name: string, host: string[] = []): Promise<R
 /** A command line, what it checks, and the one-line error it must give (null: it must succeed). */
 type Refusal = [argv: string[], what: string, error: RegExp | null];
 
-/** `new --worktree` refused before any session exists. */
-const REFUSED_NEW = (plain: string, repo: string): Refusal[] => [
-  [['new', '-s', 'x', '-d', '--worktree', 'b', '-c', join(plain, 'nope')], 'no dir', /does not exist/],
-  [['new', '-s', 'x', '-d', '--worktree', 'main', '-c', repo], 'checked out elsewhere', new RegExp(`branch "main" is checked out at ${repo}; choose another branch`)],
-  [['new', '-s', 'x', '-d', '--worktree', 'bad..name', '-c', repo], 'bad branch', /"bad\.\.name" is not a valid branch name/],
-  [['new', '-s', 'x', '-d', '--worktree', 'b', '--portal', 'local:y', '-c', repo], 'both', /choose one of --worktree and --portal/],
-];
-
-/** Refused once session "one" holds branch "taken". */
-const REFUSED_AFTER_ONE = (repo: string): Refusal[] => [
-  [['new', '-s', 'two', '-d', '--worktree', 'taken', '-c', repo], 'branch in use', /branch "taken" is checked out at .*zmx-worktrees\/one/],
-  [['new', '-s', 'one', '-d', '--worktree', 'other', '-c', repo], 'session exists', /session "one" already exists/],
-];
-
-function refusedAll(results: RunResult[], cases: Refusal[]): void {
+/** Runs `cases` in order as separate calls in one process (cli-batch) and checks each. */
+async function expectAll(sb: Sandbox, cases: Refusal[]): Promise<void> {
+  const results = await zmxBatch(cases.map(([argv]) => argv), sb.env);
   assert.equal(results.length, cases.length);
   for (const [i, [, what, error]] of cases.entries()) {
     if (error) assertOneLineError(results[i]!, what, error, true);
@@ -152,17 +140,23 @@ describe('workspaces', { concurrency: 3 }, () => {
     const before = listing(repo);
     assertOneLineError(await sb.zmx(['new', '-s', 'x', '-d', '--worktree', 'b', '-c', plain]), 'not a repo', new RegExp(`^zmx: ${plain} is not a git repository; pass -c REPO`), true);
     // The rest as separate calls in one process (cli-batch); the one above and `new one` through the executable.
-    const refusedNew = REFUSED_NEW(plain, repo);
-    refusedAll(await zmxBatch(refusedNew.map(([argv]) => argv), sb.env), refusedNew);
+    await expectAll(sb, [
+      [['new', '-s', 'x', '-d', '--worktree', 'b', '-c', join(plain, 'nope')], 'no dir', /does not exist/],
+      [['new', '-s', 'x', '-d', '--worktree', 'main', '-c', repo], 'checked out elsewhere', new RegExp(`branch "main" is checked out at ${repo}; choose another branch`)],
+      [['new', '-s', 'x', '-d', '--worktree', 'bad..name', '-c', repo], 'bad branch', /"bad\.\.name" is not a valid branch name/],
+      [['new', '-s', 'x', '-d', '--worktree', 'b', '--portal', 'local:y', '-c', repo], 'both', /choose one of --worktree and --portal/],
+    ]);
     assertOk(await sb.zmx(['new', '-s', 'one', '-d', '--worktree', 'taken', '-c', repo]), 'new one');
-    const refusedAfter = REFUSED_AFTER_ONE(repo);
-    refusedAll(await zmxBatch(refusedAfter.map(([argv]) => argv), sb.env), refusedAfter);
+    await expectAll(sb, [
+      [['new', '-s', 'two', '-d', '--worktree', 'taken', '-c', repo], 'branch in use', /branch "taken" is checked out at .*zmx-worktrees\/one/],
+      [['new', '-s', 'one', '-d', '--worktree', 'other', '-c', repo], 'session exists', /session "one" already exists/],
+    ]);
     assert.deepEqual((await sb.zmx(['ls', '--short'])).stdout, 'one\n');
     assert.deepEqual(git(repo, 'worktree', 'list', '--porcelain').match(/^worktree /gm)?.length, 2, 'only the main tree and one');
     assert.deepEqual(listing(repo), before);
 
     // Snapshot errors.
-    const snapshotCases: Refusal[] = [
+    await expectAll(sb, [
       [['rollback', '-t', 'one'], 'no snapshots', /session "one" has no snapshots; make one with zmx snapshot -t one/],
       [['snapshot', '-t', 'one', 'a/..'], 'label with /..', /snapshot label "a\/\.\.": use letters/],
       [['snapshot', '-t', 'one', '..'], 'label ..', /snapshot label/],
@@ -172,8 +166,7 @@ describe('workspaces', { concurrency: 3 }, () => {
       [['diff', '-t', 'one', 'x/../../etc'], 'diff label', /snapshot label/],
       [['snapshot', '-t', 'ghost'], 'no session', /session "ghost" not found/],
       [['snapshot'], 'no target', /session name is required/],
-    ];
-    refusedAll(await zmxBatch(snapshotCases.map(([argv]) => argv), sb.env), snapshotCases);
+    ]);
   });
 
   test('snapshot, change everything through the session, rollback: the tree comes back byte for byte and HEAD, branch and index stay', async (t) => {
