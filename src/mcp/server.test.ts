@@ -239,6 +239,49 @@ test('read_file finds lines past the first chunk, characters split across chunks
   assert.ok(b.calls.filter((c) => c.op === 'readRange').every((c) => (c.args as { length: number }).length <= PORTAL.chunkBytes));
 });
 
+test('read_file agrees with a line-by-line model: every offset and limit, files with and without a last newline, the 256 KiB cut', async (t) => {
+  const { client, b } = await fake(t);
+  const MAX = 256 * 1024;
+  /** What read_file answers, written the plain way: split into lines, pick, cut at MAX bytes. */
+  const model = (path: string, content: string, offset: number, limit: number): string => {
+    const lines = content.split(/(?<=\n)/).filter((l) => l !== '');
+    if (lines.length === 0) return '';
+    if (offset > lines.length) return `[zmx: ${path} has ${lines.length} lines; offset ${offset} is past its end.]`;
+    const out: string[] = [];
+    let bytes = 0;
+    let cut = false;
+    for (const line of lines.slice(offset - 1, offset - 1 + limit)) {
+      if (bytes + Buffer.byteLength(line) > MAX) { cut = true; break; }
+      out.push(line);
+      bytes += Buffer.byteLength(line);
+    }
+    const body = out.join('');
+    const last = offset + out.length - 1;
+    if (!cut && last >= lines.length) return body;
+    const why = cut ? `the answer is limited to ${MAX} bytes` : `limit is ${limit} lines`;
+    return `${body}${body.endsWith('\n') || body === '' ? '' : '\n'}[zmx: lines ${offset}-${last} of ${path} (${Buffer.byteLength(content)} bytes) shown, ${why}; the file goes on: call read_file with offset ${last + 1}.]`;
+  };
+  const files: Record<string, string> = {
+    'nl.txt': 'a\nbb\n\nccc\n',
+    'open.txt': 'a\nbb\n\nccc',
+    'one.txt': 'x',
+    'blank.txt': '\n\n\n',
+    'wide.txt': 'é😀\r\nz\r\n',
+    // Lines of 100 KiB: the third crosses the byte limit.
+    'long.txt': Array.from({ length: 5 }, (_, i) => `${String(i).repeat(100 * 1024)}\n`).join(''),
+  };
+  for (const [path, content] of Object.entries(files)) {
+    b.files.set(path, Buffer.from(content));
+    const n = content.split('\n').length + 1;
+    for (let offset = 1; offset <= n; offset++) {
+      for (const limit of [1, 2, 3, 2000]) {
+        const got = text(await call(client, 'read_file', { path, offset, limit }));
+        assert.equal(got, model(path, content, offset, limit), `${path} offset ${offset} limit ${limit}`);
+      }
+    }
+  }
+});
+
 test('read_file does not show a binary file, and says so', async (t) => {
   const { client, b } = await fake(t);
   b.files.set('x.bin', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2]));

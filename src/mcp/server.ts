@@ -40,46 +40,94 @@ function isBinary(data: Buffer): boolean {
 
 /**
  * Lines [offset, offset + limit) of a file (offset from 1), read in chunks
- * from the start until they are in; at most READ_MAX_BYTES of them.
+ * from the start until they are in; at most READ_MAX_BYTES of them. Lines
+ * are found with indexOf and taken as one slice per chunk (a line at a time
+ * only near the byte limit): most calls read one small file whole, and a
+ * split into line strings was most of this function's time.
  */
 async function readLines(b: Backend, path: string, offset: number, limit: number): Promise<string> {
   let at = 0;
   let size = 0;
+  /** The number of the next line to be found. */
   let lineNo = 1;
   let partial = '';
   const out: string[] = [];
+  let taken = 0;
   let outBytes = 0;
   let cut = false;
   let more = false;
   const decoder = new StringDecoder('utf8');
-  /** Takes one complete line (with its newline, if any); false once enough are taken. */
-  const take = (line: string): boolean => {
-    if (lineNo >= offset) {
-      if (out.length >= limit) { more = true; return false; }
-      const bytes = Buffer.byteLength(line);
-      if (outBytes + bytes > READ_MAX_BYTES) { cut = true; more = true; return false; }
-      out.push(line);
+  /**
+   * Takes the lines of text[from, to) (complete ones, or at the end of the
+   * file the last one without its newline), `count` of them; false once
+   * enough are taken.
+   */
+  const take = (text: string, from: number, to: number, count: number): boolean => {
+    const slice = text.slice(from, to);
+    const bytes = Buffer.byteLength(slice);
+    if (outBytes + bytes <= READ_MAX_BYTES) {
+      out.push(slice);
       outBytes += bytes;
+      taken += count;
+      lineNo += count;
+      return true;
     }
-    lineNo++;
+    // Near the limit: line by line, up to the last whole line that fits.
+    for (let pos = from; pos < to;) {
+      const nl = text.indexOf('\n', pos);
+      const next = nl < 0 || nl >= to ? to : nl + 1;
+      const lineBytes = Buffer.byteLength(text.slice(pos, next));
+      if (outBytes + lineBytes > READ_MAX_BYTES) { cut = true; more = true; return false; }
+      out.push(text.slice(pos, next));
+      outBytes += lineBytes;
+      taken++;
+      lineNo++;
+      pos = next;
+    }
     return true;
   };
-  scan: for (;;) {
+  /** Skips and takes the lines of `text` up to `end`; the index where the unfinished rest starts, or -1 once enough are taken. */
+  const walk = (text: string, end: boolean): number => {
+    let pos = 0;
+    while (lineNo < offset) {
+      const nl = text.indexOf('\n', pos);
+      if (nl < 0) break;
+      pos = nl + 1;
+      lineNo++;
+    }
+    if (lineNo < offset) {
+      if (!end || pos === text.length) return pos;
+      lineNo++; // the file's unfinished last line, before `offset` too
+      return text.length;
+    }
+    let to = pos;
+    let count = 0;
+    while (taken + count < limit) {
+      const nl = text.indexOf('\n', to);
+      if (nl < 0) break;
+      to = nl + 1;
+      count++;
+    }
+    // At the end of the file, an unfinished last line is a line too.
+    if (end && to < text.length && taken + count < limit) { to = text.length; count++; }
+    if (count > 0 && !take(text, pos, to, count)) return -1;
+    if (taken >= limit) {
+      // Enough; the file goes on if anything is left after them.
+      if (to < text.length || !end) more = true;
+      return -1;
+    }
+    return to;
+  };
+  for (;;) {
     const r = await b.portal.readRange(path, at, PORTAL.chunkBytes);
     size = r.size;
     if (at === 0 && isBinary(r.data)) return `[zmx: ${path} is a binary file of ${size} bytes; not shown. Copy it with zmx cp, or inspect it with run_command (xxd, file).]`;
     at += r.data.length;
-    const text = partial + (r.data.length ? decoder.write(r.data) : decoder.end());
-    const lines = text.split(/(?<=\n)/);
-    partial = lines.pop() ?? '';
-    if (partial.endsWith('\n')) { lines.push(partial); partial = ''; }
-    for (const line of lines) if (!take(line)) break scan;
-    if (r.data.length === 0 || at >= size) {
-      partial += decoder.end();
-      if (partial !== '') take(partial);
-      partial = '';
-      break;
-    }
+    const end = r.data.length === 0 || at >= size;
+    const text = partial + (r.data.length ? decoder.write(r.data) : '') + (end ? decoder.end() : '');
+    const rest = walk(text, end);
+    if (rest < 0 || end) break;
+    partial = text.slice(rest);
     if (at >= READ_MAX_SCAN_BYTES) {
       if (out.length === 0) throw new ZmxError('ETOOBIG', `line ${offset} is past the first ${READ_MAX_SCAN_BYTES} bytes of ${path} (${size} bytes); read it with run_command, e.g. sed -n '${offset},${offset + limit - 1}p'`);
       more = true;
@@ -93,7 +141,7 @@ async function readLines(b: Backend, path: string, offset: number, limit: number
   }
   const text = out.join('');
   if (!more) return text;
-  const last = offset + out.length - 1;
+  const last = offset + taken - 1;
   const why = cut ? `the answer is limited to ${READ_MAX_BYTES} bytes` : `limit is ${limit} lines`;
   return `${text}${text.endsWith('\n') || text === '' ? '' : '\n'}[zmx: lines ${offset}-${last} of ${path} (${size} bytes) shown, ${why}; the file goes on: call read_file with offset ${last + 1}.]`;
 }
