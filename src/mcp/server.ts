@@ -38,6 +38,18 @@ function isBinary(data: Buffer): boolean {
   return data.subarray(0, BINARY_SNIFF_BYTES).includes(0);
 }
 
+/** From `pos`, past at most `n` complete lines of `text`: where they end, and how many there were. */
+function pastLines(text: string, pos: number, n: number): { to: number; count: number } {
+  let count = 0;
+  while (count < n) {
+    const nl = text.indexOf('\n', pos);
+    if (nl < 0) break;
+    pos = nl + 1;
+    count++;
+  }
+  return { to: pos, count };
+}
+
 /**
  * Lines [offset, offset + limit) of a file (offset from 1), read in chunks
  * from the start until they are in; at most READ_MAX_BYTES of them. Lines
@@ -48,75 +60,60 @@ function isBinary(data: Buffer): boolean {
 async function readLines(b: Backend, path: string, offset: number, limit: number): Promise<string> {
   let at = 0;
   let size = 0;
-  /** The number of the next line to be found. */
+  /** The number of the next line to be found; once it is past `offset`, lineNo - offset lines are taken. */
   let lineNo = 1;
   let partial = '';
   const out: string[] = [];
-  let taken = 0;
   let outBytes = 0;
   let cut = false;
   let more = false;
   const decoder = new StringDecoder('utf8');
-  /**
-   * Takes the lines of text[from, to) (complete ones, or at the end of the
-   * file the last one without its newline), `count` of them; false once
-   * enough are taken.
-   */
+  /** Takes text[from, to), `count` lines; line by line near the byte limit. False once it is reached. */
   const take = (text: string, from: number, to: number, count: number): boolean => {
     const slice = text.slice(from, to);
     const bytes = Buffer.byteLength(slice);
     if (outBytes + bytes <= READ_MAX_BYTES) {
       out.push(slice);
       outBytes += bytes;
-      taken += count;
       lineNo += count;
       return true;
     }
-    // Near the limit: line by line, up to the last whole line that fits.
     for (let pos = from; pos < to;) {
-      const nl = text.indexOf('\n', pos);
-      const next = nl < 0 || nl >= to ? to : nl + 1;
-      const lineBytes = Buffer.byteLength(text.slice(pos, next));
+      // `to` ends a line (or the file), so a newline found from here lies within it.
+      const { to: past, count: found } = pastLines(text, pos, 1);
+      const line = text.slice(pos, found ? past : to);
+      const lineBytes = Buffer.byteLength(line);
       if (outBytes + lineBytes > READ_MAX_BYTES) { cut = true; more = true; return false; }
-      out.push(text.slice(pos, next));
+      out.push(line);
       outBytes += lineBytes;
-      taken++;
       lineNo++;
-      pos = next;
+      pos += line.length;
     }
     return true;
   };
-  /** Skips and takes the lines of `text` up to `end`; the index where the unfinished rest starts, or -1 once enough are taken. */
+  /**
+   * Skips the lines of `text` before `offset` and takes those after it;
+   * `end` when text is the rest of the file. The index where its unfinished
+   * last line starts, or -1 once enough are taken.
+   */
   const walk = (text: string, end: boolean): number => {
-    let pos = 0;
-    while (lineNo < offset) {
-      const nl = text.indexOf('\n', pos);
-      if (nl < 0) break;
-      pos = nl + 1;
-      lineNo++;
-    }
+    const skipped = pastLines(text, 0, offset - lineNo);
+    lineNo += skipped.count;
+    const pos = skipped.to;
     if (lineNo < offset) {
       if (!end || pos === text.length) return pos;
       lineNo++; // the file's unfinished last line, before `offset` too
       return text.length;
     }
-    let to = pos;
-    let count = 0;
-    while (taken + count < limit) {
-      const nl = text.indexOf('\n', to);
-      if (nl < 0) break;
-      to = nl + 1;
-      count++;
-    }
+    const want = limit - (lineNo - offset);
+    let { to, count } = pastLines(text, pos, want);
     // At the end of the file, an unfinished last line is a line too.
-    if (end && to < text.length && taken + count < limit) { to = text.length; count++; }
+    if (end && to < text.length && count < want) { to = text.length; count++; }
     if (count > 0 && !take(text, pos, to, count)) return -1;
-    if (taken >= limit) {
-      // Enough; the file goes on if anything is left after them.
-      if (to < text.length || !end) more = true;
-      return -1;
-    }
-    return to;
+    if (count < want) return to;
+    // Enough; the file goes on if anything is left after them.
+    if (to < text.length || !end) more = true;
+    return -1;
   };
   for (;;) {
     const r = await b.portal.readRange(path, at, PORTAL.chunkBytes);
@@ -141,7 +138,7 @@ async function readLines(b: Backend, path: string, offset: number, limit: number
   }
   const text = out.join('');
   if (!more) return text;
-  const last = offset + taken - 1;
+  const last = lineNo - 1;
   const why = cut ? `the answer is limited to ${READ_MAX_BYTES} bytes` : `limit is ${limit} lines`;
   return `${text}${text.endsWith('\n') || text === '' ? '' : '\n'}[zmx: lines ${offset}-${last} of ${path} (${size} bytes) shown, ${why}; the file goes on: call read_file with offset ${last + 1}.]`;
 }
