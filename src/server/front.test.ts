@@ -45,6 +45,8 @@ class Rig {
   readonly front: Front;
   /** Host requests already handled by the test. */
   private readonly taken = new Set<Message>();
+  /** The front's timers, on the rig's clock: they fire only when a test advances it. */
+  private readonly timers = new Set<{ at: number; fn: () => void }>();
 
   constructor(extra: Partial<FrontDeps> = {}) {
     this.front = new Front({
@@ -55,8 +57,24 @@ class Rig {
       stop: () => { this.stops++; },
       wakeHost: () => { this.wakes++; },
       now: () => this.now,
+      later: (ms, fn) => {
+        const timer = { at: this.now + ms, fn };
+        this.timers.add(timer);
+        return () => { this.timers.delete(timer); };
+      },
       ...extra,
     });
+  }
+
+  /** Moves the rig's clock on, firing the front's timers that fall due, in order. */
+  advance(ms: number): void {
+    this.now += ms;
+    for (;;) {
+      const due = [...this.timers].filter((t) => t.at <= this.now).sort((a, b) => a.at - b.at)[0];
+      if (!due) return;
+      this.timers.delete(due);
+      due.fn();
+    }
   }
 
   /** The pty host answers the front's hello. */
@@ -644,6 +662,25 @@ test('a resumable link numbers every message; a resume replays exactly what the 
   // The stream goes on where it was, numbered on.
   rig.output(6, 'out6');
   assert.deepEqual(rig.to('c').at(-1)?.header, { t: MsgType.Output, sid, seq: 6, q: 7 });
+});
+
+test('a resumable link confirms what it took a moment after the first message, or at once past the message count', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  const c = new LinkPeer(rig, 'c');
+  c.hello();
+  const received = () => rig.to('c').filter((m) => m.header.t === MsgType.Received).map((m) => (m.header as { recv: number }).recv);
+  c.request(1, 'server.info', {});
+  await settle();
+  assert.deepEqual(received(), [], 'no confirmation before its delay');
+  rig.advance(FLOW.receivedDelayMs - 1);
+  assert.deepEqual(received(), []);
+  rig.advance(1);
+  assert.deepEqual(received(), [1]);
+  for (let id = 2; id <= 1 + FLOW.receivedEveryMessages; id++) c.request(id, 'server.info', {});
+  assert.deepEqual(received(), [1, 1 + FLOW.receivedEveryMessages], 'a full batch is confirmed without waiting');
+  rig.advance(FLOW.receivedDelayMs);
+  assert.deepEqual(received(), [1, 1 + FLOW.receivedEveryMessages], 'nothing left to confirm');
 });
 
 test('a resumable link takes each client number once: repeats and messages past a gap are dropped', async () => {

@@ -58,6 +58,12 @@ export interface FrontDeps {
   /** The pty host's direct endpoint and its Curve server key; absent: no stream is granted direct. */
   direct?: { endpoint: string; serverKey: string };
   now?(): number;
+  /**
+   * Runs `fn` after `ms` and returns how to cancel it; absent: an unref'd
+   * setTimeout. The unit tests pass a clock of their own, so a confirmation
+   * that falls due never lands between two of a test's steps.
+   */
+  later?(ms: number, fn: () => void): () => void;
 }
 
 /** What the front needs of the portal router: a way in, and word when a connection goes. */
@@ -89,8 +95,8 @@ interface Client {
   in: LinkReceiver;
   /** Silent longer than the heartbeat timeout: kept for a resume, but not counted as attached. */
   away: boolean;
-  /** Pending Received for this client (sent a moment after the first unconfirmed message). */
-  receivedTimer: NodeJS.Timeout | null;
+  /** Cancels the pending Received for this client (sent a moment after the first unconfirmed message). */
+  receivedTimer: (() => void) | null;
 }
 
 export type SizePolicy = 'latest' | 'smallest';
@@ -205,6 +211,13 @@ export class Front {
 
   private now(): number {
     return this.deps.now ? this.deps.now() : Date.now();
+  }
+
+  private later(ms: number, fn: () => void): () => void {
+    if (this.deps.later) return this.deps.later(ms, fn);
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
   }
 
   // ------------------------------------------------------------------ host
@@ -477,12 +490,11 @@ export class Front {
       return;
     }
     if (c.receivedTimer) return;
-    c.receivedTimer = setTimeout(() => this.confirmNow(c), FLOW.receivedDelayMs);
-    c.receivedTimer.unref?.();
+    c.receivedTimer = this.later(FLOW.receivedDelayMs, () => this.confirmNow(c));
   }
 
   private confirmNow(c: Client): void {
-    if (c.receivedTimer) clearTimeout(c.receivedTimer);
+    c.receivedTimer?.();
     c.receivedTimer = null;
     if (c.in.hasUnconfirmed && this.clients.get(c.key) === c) this.sendClient(c, { t: MsgType.Received, recv: c.in.confirm() });
   }
@@ -970,7 +982,7 @@ export class Front {
   private dropClient(c: Client, reason: StreamEndReason, notify = true): void {
     for (const s of [...c.streams.values()]) this.endStream(s, reason, null, true, notify);
     this.deps.portal?.dropClient(c.key).catch((err) => this.deps.log('portal cleanup failed', { error: String(err) }));
-    if (c.receivedTimer) clearTimeout(c.receivedTimer);
+    c.receivedTimer?.();
     c.receivedTimer = null;
     this.clients.delete(c.key);
   }
