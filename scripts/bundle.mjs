@@ -19,6 +19,21 @@ import { BUNDLE_DIR as OUT, ENTRIES } from '../dist/src/common/entries.js';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 /** Packages loaded from node_modules at run time: the native addons, and blessed (above). */
 const EXTERNAL = ['zeromq', 'node-pty', '@napi-rs/keyring', 'msgpackr-extract', 'koffi', 'blessed'];
+/**
+ * The CLI goes without msgpackr's native string extractor: finding and
+ * loading that addon (node-gyp-build's search, dlopen) was ≈ 13 ms of every
+ * call, and it pays off only on large string-heavy messages, which a CLI
+ * process does not unpack (output travels as raw frames). msgpackr falls back
+ * to its JavaScript decoder when the require answers nothing. The long-lived
+ * front and pty host keep it.
+ */
+const WITHOUT_EXTRACTOR = {
+  name: 'zmx-without-msgpackr-extract',
+  setup(b) {
+    b.onResolve({ filter: /^msgpackr-extract$/ }, () => ({ path: 'msgpackr-extract', namespace: 'zmx-stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'zmx-stub' }, () => ({ contents: 'module.exports = null;', loader: 'js' }));
+  },
+};
 
 rmSync(`${ROOT}${OUT}`, { recursive: true, force: true });
 mkdirSync(`${ROOT}${OUT}`, { recursive: true });
@@ -35,7 +50,8 @@ for (const [name, source] of Object.entries(ENTRIES)) {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    external: EXTERNAL,
+    external: name === 'cli' ? EXTERNAL.filter((p) => p !== 'msgpackr-extract') : EXTERNAL,
+    plugins: name === 'cli' ? [WITHOUT_EXTRACTOR] : [],
     define: { ZMX_BUNDLE: 'true' },
     // CommonJS packages (commander) call require() for node built-ins: an ESM
     // bundle has no require of its own, so give it one.

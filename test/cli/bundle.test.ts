@@ -16,8 +16,12 @@ import { ROOT } from '../helpers/harness.js';
 import { sandbox, assertOk } from '../helpers/assert.js';
 
 const LOAD_LOG_HOOK = pathToFileURL(join(ROOT, 'dist/test/helpers/load-log.js')).href;
-/** Packages a plain request must not load: the full-screen client's, the MCP server's, the settings'. */
-const HEAVY = /node_modules\/(blessed|@xterm\/|@modelcontextprotocol\/|conf\/|ajv\/|cli-progress\/|pino\/)/;
+/**
+ * Packages a plain request must not load: the full-screen client's, the MCP
+ * server's, the settings', and msgpackr's native string extractor (the CLI
+ * bundle goes without it, scripts/bundle.mjs).
+ */
+const HEAVY = /node_modules\/(blessed|@xterm\/|@modelcontextprotocol\/|conf\/|ajv\/|cli-progress\/|pino\/|msgpackr-extract\/|node-gyp-build)/;
 const STALE = 'dist/bundle is missing or older than tsc\'s output: run npm run build';
 
 interface Meta { outputs: Record<string, { inputs: Record<string, unknown> }> }
@@ -30,7 +34,7 @@ function loadedBy(run: (env: NodeJS.ProcessEnv) => Promise<unknown>): Promise<st
     .finally(() => rmSync(dir, { recursive: true, force: true }));
 }
 
-test('bin/zmx runs the bundle, and zmx ls loads no blessed, @xterm, MCP SDK or conf', async (t) => {
+test('bin/zmx runs the bundle, and zmx ls loads no blessed, @xterm, MCP SDK, conf or native msgpack extractor', async (t) => {
   const sb = sandbox(t);
   // The server first, without the hook: only the ls process is watched.
   assertOk(await sb.zmx(['new', '-d', '-s', 'one']), 'new');
