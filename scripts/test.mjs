@@ -8,8 +8,8 @@
 // Files run in a pool of ZMX_TEST_CONCURRENCY processes (default below),
 // slowest first by the times of the last run (dist/.test-times.json), each
 // file's output printed whole when it ends. The summary lists each file's
-// wall time; with --profile also the zmx CLI processes it started
-// (test/helpers/count-calls.ts). CONTRIBUTING.md, "Test suite".
+// wall time; with --profile also the zmx CLI processes it started, and the
+// run's node processes and their CPU by kind (test/helpers/count-calls.ts). CONTRIBUTING.md, "Test suite".
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -58,6 +58,8 @@ const reporter = process.stdout.isTTY ? ['--test-reporter=spec'] : [];
 const profileDir = profile ? mkdtempSync(join(tmpdir(), 'zmx-profile-')) : null;
 const counter = pathToFileURL(resolve('dist/test/helpers/count-calls.js')).href;
 const results = [];
+/** With --profile: node processes and their CPU by kind (cli, front, ptyhost, search-worker, other). */
+const cpuByKind = {};
 const started = Date.now();
 
 function runFile(file, index) {
@@ -79,8 +81,13 @@ function runFile(file, index) {
       const ms = Date.now() - t0;
       process.stdout.write(`# ---- ${file} (${(ms / 1000).toFixed(1)} s) ----\n`);
       process.stdout.write(Buffer.concat(out));
-      const n = calls ? readFileSync(calls, 'utf8').split('\n').filter(Boolean).length : null;
-      results.push({ file, ms, ok: code === 0, calls: n, signal });
+      const lines = calls ? readFileSync(calls, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')) : null;
+      for (const [kind, cpu] of lines ?? []) {
+        const k = (cpuByKind[kind] ??= { n: 0, ms: 0 });
+        k.n++;
+        k.ms += Number(cpu) || 0;
+      }
+      results.push({ file, ms, ok: code === 0, calls: lines ? lines.filter(([kind]) => kind === 'cli').length : null, signal });
       done();
     });
   });
@@ -96,6 +103,9 @@ results.sort((a, b) => b.ms - a.ms);
 process.stdout.write(`\n# ${files.length} files, ${concurrency} at once, ${(wall / 1000).toFixed(1)} s\n`);
 for (const r of results) {
   process.stdout.write(`# ${(r.ms / 1000).toFixed(1).padStart(7)} s${r.calls === null ? '' : `${String(r.calls).padStart(6)} calls`}  ${r.ok ? '  ' : 'FAIL'} ${r.file}\n`);
+}
+if (profileDir) {
+  process.stdout.write(`# node processes by kind: ${Object.entries(cpuByKind).sort((a, b) => b[1].ms - a[1].ms).map(([kind, k]) => `${kind} ${k.n} (${(k.ms / 1000).toFixed(1)} s CPU)`).join(', ')}\n`);
 }
 const failed = results.filter((r) => !r.ok);
 if (failed.length) process.stdout.write(`# failed: ${failed.map((r) => r.file).join(' ')}\n`);
