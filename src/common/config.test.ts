@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CONFIG_KEYS, DEFAULT_CONFIG, DEFAULT_STATUS_FORMAT, checkConfigKey, configJsonSchema, configValueText, formatStatus,
+  CONFIG_KEYS, DEFAULT_CONFIG, DEFAULT_STATUS_FORMAT, checkConfigKey, configValueText, formatStatus,
   parseConfigText, parseConfigValue, parsePrefixKey, parseStatusFormat, statusLine, validateConfigData, withDefaults,
   type StatusValues,
 } from './config.js';
@@ -103,12 +103,6 @@ test('config.json: bad JSON, bad values and unknown keys are one line naming the
   // A relative theme path would depend on where zmx runs.
   throwsEinval(() => parseConfigText('{"theme": "mine.json"}', f), /theme: "mine.json" must be an absolute path/);
   assert.deepEqual(parseConfigText('{"theme": "/etc/zmx/mine.json"}', f), { theme: '/etc/zmx/mine.json' });
-});
-
-test('the JSON Schema handed to conf covers every key and carries no defaults', () => {
-  const schema = configJsonSchema();
-  assert.deepEqual(Object.keys(schema).sort(), [...CONFIG_KEYS].sort());
-  for (const [k, s] of Object.entries(schema)) assert.ok(!('default' in s), `${k} has a default; conf would write it into the file`);
 });
 
 test('status format: tokens, literals and errors', () => {

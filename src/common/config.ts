@@ -82,8 +82,6 @@ interface KeyDef<T> {
   /** From config.json. */
   fromJson(value: unknown): Checked<T>;
   toText(value: T): string;
-  /** JSON Schema of the stored form (handed to conf as a second line of defence). */
-  schema: Record<string, unknown>;
 }
 
 type KeyDefs = { [K in ConfigKey]: KeyDef<Config[K]> };
@@ -321,7 +319,6 @@ function integerKey(describe: string, bounds: { min: number; max: number }): Key
     fromText: (t) => (/^\s*\d[\d_]*\s*$/.test(t) ? check(Number(t.replace(/_/g, ''))) : bad(`${JSON.stringify(t)} is not an integer (use ${min} to ${max})`)),
     fromJson: (v) => (typeof v === 'number' ? check(v) : bad(`${JSON.stringify(v)} is not an integer (use ${min} to ${max})`)),
     toText: (v) => String(v),
-    schema: { type: 'integer', minimum: min, maximum: max },
   };
 }
 
@@ -334,7 +331,6 @@ const DEFS: KeyDefs = {
     fromText: checkPrefix,
     fromJson: stringJson(checkPrefix),
     toText: (v) => v,
-    schema: { type: 'string' },
   },
   theme: {
     describe: 'a theme name from themes/ or a path to a theme .json file',
@@ -343,7 +339,6 @@ const DEFS: KeyDefs = {
     // A file is read from anywhere; a relative path would depend on where zmx runs (`set` stores it absolute).
     fromJson: stringJson((t) => (isThemePath(t) && !t.startsWith('/') ? bad(`${JSON.stringify(t)} must be an absolute path`) : checkTheme(t))),
     toText: (v) => v,
-    schema: { type: 'string', minLength: 1 },
   },
   'status-format': {
     describe: `the status line: text with ${STATUS_PLACEHOLDERS.map((p) => `#{${p}}`).join(' ')}, ## for #, ${ALIGN_RIGHT}`,
@@ -357,7 +352,6 @@ const DEFS: KeyDefs = {
       return r.ok ? ok(t) : r;
     }),
     toText: (v) => v,
-    schema: { type: 'string', maxLength: MAX_STATUS_FORMAT },
   },
   'history-limit': integerKey('lines of history (scrollback) each new pane keeps, as tmux\'s history-limit', HISTORY_LIMIT_BOUNDS),
   'size-policy': {
@@ -366,7 +360,6 @@ const DEFS: KeyDefs = {
     fromText: (t) => ((SIZE_POLICIES as readonly string[]).includes(t) ? ok(t as SizePolicy) : bad(`${JSON.stringify(t)} is not allowed (use ${SIZE_POLICIES.join(' or ')})`)),
     fromJson: (v) => ((SIZE_POLICIES as readonly unknown[]).includes(v) ? ok(v as SizePolicy) : bad(`${JSON.stringify(v)} is not allowed (use ${SIZE_POLICIES.map((p) => `"${p}"`).join(' or ')})`)),
     toText: (v) => v,
-    schema: { enum: [...SIZE_POLICIES] },
   },
   mouse: {
     describe: 'whether the mouse selects panes and scrolls: on or off',
@@ -379,7 +372,6 @@ const DEFS: KeyDefs = {
     },
     fromJson: (v) => (typeof v === 'boolean' ? ok(v) : bad(`${JSON.stringify(v)} is not allowed (use true or false)`)),
     toText: (v) => (v ? 'on' : 'off'),
-    schema: { type: 'boolean' },
   },
   'audit-max-bytes': integerKey('bytes the audit log grows to before it is rotated (at server start)', AUDIT_MAX_BYTES_BOUNDS),
   'audit-files': integerKey('audit log files kept, the current one included (at server start)', AUDIT_FILES_BOUNDS),
@@ -456,9 +448,4 @@ export function firstLine(err: unknown): string {
 
 export function withDefaults(set: Partial<Config>): Config {
   return { ...DEFAULT_CONFIG, ...set };
-}
-
-/** JSON Schema `properties` for conf (no `default`s: conf would write them into the file). */
-export function configJsonSchema(): Record<ConfigKey, Record<string, unknown>> {
-  return Object.fromEntries(CONFIG_KEYS.map((k) => [k, DEFS[k].schema])) as Record<ConfigKey, Record<string, unknown>>;
 }

@@ -2,8 +2,11 @@
  * The settings file, `$ZMX_CONFIG_DIR/config.json`, through `conf` (the only
  * importer of it). It holds only the keys the user set, so `unset` returns a
  * key to its default and a default changed in a later version reaches users
- * who never set it. Rules and messages are src/common/config.ts; conf's own
- * JSON Schema check is a second line of defence behind them.
+ * who never set it. Rules and messages are src/common/config.ts: every read
+ * goes through its parse and check (conf's `deserialize`), every write through
+ * its check first. conf gets no JSON Schema of its own: it would compile one
+ * with Ajv on every construction, ≈ 60 ms of CPU at each server start and
+ * each attach, to repeat those same checks.
  *
  * The file holds no secrets: mode 0644 (less the umask), in the config
  * directory (0700, shared with the keys).
@@ -13,7 +16,7 @@ import { join } from 'node:path';
 import { configDir, ensurePrivateDir } from '../common/paths.js';
 import { ZmxError } from '../common/errors.js';
 import {
-  checkConfigKey, configJsonSchema, firstLine, parseConfigText, validateConfigData, withDefaults,
+  checkConfigKey, firstLine, parseConfigText, validateConfigData, withDefaults,
   type Config, type ConfigKey,
 } from '../common/config.js';
 
@@ -36,8 +39,6 @@ export class ConfigStore {
         configFileMode: CONFIG_FILE_MODE,
         accessPropertiesByDotNotation: false,
         clearInvalidConfig: false,
-        schema: configJsonSchema(),
-        rootSchema: { additionalProperties: false },
         // Our own parse and check first, for messages that name the file and the key.
         deserialize: (text: string) => parseConfigText(text, file),
         serialize: (value: Partial<Config>) => JSON.stringify(value, null, 2) + '\n',
@@ -95,7 +96,7 @@ function asOneLine(err: unknown, file: string): ZmxError {
   if (err instanceof ZmxError) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'EACCES' || code === 'EPERM') return new ZmxError('EACCES', `${file}: permission denied`);
-  return new ZmxError('EINVAL', `${file}: ${firstLine(err).replace(/^Config schema violation: /, '')}`);
+  return new ZmxError('EINVAL', `${file}: ${firstLine(err)}`);
 }
 
 /** Every setting from the default config directory. */
