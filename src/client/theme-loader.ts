@@ -51,7 +51,7 @@ export function loadTheme(nameOrPath: string, themesDir = THEMES_DIR, cwd = proc
 export interface ThemeChoice {
   /** `--theme NAME|PATH`, if given. */
   flag?: string | undefined;
-  /** The `theme` setting, only if the user set it (ConfigStore.explicit().theme), not the default. */
+  /** The `theme` setting, only if the user set it (readConfigFile().theme), not the default. */
   config?: string | undefined;
   env?: NodeJS.ProcessEnv;
   themesDir?: string;

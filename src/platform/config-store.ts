@@ -1,6 +1,7 @@
 /**
  * The settings file, `$ZMX_CONFIG_DIR/config.json`, through `conf` (the only
- * importer of it). It holds only the keys the user set, so `unset` returns a
+ * importer of it), for the commands that change it (`zmx set`, `zmx config`);
+ * what only reads it goes through src/platform/config-file.ts. It holds only the keys the user set, so `unset` returns a
  * key to its default and a default changed in a later version reaches users
  * who never set it. Rules and messages are src/common/config.ts: every read
  * goes through its parse and check (conf's `deserialize`), every write through
@@ -12,15 +13,13 @@
  * directory (0700, shared with the keys).
  */
 import Conf from 'conf';
-import { join } from 'node:path';
 import { configDir, ensurePrivateDir } from '../common/paths.js';
-import { ZmxError } from '../common/errors.js';
 import {
-  checkConfigKey, firstLine, parseConfigText, validateConfigData, withDefaults,
+  checkConfigKey, parseConfigText, validateConfigData, withDefaults,
   type Config, type ConfigKey,
 } from '../common/config.js';
+import { configError as asOneLine, configFile } from './config-file.js';
 
-export const CONFIG_FILE_NAME = 'config.json';
 const CONFIG_FILE_MODE = 0o644;
 
 export class ConfigStore {
@@ -30,7 +29,7 @@ export class ConfigStore {
   /** Reads and checks the file (if any); a bad one throws a one-line EINVAL naming the file and the key. */
   constructor(dir = configDir()) {
     ensurePrivateDir(dir);
-    this.path = join(dir, CONFIG_FILE_NAME);
+    this.path = configFile(dir);
     const file = this.path;
     try {
       this.conf = new Conf<Partial<Config>>({
@@ -89,17 +88,4 @@ export class ConfigStore {
       throw asOneLine(err, this.path);
     }
   }
-}
-
-/** conf's and the file system's errors as one line naming the file. */
-function asOneLine(err: unknown, file: string): ZmxError {
-  if (err instanceof ZmxError) return err;
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'EACCES' || code === 'EPERM') return new ZmxError('EACCES', `${file}: permission denied`);
-  return new ZmxError('EINVAL', `${file}: ${firstLine(err)}`);
-}
-
-/** Every setting from the default config directory. */
-export function loadConfig(dir = configDir()): Config {
-  return new ConfigStore(dir).load();
 }

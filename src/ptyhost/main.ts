@@ -23,7 +23,7 @@ import { Outgoing, isHandoverOp, receiveHandover, takeOver } from './handover.js
 import { AuthorizedKeys } from '../platform/authorized.js';
 import { verifyHelloProof } from '../common/curve.js';
 import { spawnPty } from './pty.js';
-import { loadConfig } from '../platform/config-store.js';
+import { loadConfig } from '../platform/config-file.js';
 import { TERMINAL, scaled } from '../common/constants.js';
 
 /** After the last session ends, wait this long for a new one before exiting. */

@@ -14,7 +14,7 @@ import { fileLogger } from '../platform/log.js';
 import { AuthorizedKeys } from '../platform/authorized.js';
 import { Front } from './front.js';
 import { VERSION } from '../common/version.js';
-import { ConfigStore } from '../platform/config-store.js';
+import { loadConfig } from '../platform/config-file.js';
 import { withDefaults } from '../common/config.js';
 import { readListen } from '../platform/listen.js';
 import { Pairing, PAIRING_DOMAIN } from './pairing.js';
@@ -89,10 +89,9 @@ async function main(): Promise<void> {
     secretKey: serverKeys.secretKey,
     onMessage: (peer, frames) => front.onClientMessage(peer, frames),
   });
-  const config = new ConfigStore();
   const settings = (() => {
     try {
-      return config.load();
+      return loadConfig();
     } catch {
       return withDefaults({}); // a broken config is reported to the user by the client; the server keeps serving
     }
@@ -130,7 +129,7 @@ async function main(): Promise<void> {
     // Read when sizes are applied, so `zmx config set size-policy` takes effect without a restart.
     sizePolicy: () => {
       try {
-        return config.get('size-policy');
+        return loadConfig()['size-policy'];
       } catch {
         return 'latest'; // a broken config is reported to the user by the client; the server keeps serving
       }

@@ -51,10 +51,9 @@ export async function attachSession(ctx: Context, name: string, create: boolean,
 
 /** The full-screen client's settings: the config (zmx config), with --theme over the configured theme. */
 async function tuiSettings(ctx: Context, how: AttachHow) {
-  // conf (with ajv) and the theme files: only the full-screen client reads them.
-  const [{ ConfigStore }, { resolveTheme }] = await Promise.all([import('../../platform/config-store.js'), import('../../client/theme-loader.js')]);
-  const store = new ConfigStore();
-  const explicit = store.explicit();
+  // The settings file and the theme files: only the full-screen client reads them.
+  const [{ readConfigFile }, { resolveTheme }] = await Promise.all([import('../../platform/config-file.js'), import('../../client/theme-loader.js')]);
+  const explicit = readConfigFile();
   const config = withDefaults(explicit);
   const prefix = parsePrefixKey(config.prefix);
   return {
