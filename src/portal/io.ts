@@ -7,6 +7,7 @@ import type { Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { ZmxError, toZmxError } from '../common/errors.js';
 import type { FileStat, FileType } from '../common/portal.js';
+import { noteTraffic } from '../platform/memory.js';
 import { show } from './root.js';
 
 /** Directories list and grep do not enter unless asked (`all`), nor a recursive watch below its top. */
@@ -15,9 +16,14 @@ export const SKIPPED_DIRS: ReadonlySet<string> = new Set(['.git', 'node_modules'
 /** The temp files write and uploads make (`.NAME.zmx-HEX.tmp`): watches do not report them. */
 export const TEMP_NAME = /^\.[\s\S]*\.zmx-[0-9a-f]+\.tmp$/;
 
-/** Up to `length` bytes at `position` (fewer at the end of the file). */
+/**
+ * Up to `length` bytes at `position` (fewer at the end of the file). The
+ * buffer is garbage once its reply is sent: counted as traffic, so a
+ * download's chunks are collected as a received upload's are (memory.ts).
+ */
 export async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
   const buf = Buffer.alloc(length);
+  noteTraffic(length);
   let got = 0;
   while (got < length) {
     const { bytesRead } = await fh.read(buf, got, length - got, position + got);
