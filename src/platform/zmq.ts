@@ -83,6 +83,54 @@ class SendQueue {
   }
 }
 
+/**
+ * Times a socket's creation, its event monitor's, its connect or its bind is
+ * tried when a signal interrupts it. libzmq waits on its mailbox there, and a signal arriving
+ * then (a profiler's SIGPROF, a terminal's SIGWINCH) fails the call with
+ * EINTR: under `--cpu-prof` one `zmx ls` in ten did. Trying again is what
+ * EINTR asks for.
+ */
+const EINTR_RETRIES = 50;
+/**
+ * Between two tries of a monitor. zeromq.js names a monitor's inproc
+ * endpoint after its Observer's address, which the next try may reuse while
+ * libzmq's reaper thread still holds the endpoint of the interrupted one
+ * (EADDRINUSE): a millisecond lets that thread let go.
+ */
+const MONITOR_RETRY_WAIT_MS = 1;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** `create()`, tried again while a signal interrupts it (and, with `busy`, while its endpoint is still held). */
+function despiteSignals<T>(create: () => T, busy = false): T {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return create();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const again = code === 'EINTR' || (busy && code === 'EADDRINUSE');
+      if (!again || attempt >= EINTR_RETRIES) throw err;
+      if (busy) Atomics.wait(pause, 0, 0, MONITOR_RETRY_WAIT_MS);
+    }
+  }
+}
+
+/** `socket.bind(endpoint)`, tried again while a signal interrupts it (libzmq binds nothing before it fails so). */
+async function bindDespiteSignals(socket: zmq.Socket, endpoint: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await socket.bind(endpoint);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EINTR' || attempt >= EINTR_RETRIES) throw err;
+    }
+  }
+}
+
+/** A socket's event monitor (zeromq.js `socket.events`), made despite signals. */
+function eventsOf<S extends zmq.Socket>(socket: S): S['events'] {
+  return despiteSignals(() => socket.events, true);
+}
+
 const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
 const IPC_PREFIX = 'ipc://';
 /** Mode of every IPC socket a server binds: read and write for its owner only. */
@@ -118,7 +166,7 @@ function frameBytes(frames: readonly Buffer[]): number {
  * accepts and refuses the rest (and every non-CURVE mechanism).
  */
 export class ZapHandler implements Disposable {
-  private readonly socket = new zmq.Reply({ linger: TIMING.lingerMs });
+  private readonly socket = despiteSignals(() => new zmq.Reply({ linger: TIMING.lingerMs }));
   private loop: Promise<void> | null = null;
 
   /**
@@ -131,7 +179,7 @@ export class ZapHandler implements Disposable {
   constructor(private readonly isAllowed: (publicKeyZ85: string, identity: Buffer, domain: string) => boolean, private readonly onDecision?: (key: string, allowed: boolean, identity: Buffer, domain: string) => void) {}
 
   async start(): Promise<void> {
-    await this.socket.bind(ZAP_ENDPOINT);
+    await bindDespiteSignals(this.socket, ZAP_ENDPOINT);
     this.loop = this.run();
   }
 
@@ -188,7 +236,7 @@ export class ServerEndpoint implements Disposable {
   private loop: Promise<void> | null = null;
 
   constructor(private readonly opts: ServerOptions) {
-    this.socket = new zmq.Router({
+    this.socket = despiteSignals(() => new zmq.Router({
       curveServer: true,
       curveSecretKey: opts.secretKey,
       maxMessageSize: LIMITS.maxMessageBytes,
@@ -204,16 +252,16 @@ export class ServerEndpoint implements Disposable {
       handover: true,
       // Without a ZAP handler libzmq would admit any Curve client; refuse instead.
       zapEnforceDomain: true,
-    });
+    }));
     this.queue = new SendQueue(this.socket, () => {
       /* a peer that went away: ROUTER drops, nothing to do */
     });
-    this.socket.events.on('disconnect', (ev) => opts.onDisconnect?.(ev.address));
+    eventsOf(this.socket).on('disconnect', (ev) => opts.onDisconnect?.(ev.address));
   }
 
   async bind(): Promise<void> {
     for (const e of this.opts.endpoints) {
-      await this.socket.bind(e);
+      await bindDespiteSignals(this.socket, e);
       // The 0700 run-time directory already keeps other users out; the
       // socket itself is made owner-only too (SECURITY.md, "Local sockets").
       if (e.startsWith(IPC_PREFIX)) chmodSync(e.slice(IPC_PREFIX.length), OWNER_ONLY);
@@ -261,7 +309,7 @@ export class ClientLink implements Disposable {
     const curve = opts.curve
       ? { curveServerKey: opts.curve.serverKey, curvePublicKey: opts.curve.publicKey, curveSecretKey: opts.curve.secretKey }
       : {};
-    this.socket = new zmq.Dealer({
+    this.socket = despiteSignals(() => new zmq.Dealer({
       ...curve,
       ...(opts.routingId ? { routingId: opts.routingId } : {}),
       maxMessageSize: LIMITS.maxMessageBytes,
@@ -272,15 +320,17 @@ export class ClientLink implements Disposable {
       linger: TIMING.lingerMs,
       reconnectInterval: FLOW.reconnectIntervalMs,
       handshakeInterval: FLOW.handshakeTimeoutMs,
-    });
+    }));
     this.queue = new SendQueue(this.socket, () => {});
-    this.socket.events.on('handshake:error:auth', () => opts.onAuthFailure?.());
-    this.socket.events.on('handshake', () => opts.onConnectionChange?.(true));
-    this.socket.events.on('disconnect', () => opts.onConnectionChange?.(false));
+    const events = eventsOf(this.socket);
+    events.on('handshake:error:auth', () => opts.onAuthFailure?.());
+    events.on('handshake', () => opts.onConnectionChange?.(true));
+    events.on('disconnect', () => opts.onConnectionChange?.(false));
   }
 
   connect(): void {
-    this.socket.connect(this.opts.endpoint);
+    // libzmq connects nothing before it fails with EINTR: trying again is safe.
+    despiteSignals(() => this.socket.connect(this.opts.endpoint));
     this.loop = this.run();
   }
 
