@@ -84,11 +84,11 @@ class SendQueue {
 }
 
 /**
- * Times a socket's creation, its event monitor's, its connect or its bind is
- * tried when a signal interrupts it. libzmq waits on its mailbox there, and a signal arriving
- * then (a profiler's SIGPROF, a terminal's SIGWINCH) fails the call with
- * EINTR: under `--cpu-prof` one `zmx ls` in ten did. Trying again is what
- * EINTR asks for.
+ * Times a socket's creation, its event monitor's, its connect or its bind
+ * is tried when a signal interrupts it. libzmq waits on its mailbox there,
+ * and a signal arriving then (a profiler's SIGPROF, a terminal's SIGWINCH)
+ * fails the call with EINTR: under `--cpu-prof` one `zmx ls` in ten did.
+ * Trying again is what EINTR asks for.
  */
 const EINTR_RETRIES = 50;
 /**

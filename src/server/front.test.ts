@@ -541,6 +541,34 @@ test('when the pty host is lost, requests waiting on it fail with EUNAVAIL and s
   assert.ok(rig.to('c1').some((m) => m.header.t === MsgType.StreamEnd && m.header.sid === sid), 'the stream ends');
 });
 
+test('a list the pty host did not answer before it stopped is asked once of the next one; a second loss is EUNAVAIL', async () => {
+  const rig = new Rig();
+  rig.hostUp();
+  rig.hello('c1');
+  rig.request('c1', 1, 'session.list', {});
+  await rig.take('session.list');
+  const wakes = rig.wakes;
+  rig.front.hostLost(); // the idle pty host exited as the request reached it
+  await settle();
+  assert.deepEqual(errorsOf(rig.to('c1')), [], 'no error while a pty host can still answer');
+  assert.ok(rig.wakes > wakes, 'a pty host is asked for again');
+  rig.hostUp();
+  rig.reply(await rig.take('session.list'), { sessions: [] });
+  await settle();
+  const r = rig.to('c1').find((m) => m.header.t === MsgType.Reply && m.header.id === 1);
+  assert.ok(r, 'the list is answered');
+  assert.deepEqual(resultOf<{ sessions: SessionInfo[] }>(r).sessions, []);
+  // Once only: a pty host that stops again gets the error through.
+  rig.request('c1', 2, 'session.get', { name: 'a' });
+  await rig.take('session.get');
+  rig.front.hostLost();
+  rig.hostUp();
+  await rig.take('session.get');
+  rig.front.hostLost();
+  await settle();
+  assert.deepEqual(errorsOf(rig.to('c1')).map((e) => [e.id, e.code, e.message]), [[2, 'EUNAVAIL', 'the pty host stopped']]);
+});
+
 test('session.list and session.get count the clients attached through the front', async () => {
   const rig = new Rig();
   rig.hostUp();

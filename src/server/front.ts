@@ -134,6 +134,16 @@ interface Stream {
 interface HostReply { result: Record<string, unknown>; frames: Buffer[] }
 
 /** Ops the front answers itself; the rest go to the pty host as they are. */
+/** Pty host requests that change nothing there: asked again of the next pty host when one stops before answering. */
+const ASKED_AGAIN: ReadonlySet<OpName> = new Set<OpName>(['session.list', 'session.get']);
+
+/** A pty host request's answer when that pty host stopped first. */
+class HostStopped extends ZmxError {
+  constructor() {
+    super('EUNAVAIL', 'the pty host stopped');
+  }
+}
+
 const FRONT_OPS: ReadonlySet<OpName> = new Set<OpName>(['server.info', 'server.stop', 'server.upgrade', 'host.handover', 'host.handover.commit', 'server.pair', 'pair.claim', 'session.list', 'session.get', 'session.attach', 'session.tail', 'session.detach', 'session.switch', 'pane.subscribe']);
 
 /** The window area a client's terminal gives: a tui keeps a status bar; a raw client shows one pane, less its title. */
@@ -289,7 +299,7 @@ export class Front {
     this.renewHostReady();
     this.hostDirect = false;
     for (const [id, p] of this.hostPending) {
-      p.reject(new ZmxError('EUNAVAIL', 'the pty host stopped'));
+      p.reject(new HostStopped());
       this.hostPending.delete(id);
     }
     // Its panes are gone, and a new pty host numbers panes afresh: end every stream.
@@ -303,7 +313,23 @@ export class Front {
     return this.hostRequest(op, args, frames);
   }
 
+  /**
+   * A request to the pty host. One that only reads (ASKED_AGAIN) is asked
+   * again, once, of the next pty host when the one it went to stops before
+   * answering: an idle pty host exits a second after its last session has
+   * ended, and a `zmx ls` arriving just then should hear "no sessions", not
+   * that a process it never asked for went away.
+   */
   private async hostRequest<K extends OpName>(op: K, args: OpArgs<K>, frames: Buffer[] = []): Promise<{ result: OpResult<K>; frames: Buffer[] }> {
+    try {
+      return await this.hostRequestOnce(op, args, frames);
+    } catch (err) {
+      if (!(err instanceof HostStopped) || !ASKED_AGAIN.has(op)) throw err;
+      return this.hostRequestOnce(op, args, frames);
+    }
+  }
+
+  private async hostRequestOnce<K extends OpName>(op: K, args: OpArgs<K>, frames: Buffer[]): Promise<{ result: OpResult<K>; frames: Buffer[] }> {
     this.deps.wakeHost();
     await this.hostReady;
     const id = this.nextHostId++;
