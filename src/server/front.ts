@@ -133,7 +133,6 @@ interface Stream {
 
 interface HostReply { result: Record<string, unknown>; frames: Buffer[] }
 
-/** Ops the front answers itself; the rest go to the pty host as they are. */
 /** Pty host requests that change nothing there: asked again of the next pty host when one stops before answering. */
 const ASKED_AGAIN: ReadonlySet<OpName> = new Set<OpName>(['session.list', 'session.get']);
 
@@ -144,6 +143,7 @@ class HostStopped extends ZmxError {
   }
 }
 
+/** Ops the front answers itself; the rest go to the pty host as they are. */
 const FRONT_OPS: ReadonlySet<OpName> = new Set<OpName>(['server.info', 'server.stop', 'server.upgrade', 'host.handover', 'host.handover.commit', 'server.pair', 'pair.claim', 'session.list', 'session.get', 'session.attach', 'session.tail', 'session.detach', 'session.switch', 'pane.subscribe']);
 
 /** The window area a client's terminal gives: a tui keeps a status bar; a raw client shows one pane, less its title. */
