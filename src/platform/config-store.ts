@@ -1,13 +1,13 @@
 /**
  * The settings file, `$ZMX_CONFIG_DIR/config.json`, through `conf` (the only
- * importer of it), for the commands that change it (`zmx set`, `zmx config`);
- * what only reads it goes through src/platform/config-file.ts. It holds only the keys the user set, so `unset` returns a
- * key to its default and a default changed in a later version reaches users
- * who never set it. Rules and messages are src/common/config.ts: every read
- * goes through its parse and check (conf's `deserialize`), every write through
- * its check first. conf gets no JSON Schema of its own: it would compile one
- * with Ajv on every construction, ≈ 60 ms of CPU at each server start and
- * each attach, to repeat those same checks.
+ * importer of it), for the commands that change it (`zmx set`, `zmx
+ * config`); what only reads it goes through src/platform/config-file.ts. It
+ * holds only the keys the user set, so `unset` returns a key to its default
+ * and a default changed in a later version reaches users who never set it.
+ * Rules and messages are src/common/config.ts: every read goes through its
+ * parse and check (conf's `deserialize`), every write through its check
+ * first. conf gets no JSON Schema of its own: Ajv would compile one at every
+ * construction (≈ 60 ms of CPU) to repeat those same checks.
  *
  * The file holds no secrets: mode 0644 (less the umask), in the config
  * directory (0700, shared with the keys).
