@@ -9,7 +9,8 @@
 // slowest first by the times of the last run (dist/.test-times.json), each
 // file's output printed whole when it ends. The summary lists each file's
 // wall time; with --profile also the zmx CLI processes it started, and the
-// run's node processes and their CPU by kind (test/helpers/count-calls.ts). CONTRIBUTING.md, "Test suite".
+// run's node processes and their CPU by kind (test/helpers/count-calls.ts).
+// CONTRIBUTING.md, "Test suite".
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -58,7 +59,7 @@ const reporter = process.stdout.isTTY ? ['--test-reporter=spec'] : [];
 const profileDir = profile ? mkdtempSync(join(tmpdir(), 'zmx-profile-')) : null;
 const counter = pathToFileURL(resolve('dist/test/helpers/count-calls.js')).href;
 const results = [];
-/** With --profile: node processes and their CPU by kind (cli, front, ptyhost, search-worker, other). */
+/** With --profile: node processes and their CPU by kind (cli, front, ptyhost, other). */
 const cpuByKind = {};
 const started = Date.now();
 

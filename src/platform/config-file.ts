@@ -11,7 +11,7 @@ import { configDir } from '../common/paths.js';
 import { ZmxError } from '../common/errors.js';
 import { firstLine, parseConfigText, withDefaults, type Config } from '../common/config.js';
 
-export const CONFIG_FILE_NAME = 'config.json';
+const CONFIG_FILE_NAME = 'config.json';
 
 /** The settings file of a config directory. */
 export function configFile(dir = configDir()): string {

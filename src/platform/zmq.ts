@@ -100,16 +100,21 @@ const EINTR_RETRIES = 50;
 const MONITOR_RETRY_WAIT_MS = 1;
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
+/** Whether a try that failed with `err` is worth another (EINTR; with `busy`, EADDRINUSE), pausing first when `busy`. */
+function tryAgain(err: unknown, attempt: number, busy: boolean): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (attempt >= EINTR_RETRIES || !(code === 'EINTR' || (busy && code === 'EADDRINUSE'))) return false;
+  if (busy) Atomics.wait(pause, 0, 0, MONITOR_RETRY_WAIT_MS);
+  return true;
+}
+
 /** `create()`, tried again while a signal interrupts it (and, with `busy`, while its endpoint is still held). */
 function despiteSignals<T>(create: () => T, busy = false): T {
   for (let attempt = 1; ; attempt++) {
     try {
       return create();
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const again = code === 'EINTR' || (busy && code === 'EADDRINUSE');
-      if (!again || attempt >= EINTR_RETRIES) throw err;
-      if (busy) Atomics.wait(pause, 0, 0, MONITOR_RETRY_WAIT_MS);
+      if (!tryAgain(err, attempt, busy)) throw err;
     }
   }
 }
@@ -118,10 +123,9 @@ function despiteSignals<T>(create: () => T, busy = false): T {
 async function bindDespiteSignals(socket: zmq.Socket, endpoint: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await socket.bind(endpoint);
-      return;
+      return await socket.bind(endpoint);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EINTR' || attempt >= EINTR_RETRIES) throw err;
+      if (!tryAgain(err, attempt, false)) throw err;
     }
   }
 }
