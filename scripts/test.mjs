@@ -88,7 +88,8 @@ function runFile(file, index) {
         k.n++;
         k.ms += Number(cpu) || 0;
       }
-      results.push({ file, ms, ok: code === 0, calls: lines ? lines.filter(([kind]) => kind === 'cli').length : null, signal });
+      const cpu = lines ? lines.reduce((sum, [, ms]) => sum + (Number(ms) || 0), 0) : null;
+      results.push({ file, ms, ok: code === 0, calls: lines ? lines.filter(([kind]) => kind === 'cli').length : null, cpu, signal });
       done();
     });
   });
@@ -103,7 +104,8 @@ const wall = Date.now() - started;
 results.sort((a, b) => b.ms - a.ms);
 process.stdout.write(`\n# ${files.length} files, ${concurrency} at once, ${(wall / 1000).toFixed(1)} s\n`);
 for (const r of results) {
-  process.stdout.write(`# ${(r.ms / 1000).toFixed(1).padStart(7)} s${r.calls === null ? '' : `${String(r.calls).padStart(6)} calls`}  ${r.ok ? '  ' : 'FAIL'} ${r.file}\n`);
+  const counted = r.calls === null ? '' : `${String(r.calls).padStart(6)} calls ${(r.cpu / 1000).toFixed(1).padStart(6)} s CPU`;
+  process.stdout.write(`# ${(r.ms / 1000).toFixed(1).padStart(7)} s${counted}  ${r.ok ? '  ' : 'FAIL'} ${r.file}\n`);
 }
 if (profileDir) {
   process.stdout.write(`# node processes by kind: ${Object.entries(cpuByKind).sort((a, b) => b[1].ms - a[1].ms).map(([kind, k]) => `${kind} ${k.n} (${(k.ms / 1000).toFixed(1)} s CPU)`).join(', ')}\n`);

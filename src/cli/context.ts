@@ -4,7 +4,7 @@
  */
 import { runtimeDir, runtimePaths, type RuntimePaths } from '../common/paths.js';
 import { matchNames, withPrefix, validateSessionName, sessionNotFound } from '../common/names.js';
-import { Connection } from '../client/connection.js';
+import type { Connection } from '../client/connection.js';
 import { Hosts } from '../client/hosts.js';
 import { UsageError } from './usage-error.js';
 
@@ -32,6 +32,9 @@ export class Context {
 
   /** Connects to the server; with spawn false, null means no server and so no sessions. */
   async connect(spawn: boolean): Promise<Connection | null> {
+    // Loaded here, not at the top: commands that reach no server (--version,
+    // help, keys, config) start without the client's codec and zeromq.
+    const { Connection } = await import('../client/connection.js');
     // A remote server is never started from here: it runs, or the command says it cannot reach it.
     const conn = this.host ? await Connection.remote(new Hosts().get(this.host)) : await Connection.local({ spawn, paths: this.paths });
     if (conn) this.connections.push(conn);

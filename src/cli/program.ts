@@ -37,9 +37,12 @@ function build(spec: CommandSpec, parent: Command, ctx: Context, done: (status: 
   for (const a of spec.args) cmd.argument(argSyntax(a), a.description);
   for (const o of spec.options) cmd.option(o.flags, o.description);
   if (spec.passThrough) cmd.passThroughOptions();
-  const extra = [spec.details, spec.examples?.length ? `Examples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}` : '']
-    .filter(Boolean).join('\n\n');
-  if (extra) cmd.addHelpText('after', `\n${extra}`);
+  // Made when this command's help is shown: a command's details may read files (config set's themes).
+  cmd.addHelpText('after', () => {
+    const extra = [spec.details, spec.examples?.length ? `Examples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}` : '']
+      .filter(Boolean).join('\n\n');
+    return extra ? `\n${extra}` : '';
+  });
   cmd.action(async (...values: unknown[]) => {
     const opts = cmd.opts();
     if (typeof opts['host'] === 'string') ctx.host = opts['host'];

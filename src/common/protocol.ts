@@ -13,10 +13,10 @@ import { LIMITS } from './constants.js';
 import { LAYOUT_PRESETS, type Direction, type LayoutNode, type SplitDir } from './layout.js';
 import { SIGNALS, type AuditEntry, type ExecInfo, type FileStat, type GrepMatch, type ReadFilesEntry, type SignalName } from './portal.js';
 
-/** Bumped on any incompatible change. A peer states the range it speaks. */
-export const PROTOCOL_VERSION = 1;
-/** The oldest version this build still speaks. */
-export const MIN_PROTOCOL_VERSION = 1;
+// The version numbers live beside the release's, in a module without the
+// codec, so that `zmx version` can print them without loading msgpackr.
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from './version.js';
+export { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION };
 
 /** Capabilities announced in hello/welcome; a peer ignores ones it does not know. */
 export const CAPABILITIES = ['pty', 'labels', 'run', 'history.html', 'write', 'windows', 'portal'] as const;

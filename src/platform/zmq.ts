@@ -8,7 +8,8 @@
  * client that is not in the authorized set.
  */
 import { chmodSync } from 'node:fs';
-import * as zmq from 'zeromq';
+import { createRequire } from 'node:module';
+import type * as Zmq from 'zeromq';
 import { FLOW, LIMITS, QUEUES, TIMING } from '../common/constants.js';
 import { z85Encode } from '../common/z85.js';
 import { noteTraffic } from './memory.js';
@@ -18,12 +19,25 @@ export interface KeyPair {
   secretKey: string;
 }
 
+/**
+ * The native module, loaded when the first socket or keypair is made: a
+ * command that talks to no server (--version, help, keys list) never pays
+ * for the addon, and zeromq's CommonJS entry is required rather than
+ * imported, so Node's ESM loader does not scan its source for export names
+ * (≈ 6 ms of every CLI call, docs/performance.md).
+ */
+let native: typeof Zmq | undefined;
+
+function zmq(): typeof Zmq {
+  return (native ??= createRequire(import.meta.url)('zeromq') as typeof Zmq);
+}
+
 export interface Disposable {
   dispose(): Promise<void> | void;
 }
 
 export function generateKeyPair(): KeyPair {
-  const { publicKey, secretKey } = zmq.curveKeyPair();
+  const { publicKey, secretKey } = zmq().curveKeyPair();
   return { publicKey, secretKey };
 }
 
@@ -38,7 +52,7 @@ class SendQueue {
   private queue: (readonly Buffer[])[] = [];
   private running = false;
   private closed = false;
-  constructor(private readonly socket: zmq.Socket & { send(msg: zmq.MessageLike[]): Promise<void> }, private readonly onError: (err: unknown) => void) {}
+  constructor(private readonly socket: Zmq.Socket & { send(msg: Zmq.MessageLike[]): Promise<void> }, private readonly onError: (err: unknown) => void) {}
 
   push(frames: readonly Buffer[]): void {
     if (this.closed) return;
@@ -120,7 +134,7 @@ function despiteSignals<T>(create: () => T, busy = false): T {
 }
 
 /** `socket.bind(endpoint)`, tried again while a signal interrupts it (libzmq binds nothing before it fails so). */
-async function bindDespiteSignals(socket: zmq.Socket, endpoint: string): Promise<void> {
+async function bindDespiteSignals(socket: Zmq.Socket, endpoint: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await socket.bind(endpoint);
@@ -131,7 +145,7 @@ async function bindDespiteSignals(socket: zmq.Socket, endpoint: string): Promise
 }
 
 /** A socket's event monitor (zeromq.js `socket.events`), made despite signals. */
-function eventsOf<S extends zmq.Socket>(socket: S): S['events'] {
+function eventsOf<S extends Zmq.Socket>(socket: S): S['events'] {
   return despiteSignals(() => socket.events, true);
 }
 
@@ -146,7 +160,7 @@ const OWNER_ONLY = 0o600;
  * iterator wraps each receive in a second promise and a result object,
  * per message, on the keystroke path.
  */
-async function receiveLoop(socket: zmq.Dealer | zmq.Router, onMessage: (frames: Buffer[]) => void): Promise<void> {
+async function receiveLoop(socket: Zmq.Dealer | Zmq.Router, onMessage: (frames: Buffer[]) => void): Promise<void> {
   while (!socket.closed) {
     let frames: Buffer[];
     try {
@@ -170,7 +184,7 @@ function frameBytes(frames: readonly Buffer[]): number {
  * accepts and refuses the rest (and every non-CURVE mechanism).
  */
 export class ZapHandler implements Disposable {
-  private readonly socket = despiteSignals(() => new zmq.Reply({ linger: TIMING.lingerMs }));
+  private readonly socket = despiteSignals(() => new (zmq().Reply)({ linger: TIMING.lingerMs }));
   private loop: Promise<void> | null = null;
 
   /**
@@ -235,12 +249,12 @@ export interface ServerOptions {
 
 /** A CurveZMQ ROUTER: many authenticated peers, addressed by routing id. */
 export class ServerEndpoint implements Disposable {
-  private readonly socket: zmq.Router;
+  private readonly socket: Zmq.Router;
   private readonly queue: SendQueue;
   private loop: Promise<void> | null = null;
 
   constructor(private readonly opts: ServerOptions) {
-    this.socket = despiteSignals(() => new zmq.Router({
+    this.socket = despiteSignals(() => new (zmq().Router)({
       curveServer: true,
       curveSecretKey: opts.secretKey,
       maxMessageSize: LIMITS.maxMessageBytes,
@@ -305,7 +319,7 @@ export interface ClientOptions {
 
 /** A CurveZMQ DEALER connected to one server. */
 export class ClientLink implements Disposable {
-  private readonly socket: zmq.Dealer;
+  private readonly socket: Zmq.Dealer;
   private readonly queue: SendQueue;
   private loop: Promise<void> | null = null;
 
@@ -313,7 +327,7 @@ export class ClientLink implements Disposable {
     const curve = opts.curve
       ? { curveServerKey: opts.curve.serverKey, curvePublicKey: opts.curve.publicKey, curveSecretKey: opts.curve.secretKey }
       : {};
-    this.socket = despiteSignals(() => new zmq.Dealer({
+    this.socket = despiteSignals(() => new (zmq().Dealer)({
       ...curve,
       ...(opts.routingId ? { routingId: opts.routingId } : {}),
       maxMessageSize: LIMITS.maxMessageBytes,

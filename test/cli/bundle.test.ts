@@ -73,3 +73,24 @@ test('a server started from the bundle runs the bundled front and pty host', asy
     assert.ok(cmdline.some((a) => a.startsWith(join(ROOT, 'dist/bundle/'))), `not from the bundle: ${cmdline.join(' ')}`);
   }
 });
+
+/**
+ * What reaching a server takes: the zeromq addon and the client's codec and
+ * link (src/client/connection.ts, msgpackr, bundled into a chunk of their own).
+ */
+const CONNECTING = /node_modules\/(zeromq|msgpackr)\/|src\/client\/connection\.ts$/;
+
+test('zmx --version and zmx config get load neither zeromq nor the client\'s codec: they reach no server', async (t) => {
+  const sb = sandbox(t);
+  const meta = JSON.parse(readFileSync(join(ROOT, 'dist/bundle/meta.json'), 'utf8')) as Meta;
+  for (const args of [['--version'], ['config', 'get', 'prefix']]) {
+    const loaded = await loadedBy(async (env) => assertOk(await sb.zmx(args, { env }), args.join(' ')));
+    const files = loaded.filter((u) => u.startsWith('file:')).map((u) => new URL(u).pathname);
+    assert.ok(files.includes(bundlePath('cli')), `${STALE}; loaded: ${files.join(' ')}`);
+    const reached = files.flatMap((f) => {
+      const output = meta.outputs[f.slice(ROOT.length + (ROOT.endsWith('/') ? 0 : 1))];
+      return [f, ...Object.keys(output?.inputs ?? {})].filter((i) => CONNECTING.test(i));
+    });
+    assert.deepEqual(reached, [], `zmx ${args.join(' ')} loaded what only a connection needs`);
+  }
+});

@@ -37,13 +37,16 @@ const set: CommandSpec = {
   summary: 'Change a setting',
   args: [KEY_ARG, { name: 'value', description: 'the new value', required: true }],
   options: [],
-  details: [
-    'Settings:',
-    ...describeConfigKeys().map((l) => `  ${l}`),
-    '',
-    `A theme is checked by loading it, so a broken theme file is reported now rather than at attach. Shipped themes: ${themeNames().join(', ')}. A path is stored absolute.`,
-    `The status format's placeholders: ${STATUS_PLACEHOLDERS.map((p) => `#{${p}}`).join(' ')}; ## is a #, and #[align=right] starts the right-hand part.`,
-  ].join('\n'),
+  // A getter: the shipped themes are a directory read, made when help is shown, not at every start.
+  get details() {
+    return [
+      'Settings:',
+      ...describeConfigKeys().map((l) => `  ${l}`),
+      '',
+      `A theme is checked by loading it, so a broken theme file is reported now rather than at attach. Shipped themes: ${themeNames().join(', ')}. A path is stored absolute.`,
+      `The status format's placeholders: ${STATUS_PLACEHOLDERS.map((p) => `#{${p}}`).join(' ')}; ## is a #, and #[align=right] starts the right-hand part.`,
+    ].join('\n');
+  },
   examples: [
     'zmx config set prefix C-a',
     'zmx config set theme solarized-dark',

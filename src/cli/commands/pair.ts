@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../command.js';
-import { Connection } from '../../client/connection.js';
+import type { Connection } from '../../client/connection.js';
 import { Hosts } from '../../client/hosts.js';
 import { checkTcpEndpoint } from '../../platform/listen.js';
 import { normalizeCode, pairingEndpoint, pairingKeyPair } from '../../common/pairing.js';
@@ -44,6 +44,7 @@ export const pair: CommandSpec = {
     const silence = `pairing with ${address} failed: the code is wrong, used or expired, or ${where} cannot be reached; run zmx pair on the server for a new code`;
     let conn: Connection;
     try {
+      const { Connection } = await import('../../client/connection.js');
       conn = await Connection.to(where, pairingKeyPair(code).publicKey, `the pairing endpoint ${where}`, { timeoutMs: PAIR_TIMEOUT_MS, silence });
     } catch (err) {
       // A wrong code is silence; a code just used is refused by ZAP until its endpoint closes.

@@ -1,6 +1,5 @@
 import type { CommandSpec } from '../command.js';
-import { VERSION } from '../../common/version.js';
-import { PROTOCOL_VERSION } from '../../common/protocol.js';
+import { PROTOCOL_VERSION, VERSION } from '../../common/version.js';
 
 export const version: CommandSpec = {
   name: 'version',
