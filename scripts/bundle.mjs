@@ -5,18 +5,29 @@
 // blessed and @xterm, the MCP SDK, conf) lands in chunks of its own, read only
 // when that command runs. One file (plus a shared chunk or two) instead of
 // ~90 of zmx's modules and their packages' is most of a CLI call's start-up
-// (docs/performance.md). Run by `npm run build` and `prepare`, after tsc.
+// (docs/performance.md). Run by `npm run build` after tsc, and alone by
+// `prepare` (npm install).
 //
 // Native addons stay outside (their loaders find the .node file relative to
 // their own package), and so does blessed: it requires its widgets by computed
 // names and reads its terminfo files relative to its own directory.
 import { build } from 'esbuild';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-// The entry table, from tsc's output (the build runs tsc first): the one list.
-import { BUNDLE_DIR as OUT, ENTRIES } from '../dist/src/common/entries.js';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
+/**
+ * The entry table (src/common/entries.ts), which bin/zmx imports too, as
+ * JavaScript: tsc's output when `npm run build` ran tsc first. `npm
+ * install` (prepare) bundles without tsc, since esbuild reads the
+ * TypeScript sources itself; type-checking and the tests' compiled files
+ * are the developer's build. Then the table alone is transpiled here.
+ */
+const TABLE = 'dist/src/common/entries.js';
+if (!existsSync(`${ROOT}${TABLE}`)) {
+  await build({ absWorkingDir: ROOT, entryPoints: ['src/common/entries.ts'], outfile: TABLE, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning' });
+}
+const { BUNDLE_DIR: OUT, ENTRIES } = await import(pathToFileURL(`${ROOT}${TABLE}`).href);
 /** Packages loaded from node_modules at run time: the native addons, and blessed (above). */
 const EXTERNAL = ['zeromq', 'node-pty', '@napi-rs/keyring', 'msgpackr-extract', 'koffi', 'blessed'];
 /**
