@@ -4,8 +4,11 @@
  * attach`, `screen -r`, `dtach -a`, or `cat` itself for the bare pty. Bytes
  * are written to its master side and looked for in what comes back.
  */
+import xtermHeadless from '@xterm/headless';
 import { spawnPty, type PtyProcess } from '../../src/ptyhost/pty.js';
 import { alive, hrms, killPid, sleep, type Cleanup } from './procs.js';
+
+const { Terminal } = xtermHeadless;
 
 /** The outer terminal's size: the classic 80x24. */
 export const COLS = 80;
@@ -25,8 +28,21 @@ export function drawnText(s: string): string {
   return esc >= 0 ? t.slice(0, esc) : t;
 }
 
+/** The screen as a terminal shows it: its rows (trailing blanks cut) and the cursor's row. */
+export interface Screen {
+  rows: string[];
+  cursorY: number;
+}
+
 export class OuterPty {
   private readonly pty: PtyProcess;
+  private readonly size: { cols: number; rows: number };
+  /**
+   * A model of the screen (trackScreen), and the bytes not yet fed to it:
+   * they are parsed only when a screen is asked for, so a timed wait on the
+   * raw bytes pays nothing for it.
+   */
+  private model: { term: InstanceType<typeof Terminal>; pending: Buffer[] } | null = null;
   /** Raw output since the last mark (latin1: one char per byte). */
   private raw = '';
   /** Bytes seen since the last mark. */
@@ -38,8 +54,10 @@ export class OuterPty {
   constructor(file: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, cleanup: Cleanup, size = { cols: COLS, rows: ROWS }) {
     const clean: Record<string, string> = {};
     for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
+    this.size = size;
     this.pty = spawnPty({ file, args, cwd, env: clean, cols: size.cols, rows: size.rows });
     this.pty.onData((data) => {
+      this.model?.pending.push(Buffer.from(data));
       this.bytes += data.length;
       this.raw += data.toString('latin1');
       if (this.raw.length > KEEP_CHARS) this.raw = this.raw.slice(-KEEP_CHARS / 2);
@@ -65,6 +83,52 @@ export class OuterPty {
 
   write(data: string | Buffer): void {
     this.pty.write(data);
+  }
+
+  /**
+   * Keeps a model of this terminal's screen from now on (call it before the
+   * client draws): for a client that draws only the cells that changed, so a
+   * line it shows need not be in its output in one piece.
+   */
+  trackScreen(): void {
+    this.model ??= { term: new Terminal({ cols: this.size.cols, rows: this.size.rows, allowProposedApi: true }), pending: [] };
+  }
+
+  get tracking(): boolean {
+    return this.model !== null;
+  }
+
+  /** The screen now, once every byte so far is parsed (trackScreen first). */
+  async screen(): Promise<Screen> {
+    const m = this.model;
+    if (!m) throw new Error('screen() without trackScreen()');
+    if (m.pending.length) {
+      const data = Buffer.concat(m.pending.splice(0));
+      await new Promise<void>((resolve) => m.term.write(data, resolve));
+    }
+    const buf = m.term.buffer.active;
+    const rows: string[] = [];
+    for (let y = 0; y < m.term.rows; y++) rows.push(buf.getLine(buf.viewportY + y)?.translateToString(true) ?? '');
+    return { rows, cursorY: buf.cursorY };
+  }
+
+  /** Resolves once `test` holds for the screen (trackScreen first); rejects after `timeoutMs` or if the client exits. */
+  async waitForScreen(test: (screen: Screen) => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const screen = await this.screen();
+      if (test(screen)) return;
+      if (this.exited) throw new Error(`client exited while waiting for ${what}: ${JSON.stringify(screen.rows)}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; screen: ${JSON.stringify(screen.rows)}`);
+      // The next output (or the deadline) is the next time to look; output
+      // that came while the last bytes were parsed is looked at at once.
+      await new Promise<void>((resolve) => {
+        if (this.model?.pending.length) { resolve(); return; }
+        const timer = setTimeout(() => { this.waiter = null; resolve(); }, left);
+        this.waiter = () => { clearTimeout(timer); this.waiter = null; resolve(); };
+      });
+    }
   }
 
   /** The drawn text seen since the last mark. */
@@ -118,6 +182,8 @@ export class OuterPty {
 
   /** Ends the client by pid: SIGHUP to its group (as a closed terminal), SIGKILL if it lingers. */
   async close(): Promise<void> {
+    this.model?.term.dispose();
+    this.model = null;
     if (this.exited) { this.pty.dispose(); return; }
     const gone = new Promise<void>((r) => this.exitWaiters.push(r));
     this.pty.signalGroup('SIGHUP');
@@ -152,7 +218,12 @@ export async function echoKeystrokes(term: OuterPty, count: number, opts: { line
       term.mark();
       term.write('\r');
       const expect = line;
-      await term.waitFor((t) => t.split(expect).length > 1, 'cat to print the line back', Math.max(10_000, opts.keyTimeoutMs ?? 0));
+      const timeoutMs = Math.max(10_000, opts.keyTimeoutMs ?? 0);
+      // On a tracked screen: the typed line and cat's copy of it on the two
+      // rows above the cursor (a client that redraws only changed cells
+      // may never send the line in one piece); else in the output.
+      if (term.tracking) await term.waitForScreen((s) => [1, 2].every((up) => s.rows[s.cursorY - up]?.includes(expect)), 'cat to print the line back', timeoutMs);
+      else await term.waitFor((t) => t.split(expect).length > 1, 'cat to print the line back', timeoutMs);
       line = '';
     }
   }

@@ -39,6 +39,8 @@ export const echo: Measure = {
           await k.start(cleanup);
           await k.newSession('echo', 'exec cat');
           term = k.attach('echo', cleanup);
+          // Every contender's lines are checked on its screen (echoKeystrokes).
+          term.trackScreen();
           // Attached once a key comes back.
           await term.echo('z', ATTACH_TIMEOUT_MS);
           await term.settle();

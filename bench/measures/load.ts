@@ -55,6 +55,9 @@ export const load: Measure = {
           }
           await k.newSession('echo', 'exec cat');
           const term = k.attach('echo', local);
+          // Every contender's lines are checked on its screen: under load the
+          // TUI redraws a scrolled row cell by cell (echoKeystrokes).
+          term.trackScreen();
           await term.echo('z', 30_000);
           await term.settle();
           await echoKeystrokes(term, WARMUP_KEYS);
