@@ -18,12 +18,15 @@ import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 
 /**
- * Test files at once. Measured on 2 shared cores (load 15-25), four CLI
- * files: 2 at once took 297 s with 1 failure; 4 at once 162 s but all four
- * failed (CLI calls past the harness's 30 s deadline). Kept at 2 until the
- * CLI's start-up is cheaper; raise it with ZMX_TEST_CONCURRENCY on a quiet machine.
+ * Test files at once. The suite is CPU-bound on 2 cores, and many files
+ * also wait (heartbeat timeouts, link cuts, a terminal's redraw), so a
+ * third file fills what the other two leave idle. Measured on clean clones
+ * of this machine: 2 at once 370 s with both cores ≈ 70% busy; 3 at once
+ * 344 s at 94%, every file passing. At 4 (when a CLI call cost 0.7 s of
+ * CPU) CLI calls missed the harness's 30 s deadline. ZMX_TEST_CONCURRENCY
+ * overrides it.
  */
-const DEFAULT_CONCURRENCY = 2;
+const DEFAULT_CONCURRENCY = 3;
 /** One test (not one file) longer than this fails as timed out. */
 const TEST_TIMEOUT_MS = 240_000;
 const TIMES_FILE = 'dist/.test-times.json';
