@@ -12,7 +12,7 @@
 // their own package), and so does blessed: it requires its widgets by computed
 // names and reads its terminfo files relative to its own directory.
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -21,11 +21,15 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
  * JavaScript: tsc's output when `npm run build` ran tsc first. `npm
  * install` (prepare) bundles without tsc, since esbuild reads the
  * TypeScript sources itself; type-checking and the tests' compiled files
- * are the developer's build. Then the table alone is transpiled here.
+ * are the developer's build. Then the table alone is transpiled here, and
+ * again whenever its source is newer (a pull changed it since the last
+ * install).
  */
 const TABLE = 'dist/src/common/entries.js';
-if (!existsSync(`${ROOT}${TABLE}`)) {
-  await build({ absWorkingDir: ROOT, entryPoints: ['src/common/entries.ts'], outfile: TABLE, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning' });
+const TABLE_SOURCE = 'src/common/entries.ts';
+const mtime = (f) => statSync(`${ROOT}${f}`, { throwIfNoEntry: false })?.mtimeMs ?? -1;
+if (mtime(TABLE) < mtime(TABLE_SOURCE)) {
+  await build({ absWorkingDir: ROOT, entryPoints: [TABLE_SOURCE], outfile: TABLE, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning' });
 }
 const { BUNDLE_DIR: OUT, ENTRIES } = await import(pathToFileURL(`${ROOT}${TABLE}`).href);
 /** Packages loaded from node_modules at run time: the native addons, and blessed (above). */
