@@ -24,22 +24,9 @@ export interface RunResult {
   stderr: string;
 }
 
-/**
- * How a poll slows down while its state does not come: each miss waits this
- * much longer than the last, up to POLL_MAX_MS (or the caller's own interval
- * when that is longer). Most checks start a process (tmux capture-pane, a
- * zmx CLI call at ≈ 0.15 s of CPU), and the suite is CPU-bound: a state that
- * comes at once is still seen within `everyMs`, one that takes seconds is
- * asked for a few times a second instead of forty.
- */
-const POLL_BACKOFF = 1.5;
-const POLL_MAX_MS = 200;
-
 /** Polls `check` until it returns a truthy value (for state with no event to await). */
 export async function until<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000, everyMs = 25): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  const slowest = Math.max(everyMs, POLL_MAX_MS);
-  let wait = everyMs;
   let last: unknown;
   for (;;) {
     try {
@@ -50,8 +37,7 @@ export async function until<T>(check: () => T | Promise<T>, what: string, timeou
       last = err;
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${String(last)})`);
-    await new Promise((r) => setTimeout(r, Math.min(wait, Math.max(0, deadline - Date.now()) + 1)));
-    wait = Math.min(slowest, wait * POLL_BACKOFF);
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
