@@ -17,7 +17,7 @@ const ATTACH_TIMEOUT_MS = 15_000;
 export const echo: Measure = {
   id: 'echo',
   title: 'Keystroke echo',
-  how: `A pane runs \`cat\` (the pane's line discipline echoes). The bench is the user's terminal: a pty whose slave runs the client (\`zmx attach\`, \`zmx attach --raw\`, \`zmx attach -H HOST --raw\` to a server listening on TCP loopback with CurveZMQ, \`tmux attach\`, \`screen -r\`, \`dtach -a\`; for the bare pty, \`cat\` itself). One letter is written to the pty master and timed until it appears in what the master reads (escape sequences stripped); then the next. ${KEYSTROKES} keystrokes per round (${KEYSTROKES_QUICK} with --quick), after ${WARMUP_KEYS} untimed ones; p50 and p99 are per round, reported as the median (and range) over rounds.`,
+  how: `A pane runs \`cat\` (the pane's line discipline echoes). The bench is the user's terminal: a pty whose slave runs the client (\`zmx attach\`, \`zmx attach --raw\`, \`zmx attach -H HOST --raw\` to a server listening on TCP loopback with CurveZMQ, \`tmux attach\`, \`screen -r\`, \`dtach -a\`; for the bare pty, \`cat\` itself). One letter is written to the pty master and timed until it appears in what the master reads (escape sequences stripped); then the next. Every 50 letters an untimed Enter ends the line, and the next key waits until the typed line and cat's copy of it stand on the two rows above the cursor of a headless xterm that models the outer terminal (parsed only then, between timed keys). ${KEYSTROKES} keystrokes per round (${KEYSTROKES_QUICK} with --quick), after ${WARMUP_KEYS} untimed ones; p50 and p99 are per round, reported as the median (and range) over rounds.`,
   metrics: [
     { key: 'p50', label: 'p50', unit: 'ms' },
     { key: 'p99', label: 'p99', unit: 'ms' },
