@@ -34,6 +34,25 @@ function loadedBy(run: (env: NodeJS.ProcessEnv) => Promise<unknown>): Promise<st
     .finally(() => rmSync(dir, { recursive: true, force: true }));
 }
 
+/** The files (paths) among what loadedBy logged. */
+function filesOf(loaded: string[]): string[] {
+  return loaded.filter((u) => u.startsWith('file:')).map((u) => new URL(u).pathname);
+}
+
+function readMeta(): Meta {
+  return JSON.parse(readFileSync(join(ROOT, 'dist/bundle/meta.json'), 'utf8')) as Meta;
+}
+
+/** The sources bundled into each loaded output file of dist/bundle, as [file, source] pairs (bundler's map). */
+function bundledSources(meta: Meta, files: string[]): [string, string][] {
+  const bundleDir = join(ROOT, 'dist/bundle/');
+  return files.filter((f) => f.startsWith(bundleDir)).flatMap((f) => {
+    const output = meta.outputs[f.slice(ROOT.length + (ROOT.endsWith('/') ? 0 : 1))];
+    assert.ok(output, `${f} is not in dist/bundle/meta.json: ${STALE}`);
+    return Object.keys(output.inputs).map((i): [string, string] => [f, i]);
+  });
+}
+
 test('bin/zmx runs the bundle, and zmx ls loads no blessed, @xterm, MCP SDK, conf or native msgpack extractor', async (t) => {
   const sb = sandbox(t);
   // The server first, without the hook: only the ls process is watched.
@@ -45,18 +64,13 @@ test('bin/zmx runs the bundle, and zmx ls loads no blessed, @xterm, MCP SDK, con
     out = r.stdout;
   });
   assert.match(out, /name=one/);
-  const files = loaded.filter((u) => u.startsWith('file:')).map((u) => new URL(u).pathname);
+  const files = filesOf(loaded);
   assert.ok(files.includes(bundlePath('cli')), `${STALE}; loaded: ${files.join(' ')}`);
   assert.ok(!files.includes(compiledPath('cli')), 'tsc\'s CLI ran beside the bundle');
   assert.deepEqual(files.filter((f) => HEAVY.test(f)), [], 'ls loaded a heavy package from node_modules');
   // Bundled packages are inside the output files: none ls loaded may hold one.
-  const meta = JSON.parse(readFileSync(join(ROOT, 'dist/bundle/meta.json'), 'utf8')) as Meta;
-  const bundleDir = join(ROOT, 'dist/bundle/');
-  const heavyInside = files.filter((f) => f.startsWith(bundleDir)).flatMap((f) => {
-    const output = meta.outputs[f.slice(ROOT.length + (ROOT.endsWith('/') ? 0 : 1))];
-    assert.ok(output, `${f} is not in dist/bundle/meta.json: ${STALE}`);
-    return Object.keys(output.inputs).filter((i) => HEAVY.test(i)).map((i) => `${f}: ${i}`);
-  });
+  const meta = readMeta();
+  const heavyInside = bundledSources(meta, files).filter(([, i]) => HEAVY.test(i)).map(([f, i]) => `${f}: ${i}`);
   assert.deepEqual(heavyInside, [], 'ls loaded a bundle chunk that holds a heavy package');
   // And the lazy parts are really there, for the commands that use them.
   const all = Object.values(meta.outputs).flatMap((o) => Object.keys(o.inputs));
@@ -82,15 +96,11 @@ const CONNECTING = /node_modules\/(zeromq|msgpackr)\/|src\/client\/connection\.t
 
 test('zmx --version and zmx config get load neither zeromq nor the client\'s codec: they reach no server', async (t) => {
   const sb = sandbox(t);
-  const meta = JSON.parse(readFileSync(join(ROOT, 'dist/bundle/meta.json'), 'utf8')) as Meta;
+  const meta = readMeta();
   for (const args of [['--version'], ['config', 'get', 'prefix']]) {
-    const loaded = await loadedBy(async (env) => assertOk(await sb.zmx(args, { env }), args.join(' ')));
-    const files = loaded.filter((u) => u.startsWith('file:')).map((u) => new URL(u).pathname);
+    const files = filesOf(await loadedBy(async (env) => assertOk(await sb.zmx(args, { env }), args.join(' '))));
     assert.ok(files.includes(bundlePath('cli')), `${STALE}; loaded: ${files.join(' ')}`);
-    const reached = files.flatMap((f) => {
-      const output = meta.outputs[f.slice(ROOT.length + (ROOT.endsWith('/') ? 0 : 1))];
-      return [f, ...Object.keys(output?.inputs ?? {})].filter((i) => CONNECTING.test(i));
-    });
+    const reached = [...files, ...bundledSources(meta, files).map(([, i]) => i)].filter((i) => CONNECTING.test(i));
     assert.deepEqual(reached, [], `zmx ${args.join(' ')} loaded what only a connection needs`);
   }
 });
