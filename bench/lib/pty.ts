@@ -5,6 +5,8 @@
  * are written to its master side and looked for in what comes back.
  */
 import xtermHeadless from '@xterm/headless';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { spawnPty, type PtyProcess } from '../../src/ptyhost/pty.js';
 import { alive, hrms, killPid, sleep, type Cleanup } from './procs.js';
 
@@ -17,6 +19,10 @@ export const ROWS = 24;
 const KEEP_CHARS = 1 << 20;
 /** How long a client gets to leave after SIGHUP/SIGTERM before SIGKILL. */
 const EXIT_GRACE_MS = 2_000;
+/** How often the outer tty's modes are read while waiting for a client to take it (untimed). */
+const TTY_MODE_POLL_MS = 25;
+
+const run = promisify(execFile);
 
 /** Terminal escape sequences (CSI, OSC, DCS, two-byte ESC) removed so only drawn text is searched. */
 const ESCAPES = /\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1bP[^\x1b]*\x1b\\|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()*+#%][0-9A-Za-z@]|\x1b[ -~]/g;
@@ -28,11 +34,16 @@ export function drawnText(s: string): string {
   return esc >= 0 ? t.slice(0, esc) : t;
 }
 
-/** The screen as a terminal shows it: its rows (trailing blanks cut) and the cursor's row. */
+/** The screen as a terminal shows it: its rows (trailing blanks cut), the cursor, and its row's text left of it. */
 export interface Screen {
   rows: string[];
   cursorY: number;
+  cursorX: number;
+  beforeCursor: string;
 }
+
+/** Output as it came from the client, with the time it came (hrms). */
+interface Chunk { data: Buffer; at: number }
 
 export class OuterPty {
   private readonly pty: PtyProcess;
@@ -42,11 +53,17 @@ export class OuterPty {
    * they are parsed only when a screen is asked for, so a timed wait on the
    * raw bytes pays nothing for it.
    */
-  private model: { term: InstanceType<typeof Terminal>; pending: Buffer[] } | null = null;
+  private model: { term: InstanceType<typeof Terminal>; pending: Chunk[] } | null = null;
   /** Raw output since the last mark (latin1: one char per byte). */
   private raw = '';
   /** Bytes seen since the last mark. */
   bytes = 0;
+  /**
+   * What has been typed on the pane's current line (echo() adds to it, an
+   * Enter through echoKeystrokes clears it): on a tracked screen a key's echo
+   * is this line ending at the cursor.
+   */
+  typedLine = '';
   private waiter: (() => void) | null = null;
   exited = false;
   private readonly exitWaiters: (() => void)[] = [];
@@ -57,7 +74,7 @@ export class OuterPty {
     this.size = size;
     this.pty = spawnPty({ file, args, cwd, env: clean, cols: size.cols, rows: size.rows });
     this.pty.onData((data) => {
-      this.model?.pending.push(Buffer.from(data));
+      this.model?.pending.push({ data: Buffer.from(data), at: hrms() });
       this.bytes += data.length;
       this.raw += data.toString('latin1');
       if (this.raw.length > KEEP_CHARS) this.raw = this.raw.slice(-KEEP_CHARS / 2);
@@ -100,16 +117,70 @@ export class OuterPty {
 
   /** The screen now, once every byte so far is parsed (trackScreen first). */
   async screen(): Promise<Screen> {
-    const m = this.model;
-    if (!m) throw new Error('screen() without trackScreen()');
+    const m = this.modelOrThrow();
     if (m.pending.length) {
-      const data = Buffer.concat(m.pending.splice(0));
+      const data = Buffer.concat(m.pending.splice(0).map((c) => c.data));
       await new Promise<void>((resolve) => m.term.write(data, resolve));
     }
-    const buf = m.term.buffer.active;
+    return this.readScreen();
+  }
+
+  /**
+   * Parses the output not yet parsed one chunk at a time, as it came, and
+   * returns the arrival time of the first chunk after which `test` holds for
+   * the screen; null when it holds after none of them (all are parsed then).
+   */
+  private async firstChunkWhere(test: (screen: Screen) => boolean): Promise<number | null> {
+    const m = this.modelOrThrow();
+    for (let chunk = m.pending.shift(); chunk; chunk = m.pending.shift()) {
+      const { data, at } = chunk;
+      await new Promise<void>((resolve) => m.term.write(data, resolve));
+      if (test(this.readScreen())) return at;
+    }
+    return null;
+  }
+
+  private modelOrThrow(): NonNullable<OuterPty['model']> {
+    if (!this.model) throw new Error('screen() without trackScreen()');
+    return this.model;
+  }
+
+  private readScreen(): Screen {
+    const term = this.modelOrThrow().term;
+    const buf = term.buffer.active;
     const rows: string[] = [];
-    for (let y = 0; y < m.term.rows; y++) rows.push(buf.getLine(buf.viewportY + y)?.translateToString(true) ?? '');
-    return { rows, cursorY: buf.cursorY };
+    for (let y = 0; y < term.rows; y++) rows.push(buf.getLine(buf.viewportY + y)?.translateToString(true) ?? '');
+    const beforeCursor = buf.getLine(buf.viewportY + buf.cursorY)?.translateToString(false, 0, buf.cursorX) ?? '';
+    return { rows, cursorY: buf.cursorY, cursorX: buf.cursorX, beforeCursor };
+  }
+
+  /** Resolves once new output came (or at once if some is waiting), or after `timeoutMs`. */
+  private nextOutput(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.model?.pending.length || this.exited) { resolve(); return; }
+      const timer = setTimeout(() => { this.waiter = null; resolve(); }, Math.max(0, timeoutMs));
+      this.waiter = () => { clearTimeout(timer); this.waiter = null; resolve(); };
+    });
+  }
+
+  /**
+   * Resolves once the client has taken the terminal: its tty is out of
+   * canonical mode and echo (every client puts it in raw mode). Until then
+   * the tty's own line discipline echoes what is typed, so a key typed
+   * earlier would time the kernel, not the client.
+   */
+  async waitForRawMode(timeoutMs = 30_000): Promise<void> {
+    const tty = this.pty.ttyName;
+    if (!tty) throw new Error('the outer pty has no device name');
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { stdout } = await run('stty', ['-F', tty, '-a']);
+      const modes = stdout.split(/[\s;]+/);
+      if (modes.includes('-icanon') && modes.includes('-echo')) return;
+      if (this.exited) throw new Error('client exited before it took the terminal');
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for the client to put ${tty} in raw mode`);
+      await sleep(TTY_MODE_POLL_MS);
+    }
   }
 
   /** Resolves once `test` holds for the screen (trackScreen first); rejects after `timeoutMs` or if the client exits. */
@@ -123,11 +194,7 @@ export class OuterPty {
       if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; screen: ${JSON.stringify(screen.rows)}`);
       // The next output (or the deadline) is the next time to look; output
       // that came while the last bytes were parsed is looked at at once.
-      await new Promise<void>((resolve) => {
-        if (this.model?.pending.length) { resolve(); return; }
-        const timer = setTimeout(() => { this.waiter = null; resolve(); }, left);
-        this.waiter = () => { clearTimeout(timer); this.waiter = null; resolve(); };
-      });
+      await this.nextOutput(left);
     }
   }
 
@@ -160,13 +227,33 @@ export class OuterPty {
 
   /**
    * One keystroke's echo: writes `key` (one printable byte) and resolves with
-   * the milliseconds until it is drawn in this terminal's output.
+   * the milliseconds until it is drawn. The wait is on the raw output (no
+   * parsing while timing); on a tracked screen the output that met it is
+   * then parsed, and the key counts as drawn when the line typed so far ends
+   * at the cursor, timed at the chunk of output that made it so. A full-screen
+   * client redraws other cells too (a status bar's clock or latency), and
+   * their letters must not pass for the key.
    */
   async echo(key: string, timeoutMs = 5_000): Promise<number> {
     this.mark();
     const t0 = hrms();
     this.write(key);
-    await this.waitFor((t) => t.includes(key), `echo of ${JSON.stringify(key)}`, timeoutMs);
+    const what = `echo of ${JSON.stringify(key)}`;
+    await this.waitFor((t) => t.includes(key), what, timeoutMs);
+    const line = this.typedLine + key;
+    if (this.model) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const at = await this.firstChunkWhere((s) => s.beforeCursor.endsWith(line));
+        if (at !== null) { this.typedLine = line; return at - t0; }
+        if (this.exited || Date.now() > deadline) {
+          const s = await this.screen();
+          throw new Error(`${this.exited ? 'client exited' : `timed out after ${timeoutMs} ms`} waiting for ${what} at the cursor after ${JSON.stringify(this.typedLine)}; cursor row ${s.cursorY}: ${JSON.stringify(s.rows)}`);
+        }
+        await this.nextOutput(deadline - Date.now());
+      }
+    }
+    this.typedLine = line;
     return hrms() - t0;
   }
 
@@ -200,31 +287,30 @@ export class OuterPty {
 
 /**
  * `count` keystrokes timed one at a time into a pane running `cat` (the
- * pty's line discipline echoes). A line is ended every `lineEvery` keys
- * (untimed) so the canonical-mode line buffer never fills; the line `cat`
- * prints back is awaited before the next timed key.
+ * pty's line discipline echoes). The line is ended (untimed) once
+ * `lineEvery` keys are on it, so the canonical-mode line buffer never fills
+ * and no line wraps; the line `cat` prints back is awaited before the next
+ * timed key.
  */
 export async function echoKeystrokes(term: OuterPty, count: number, opts: { lineEvery?: number; keyTimeoutMs?: number; budgetMs?: number } = {}): Promise<number[]> {
   const lineEvery = opts.lineEvery ?? 50;
   const times: number[] = [];
   const stopAt = opts.budgetMs ? Date.now() + opts.budgetMs : Infinity;
-  let line = '';
   for (let i = 0; i < count && Date.now() < stopAt; i++) {
     // Letters only: they never occur inside an escape sequence that drawnText() keeps.
     const key = String.fromCharCode(97 + (i % 26));
     times.push(await term.echo(key, opts.keyTimeoutMs));
-    line += key;
-    if (line.length >= lineEvery) {
+    if (term.typedLine.length >= lineEvery) {
+      const expect = term.typedLine;
       term.mark();
       term.write('\r');
-      const expect = line;
+      term.typedLine = '';
       const timeoutMs = Math.max(10_000, opts.keyTimeoutMs ?? 0);
       // On a tracked screen: the typed line and cat's copy of it on the two
       // rows above the cursor (a client that redraws only changed cells
       // may never send the line in one piece); else in the output.
       if (term.tracking) await term.waitForScreen((s) => [1, 2].every((up) => s.rows[s.cursorY - up]?.includes(expect)), 'cat to print the line back', timeoutMs);
       else await term.waitFor((t) => t.split(expect).length > 1, 'cat to print the line back', timeoutMs);
-      line = '';
     }
   }
   return times;

@@ -6,7 +6,7 @@
  */
 import type { Cleanup } from './procs.js';
 import { freePort } from './procs.js';
-import { OuterPty } from './pty.js';
+import { OuterPty, echoKeystrokes } from './pty.js';
 import { Zmx, ZMX_BIN, pairedClient } from './zmx.js';
 import { Dtach, Screen, Tmux } from './peers.js';
 
@@ -20,6 +20,8 @@ export interface SessionKeeper {
   zmx: boolean;
   /** Which tool must be present (see PEERS) for this one to run. */
   needs?: string;
+  /** The terminal stays in the tty's cooked mode (the bare pty: no client takes it). */
+  cooked?: boolean;
   start(cleanup: Cleanup): Promise<void>;
   /** A detached session running a shell command line. */
   newSession(name: string, command: string): Promise<void>;
@@ -104,10 +106,26 @@ export function barePty(): SessionKeeper {
   return {
     name: 'bare pty',
     zmx: false,
+    cooked: true,
     async start() { dir = process.env['TMPDIR'] ?? '/tmp'; },
     async newSession(name, command) { commands.set(name, command); },
     attach(name, cleanup) { return new OuterPty('sh', ['-c', commands.get(name)!], { PATH: process.env['PATH'], HOME: dir, TERM: 'xterm-256color', LANG: process.env['LANG'] ?? 'C.UTF-8' }, dir, cleanup); },
   };
+}
+
+/**
+ * A terminal attached to the session and ready for keys: its client has
+ * taken the tty (raw mode) and drawn, and a first key came back.
+ */
+export async function attachReady(k: SessionKeeper, name: string, cleanup: Cleanup, timeoutMs: number): Promise<OuterPty> {
+  const term = k.attach(name, cleanup);
+  // Every contender's keys and lines are checked on its screen (echoKeystrokes).
+  term.trackScreen();
+  if (!k.cooked) await term.waitForRawMode(timeoutMs);
+  await term.echo('z', timeoutMs);
+  await term.settle();
+  await echoKeystrokes(term, WARMUP_KEYS);
+  return term;
 }
 
 /** The reason a keeper cannot run on this machine, if any. */

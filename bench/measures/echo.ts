@@ -6,7 +6,7 @@
 import type { Measure } from '../lib/measure.js';
 import { echoKeystrokes, type OuterPty } from '../lib/pty.js';
 import { percentile, sortedCopy } from '../lib/stats.js';
-import { WARMUP_KEYS, barePty, dtachKeeper, screenKeeper, skipReason, tmuxKeeper, zmxKeeper, type SessionKeeper } from '../lib/terminals.js';
+import { WARMUP_KEYS, attachReady, barePty, dtachKeeper, screenKeeper, skipReason, tmuxKeeper, zmxKeeper, type SessionKeeper } from '../lib/terminals.js';
 
 /** Keystrokes timed per round (p99 needs a few hundred). */
 const KEYSTROKES = 300;
@@ -17,7 +17,7 @@ const ATTACH_TIMEOUT_MS = 15_000;
 export const echo: Measure = {
   id: 'echo',
   title: 'Keystroke echo',
-  how: `A pane runs \`cat\` (the pane's line discipline echoes). The bench is the user's terminal: a pty whose slave runs the client (\`zmx attach\`, \`zmx attach --raw\`, \`zmx attach -H HOST --raw\` to a server listening on TCP loopback with CurveZMQ, \`tmux attach\`, \`screen -r\`, \`dtach -a\`; for the bare pty, \`cat\` itself). One letter is written to the pty master and timed until it appears in what the master reads (escape sequences stripped); then the next. Every 50 letters an untimed Enter ends the line, and the next key waits until the typed line and cat's copy of it stand on the two rows above the cursor of a headless xterm that models the outer terminal (parsed only then, between timed keys). ${KEYSTROKES} keystrokes per round (${KEYSTROKES_QUICK} with --quick), after ${WARMUP_KEYS} untimed ones; p50 and p99 are per round, reported as the median (and range) over rounds.`,
+  how: `A pane runs \`cat\` (the pane's line discipline echoes). The bench is the user's terminal: a pty whose slave runs the client (\`zmx attach\`, \`zmx attach --raw\`, \`zmx attach -H HOST --raw\` to a server listening on TCP loopback with CurveZMQ, \`tmux attach\`, \`screen -r\`, \`dtach -a\`; for the bare pty, \`cat\` itself). Keys start once the client has put the tty in raw mode (read with \`stty -F\`; before that the tty itself echoes). One letter is written to the pty master and waited for in what the master reads (escape sequences stripped); the output is then parsed on a headless xterm that models the outer terminal, and the key counts as drawn at the first output chunk after which the line typed so far ends at the cursor (so a status bar's redrawn letters cannot pass for it); then the next. Every 50 letters an untimed Enter ends the line, and the next key waits until the typed line and cat's copy of it stand on the two rows above the cursor. ${KEYSTROKES} keystrokes per round (${KEYSTROKES_QUICK} with --quick), after ${WARMUP_KEYS} untimed ones; p50 and p99 are per round, reported as the median (and range) over rounds.`,
   metrics: [
     { key: 'p50', label: 'p50', unit: 'ms' },
     { key: 'p99', label: 'p99', unit: 'ms' },
@@ -38,13 +38,7 @@ export const echo: Measure = {
         async setup(cleanup) {
           await k.start(cleanup);
           await k.newSession('echo', 'exec cat');
-          term = k.attach('echo', cleanup);
-          // Every contender's lines are checked on its screen (echoKeystrokes).
-          term.trackScreen();
-          // Attached once a key comes back.
-          await term.echo('z', ATTACH_TIMEOUT_MS);
-          await term.settle();
-          await echoKeystrokes(term, WARMUP_KEYS);
+          term = await attachReady(k, 'echo', cleanup, ATTACH_TIMEOUT_MS);
         },
         async sample() {
           const times = sortedCopy(await echoKeystrokes(term, count));

@@ -26,6 +26,8 @@ export interface PtyExit { exitCode: number; signal: number }
 
 export interface PtyProcess {
   readonly pid: number;
+  /** The slave side's device (/dev/pts/N), where known. */
+  readonly ttyName?: string;
   onData(listener: (data: Buffer) => void): void;
   onExit(listener: (exit: PtyExit) => void): void;
   write(data: Buffer | string): void;
@@ -180,6 +182,7 @@ export const spawnPty: PtySpawner = (opts) => {
   const live = () => !exited && !route.isReleased;
   return {
     pid: proc.pid,
+    ttyName: (proc as unknown as { ptsName?: string }).ptsName,
     onData: (listener) => {
       disposables.push(proc.onData((d: string | Buffer) => {
         const data = typeof d === 'string' ? Buffer.from(d, 'utf8') : d;
