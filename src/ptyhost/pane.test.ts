@@ -282,3 +282,87 @@ test('a pane hibernates by itself once idle, and queries are answered after it w
   assert.ok(pty.written.includes('\x1b[2;1R'), `answered from the rebuilt emulator: ${JSON.stringify(pty.written)}`);
   pane.dispose();
 });
+
+test('a sleeping pane keeps inert output unparsed behind its snapshot, and reads as its twin that never slept', async () => {
+  const twin = makePane(40, 10);
+  const sleeper = makePane(40, 10);
+  for (const p of [twin, sleeper]) p.pty.emit(RICH_SCREEN + '\r\n');
+  await twin.pane.snapshot();
+  await sleeper.pane.snapshot();
+  assert.equal(sleeper.pane.hibernate(), true);
+  const more = ['line one\r\n', '\x1b[33myellow\x1b[0m and \x1b[1mbold\x1b[0m\r\n', '\x1b[2Aup\x1b[K\r\n\r\n', 'x'.repeat(39) + '\r\n'];
+  for (const chunk of more) for (const p of [twin, sleeper]) p.pty.emit(chunk);
+  await tick();
+  assert.equal(sleeper.pane.hibernating, true, 'inert output does not wake it');
+  assert.deepEqual(sleeper.outputs.map((o) => o.seq), twin.outputs.map((o) => o.seq), 'and is numbered and sent as ever');
+  assert.equal((await sleeper.pane.history('text')).toString(), (await twin.pane.history('text')).toString());
+  assert.equal(sleeper.pane.hibernating, false, 'reading more than the snapshot woke it');
+  const [a, b] = [await twin.pane.snapshot(), await sleeper.pane.snapshot()];
+  assert.equal(b.vt.toString(), a.vt.toString());
+  assert.equal((await sleeper.pane.capture(true)).toString(), (await twin.pane.capture(true)).toString());
+  twin.pane.dispose();
+  sleeper.pane.dispose();
+});
+
+test('a snapshot of a sleeping pane with output behind it is the woken state, numbered after that output', async () => {
+  const twin = makePane(40, 10);
+  const sleeper = makePane(40, 10);
+  for (const p of [twin, sleeper]) p.pty.emit('$ ls\r\n');
+  await twin.pane.snapshot();
+  await sleeper.pane.snapshot();
+  assert.equal(sleeper.pane.hibernate(), true);
+  for (const p of [twin, sleeper]) p.pty.emit('a.txt b.txt\r\n');
+  const [a, b] = [await twin.pane.snapshot(), await sleeper.pane.snapshot()];
+  assert.equal(b.seq, a.seq);
+  assert.equal(b.vt.toString(), a.vt.toString());
+  assert.ok(b.vt.toString().includes('a.txt'));
+  twin.pane.dispose();
+  sleeper.pane.dispose();
+});
+
+test('a sleeping pane wakes once its unparsed output passes the bound, losing nothing', async () => {
+  const twin = makePane(40, 10);
+  const sleeper = makePane(40, 10);
+  await sleeper.pane.snapshot();
+  assert.equal(sleeper.pane.hibernate(), true);
+  const line = (i: number) => `line ${String(i).padStart(6, '0')} ${'.'.repeat(20)}\r\n`;
+  const lines = Math.ceil((300 * 1024) / line(0).length);
+  for (let i = 0; i < lines; i++) {
+    const chunk = line(i);
+    for (const p of [twin, sleeper]) p.pty.emit(chunk);
+  }
+  // The chunk past the bound went to the parser queue, whose turn wakes the
+  // pane (the twin's megabytes are parsed in the same queue, in slices).
+  for (let turn = 0; turn < 1_000 && sleeper.pane.hibernating; turn++) await new Promise((r) => setTimeout(r, 0));
+  assert.equal(sleeper.pane.hibernating, false, 'woken by the bound');
+  assert.equal((await sleeper.pane.history('text')).toString(), (await twin.pane.history('text')).toString());
+  assert.equal((await sleeper.pane.snapshot()).vt.toString(), (await twin.pane.snapshot()).vt.toString());
+  twin.pane.dispose();
+  sleeper.pane.dispose();
+});
+
+test('an unwatched pane printing inert output hibernates while it prints', async () => {
+  let slept!: () => void;
+  const asleep = new Promise<void>((r) => { slept = r; });
+  const { pane, pty } = makePane(40, 10, 20, () => slept());
+  let n = 0;
+  const printer = setInterval(() => pty.emit(`busy ${n++}\r\n`), 2);
+  await asleep;
+  const printedBefore = n;
+  await new Promise((r) => setTimeout(r, 20));
+  clearInterval(printer);
+  assert.ok(n > printedBefore, 'it went on printing');
+  assert.equal(pane.hibernating, true, 'and stayed asleep');
+  const text = (await pane.history('text')).toString();
+  assert.ok(text.endsWith(`busy ${n - 1}\n`), `every line is there: ${JSON.stringify(text.slice(-40))}`);
+  pane.dispose();
+});
+
+test('a pane printing a title now and then stays awake until it has been inert for the idle time', async () => {
+  const { pane, pty } = makePane(40, 10, 30);
+  const alive = setInterval(() => pty.emit('\x1b]0;working\x07.'), 5);
+  await new Promise((r) => setTimeout(r, 120));
+  assert.equal(pane.hibernating, false);
+  clearInterval(alive);
+  pane.dispose();
+});

@@ -12,6 +12,7 @@ import type { PtyProcess, PtySpawnOptions, PtySpawner } from './pty.js';
 import { captureScreen } from './capture.js';
 import { ParseScheduler, type ParseTarget } from './parse-scheduler.js';
 import { collectSoon } from '../platform/memory.js';
+import { UnparsedBytes, isInert } from './unparsed.js';
 
 const { Terminal } = xtermHeadless;
 const { SerializeAddon } = serializeAddon;
@@ -72,14 +73,29 @@ const BRACKETED_PASTE_MODE = 2004;
 const PARSE_HIGH_WATER_BYTES = 2 * 1024 * 1024;
 const PARSE_LOW_WATER_BYTES = 256 * 1024;
 /**
- * An unwatched pane whose program has printed nothing for this long
- * hibernates: its emulator (≈1 KiB per line of history in xterm's buffers)
- * is replaced by the snapshot that reproduces it (≈ the bytes on screen),
- * and rebuilt from it when output comes or someone reads more than a
- * snapshot. Long enough that a pane between two bursts of a build does not
- * pay the rebuild; short next to how long sessions sit detached.
+ * An unwatched pane whose program has printed nothing but inert output
+ * (unparsed.ts: lines, colours, cursor moves; no query, title or paste mode)
+ * for this long hibernates: its emulator (≈1 KiB per line of history in
+ * xterm's buffers) is replaced by the snapshot that reproduces it (≈ the
+ * bytes on screen). Inert output after that waits unparsed behind the
+ * snapshot (SLEEPING_TAIL_BYTES); anything else, or someone reading more
+ * than a snapshot, rebuilds the emulator. Long enough that a pane printing a
+ * title or a prompt now and then does not pay a rebuild each time; short
+ * next to how long sessions sit detached.
  */
 export const HIBERNATE_IDLE_MS = 5_000;
+/** After a hibernation was refused (output in flight, or state a snapshot cannot carry), the next try. */
+const HIBERNATE_RETRY_MS = 1_000;
+/**
+ * Most inert output a sleeping pane keeps unparsed; the chunk that would
+ * pass it wakes the pane, which parses the lot (xterm parses ≈ 30–60 MB/s
+ * here: a few ms) and sleeps again HIBERNATE_IDLE_MS later. 200 panes
+ * printing nobody watches hold at most this much each, against ≈ 1 KiB per
+ * line of history in a live emulator.
+ */
+const SLEEPING_TAIL_BYTES = 256 * 1024;
+/** The unparsed tail is stored in blocks of this size (one per quiet pane: small). */
+const TAIL_BLOCK_BYTES = 4 * 1024;
 
 export interface PaneOptions extends PtySpawnOptions {
   id: number;
@@ -107,6 +123,8 @@ interface Hibernation {
   extra: string;
   cols: number;
   rows: number;
+  /** Inert output since, not yet parsed: the rebuilt emulator parses it after the snapshot. */
+  tail: UnparsedBytes;
 }
 
 /** The queue of panes made without one (unit tests, a lone pane). */
@@ -130,8 +148,8 @@ export class Pane implements ParseTarget {
   private hibernation: Hibernation | null = null;
   private readonly hibernateAfterMs: number | null;
   private hibernateTimer: NodeJS.Timeout | null = null;
-  /** performance.now() of the pane's last output (the idle clock of hibernation). */
-  private lastActive = performance.now();
+  /** performance.now() of the pane's last output that was not inert (the idle clock of hibernation). */
+  private lastStirred = performance.now();
   private readonly scrollback: number;
   private disposed = false;
   /** Sequence number of the last output chunk. */
@@ -223,11 +241,20 @@ export class Pane implements ParseTarget {
     const h = this.hibernation!;
     this.hibernation = null;
     const emu = (this.live = this.makeEmulator(h.cols, h.rows));
-    const vt = h.screen + h.extra;
-    if (emu.writeSync) emu.writeSync(vt);
-    else emu.term.write(vt); // queued ahead of anything written or awaited later
+    // The snapshot, then the output that waited behind it: queued ahead of
+    // anything written or awaited later when xterm cannot parse at once.
+    for (const vt of [h.screen + h.extra, ...h.tail.chunks()]) {
+      if (emu.writeSync) emu.writeSync(vt);
+      else emu.term.write(vt);
+    }
     this.armHibernation();
     return emu;
+  }
+
+  /** The hibernation, if its snapshot alone is the pane's state (no output waits behind it). */
+  private get restingSnapshot(): Hibernation | null {
+    const h = this.hibernation;
+    return h && h.tail.bytes === 0 ? h : null;
   }
 
   /** True while the pane hibernates. */
@@ -240,9 +267,13 @@ export class Pane implements ParseTarget {
     if (delay === null || this.hibernateTimer || this.exited || this.disposed || !this.live) return;
     this.hibernateTimer = setTimeout(() => {
       this.hibernateTimer = null;
-      const idle = performance.now() - this.lastActive;
-      if (idle < this.hibernateAfterMs!) this.armHibernation(this.hibernateAfterMs! - idle);
-      else if (!this.hibernate()) this.armHibernation();
+      const idle = performance.now() - this.lastStirred;
+      if (idle < this.hibernateAfterMs!) { this.armHibernation(this.hibernateAfterMs! - idle); return; }
+      // Output still queued for the parser is parsed now: on a loaded pty
+      // host the queue of a pane that keeps printing is seldom empty, and
+      // waiting for it would keep awake the very panes that load it.
+      if (!this.watched) this.parser.flush(this);
+      if (!this.hibernate()) this.armHibernation(Math.min(HIBERNATE_RETRY_MS, this.hibernateAfterMs!));
     }, delay);
     this.hibernateTimer.unref();
   }
@@ -280,7 +311,7 @@ export class Pane implements ParseTarget {
     }
     if (attr?.fg !== 0 || attr.bg !== 0) return false;
     if (charsets?.glevel !== 0 || charsets.charset !== undefined) return false;
-    this.hibernation = { screen: live.serializer.serialize(), extra: this.stateTheSerializerMisses(term), cols: term.cols, rows: term.rows };
+    this.hibernation = { screen: live.serializer.serialize(), extra: this.stateTheSerializerMisses(term), cols: term.cols, rows: term.rows, tail: new UnparsedBytes(TAIL_BLOCK_BYTES) };
     this.live = null; // nothing else may hold the terminal, or it is never collected
     term.dispose();
     collectSoon();
@@ -335,12 +366,20 @@ export class Pane implements ParseTarget {
   }
 
   private emit(data: Buffer): void {
-    this.lastActive = performance.now();
-    this.parsing += data.length;
-    this.parser.enqueue(this, data);
-    if (!this.paused && this.parsing > PARSE_HIGH_WATER_BYTES && !this.exited) {
-      this.paused = true;
-      this.pty.pause();
+    const inert = isInert(data);
+    if (!inert) this.lastStirred = performance.now();
+    const h = this.hibernation;
+    // Behind the snapshot only while nothing is queued for the parser (that
+    // would wake the pane and parse the tail first: out of order).
+    if (h && inert && !this.watched && !this.parser.pending(this) && h.tail.bytes + data.length <= SLEEPING_TAIL_BYTES) {
+      h.tail.push(data);
+    } else {
+      this.parsing += data.length;
+      this.parser.enqueue(this, data);
+      if (!this.paused && this.parsing > PARSE_HIGH_WATER_BYTES && !this.exited) {
+        this.paused = true;
+        this.pty.pause();
+      }
     }
     // A pty delivers output in small reads; sending each as a message costs
     // more than the bytes. Reads of one event-loop turn go out as one chunk.
@@ -429,7 +468,9 @@ export class Pane implements ParseTarget {
    */
   private whenParsed(fn: () => void): void {
     this.parser.flush(this);
-    // A hibernated pane has nothing unparsed (and reading it must not wake it).
+    // Output waiting behind a snapshot is parsed now; a pane whose snapshot
+    // is all its state has nothing unparsed (and reading it must not wake it).
+    if (this.hibernation && !this.restingSnapshot) this.wake();
     if (!this.live || this.live.writeSync) fn();
     else this.live.term.write('', fn);
   }
@@ -450,7 +491,7 @@ export class Pane implements ParseTarget {
         // soon as it returns. After an `await` the state could be ahead of `seq`,
         // and a client would see that output twice.
         // A hibernated pane's snapshot is the one it took when it fell asleep.
-        const h = this.hibernation;
+        const h = this.restingSnapshot;
         let vt = h ? h.screen + h.extra : this.emu.serializer.serialize() + this.stateTheSerializerMisses(this.term);
         if (this.title) vt += `\x1b]${this.titleOsc};${this.title}\x07`;
         for (const [code, value] of this.colours) vt += `\x1b]${code};${value}\x07`;
@@ -497,7 +538,7 @@ export class Pane implements ParseTarget {
 
   async history(format: HistoryFormat): Promise<Buffer> {
     await this.flush();
-    if (format === 'vt') return Buffer.from(this.hibernation?.screen ?? this.emu.serializer.serialize(), 'utf8');
+    if (format === 'vt') return Buffer.from(this.restingSnapshot?.screen ?? this.emu.serializer.serialize(), 'utf8');
     const { term, serializer } = this.emu; // wakes a hibernated pane
     if (format === 'html') return Buffer.from(serializer.serializeAsHTML({ includeGlobalBackground: true }), 'utf8');
     const buffer = term.buffer.active;
