@@ -271,7 +271,7 @@ test('a pane hibernates by itself once idle, and queries are answered after it w
   let slept!: () => void;
   const asleep = new Promise<void>((r) => { slept = r; });
   const { pane, pty } = makePane(40, 10, 10, () => slept());
-  pty.emit('\x1b]0;sh\x07ready\r\n'); // a title: not inert, so the new pane builds its terminal
+  pty.emit('ready\r\n');
   // The pane's timer does not keep a process alive (a daemon's sockets do); this test's promise must.
   const alive = setInterval(() => {}, 1_000);
   await asleep;
@@ -345,10 +345,6 @@ test('an unwatched pane printing inert output hibernates while it prints', async
   let slept!: () => void;
   const asleep = new Promise<void>((r) => { slept = r; });
   const { pane, pty } = makePane(40, 10, 20, () => slept());
-  pty.emit('\x1b[?2004h$ '); // a prompt that takes bracketed paste: the new pane builds its terminal
-  assert.equal(pane.hibernating, true, 'until the parser gets to it');
-  await pane.snapshot();
-  assert.equal(pane.hibernating, false);
   let n = 0;
   const printer = setInterval(() => pty.emit(`busy ${n++}\r\n`), 2);
   await asleep;
@@ -369,24 +365,4 @@ test('a pane printing a title now and then stays awake until it has been inert f
   assert.equal(pane.hibernating, false);
   clearInterval(alive);
   pane.dispose();
-});
-
-test('a new pane starts asleep: inert output never builds a terminal, and it reads as a twin that had one from the start', async () => {
-  const twin = makePane(40, 10);
-  const sleeper = makePane(40, 10, 60_000);
-  assert.equal(sleeper.pane.hibernating, true);
-  assert.equal((await sleeper.pane.snapshot()).vt.toString(), (await twin.pane.snapshot()).vt.toString(), 'an empty screen either way');
-  for (let i = 0; i < 30; i++) for (const p of [twin, sleeper]) p.pty.emit(`\x1b[32mline\x1b[0m ${i}\r\n`);
-  await tick();
-  assert.equal(sleeper.pane.hibernating, true, 'still no terminal');
-  const [a, b] = [await twin.pane.snapshot(), await sleeper.pane.snapshot()];
-  assert.equal(b.vt.toString(), a.vt.toString());
-  assert.equal(b.seq, a.seq);
-  for (const p of [twin, sleeper]) p.pty.emit('\x1b[6n');
-  await twin.pane.snapshot();
-  await sleeper.pane.snapshot();
-  assert.deepEqual(sleeper.pty.written, twin.pty.written, 'a query is answered as by the twin');
-  assert.ok(sleeper.pty.written.includes('\x1b[10;1R'), JSON.stringify(sleeper.pty.written));
-  twin.pane.dispose();
-  sleeper.pane.dispose();
 });

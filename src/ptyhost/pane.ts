@@ -185,11 +185,7 @@ export class Pane implements ParseTarget {
     this.scrollback = opts.scrollback;
     this.parser = opts.parser ?? (sharedParser ??= new ParseScheduler());
     this.hibernateAfterMs = opts.hibernateAfterMs === undefined ? HIBERNATE_IDLE_MS : opts.hibernateAfterMs;
-    // A new pane starts asleep, as the snapshot of a new terminal (nothing):
-    // a program that prints only inert output never costs a terminal, and
-    // its first output that is not (a shell's modes, a query) builds one.
-    if (this.hibernateAfterMs === null) this.live = this.makeEmulator(opts.cols, opts.rows);
-    else this.hibernation = { screen: '', extra: '', cols: opts.cols, rows: opts.rows, tail: new UnparsedBytes(TAIL_BLOCK_BYTES) };
+    this.live = this.makeEmulator(opts.cols, opts.rows);
     this.pty = opts.spawn({ file: opts.file, args: opts.args, cwd: opts.cwd, env: opts.env, cols: opts.cols, rows: opts.rows });
     this.pty.onData((data) => this.emit(data));
     this.pty.onExit((exit) => {
