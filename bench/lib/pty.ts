@@ -38,7 +38,6 @@ export function drawnText(s: string): string {
 export interface Screen {
   rows: string[];
   cursorY: number;
-  cursorX: number;
   beforeCursor: string;
 }
 
@@ -151,7 +150,7 @@ export class OuterPty {
     const rows: string[] = [];
     for (let y = 0; y < term.rows; y++) rows.push(buf.getLine(buf.viewportY + y)?.translateToString(true) ?? '');
     const beforeCursor = buf.getLine(buf.viewportY + buf.cursorY)?.translateToString(false, 0, buf.cursorX) ?? '';
-    return { rows, cursorY: buf.cursorY, cursorX: buf.cursorX, beforeCursor };
+    return { rows, cursorY: buf.cursorY, beforeCursor };
   }
 
   /** Resolves once new output came (or at once if some is waiting), or after `timeoutMs`. */

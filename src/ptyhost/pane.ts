@@ -366,12 +366,15 @@ export class Pane implements ParseTarget {
   }
 
   private emit(data: Buffer): void {
-    const inert = isInert(data);
+    // Only a pane nobody watches can sleep, so only its output is scanned (a
+    // watched pane's counts as stirring: it sleeps HIBERNATE_IDLE_MS after
+    // its last viewer leaves, at the earliest).
+    const inert = !this.watched && isInert(data);
     if (!inert) this.lastStirred = performance.now();
     const h = this.hibernation;
     // Behind the snapshot only while nothing is queued for the parser (that
     // would wake the pane and parse the tail first: out of order).
-    if (h && inert && !this.watched && !this.parser.pending(this) && h.tail.bytes + data.length <= SLEEPING_TAIL_BYTES) {
+    if (h && inert && !this.parser.pending(this) && h.tail.bytes + data.length <= SLEEPING_TAIL_BYTES) {
       h.tail.push(data);
     } else {
       this.parsing += data.length;
