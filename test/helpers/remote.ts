@@ -58,3 +58,19 @@ export async function paired(t: After, server: Sandbox, address: string, name = 
   assert.match(r.stdout, new RegExp(`^paired with ${name} `));
   return client;
 }
+
+/** A client sandbox that reaches `server` as host "box" at `address` (a proxy's, say). */
+export async function clientOf(t: After, server: Sandbox, address: string): Promise<Sandbox> {
+  const client = sandbox(t);
+  const serverKey = (await server.zmx(['keys', 'show', '--server'])).stdout.trim();
+  assertOk(await client.zmx(['host', 'add', 'box', address, '--key', serverKey]), 'host add');
+  const clientKey = (await client.zmx(['keys', 'show'])).stdout.trim();
+  assertOk(await server.zmx(['keys', 'authorize', clientKey, '--name', 'test client']), 'authorize');
+  return client;
+}
+
+/** How many clients are attached to session `name` on `server`. */
+export async function attachedClients(server: Sandbox, name: string): Promise<number> {
+  const sessions = JSON.parse((await server.zmx(['ls', '--json'])).stdout) as { name: string; clients: number }[];
+  return sessions.find((s) => s.name === name)?.clients ?? 0;
+}
