@@ -24,6 +24,28 @@ function publicKey(publicZ85: string): KeyObject {
   return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, z85Decode(publicZ85)]), format: 'der', type: 'spki' });
 }
 
+/**
+ * Shared secrets a verifier has computed, by server secret and client key:
+ * a client's every Hello (each reconnect, and a hostile peer's flood of
+ * them) needs the same one, and making the key objects and the X25519
+ * product was ≈ 130 µs a Hello. Bounded: past this many entries the oldest
+ * goes (a Map keeps insertion order), so a peer naming ever new keys costs
+ * the computation, never memory.
+ */
+const SHARED_CACHE_MAX = 256;
+const sharedCache = new Map<string, Buffer>();
+
+function sharedSecret(serverSecret: string, clientKey: string): Buffer {
+  const id = `${serverSecret}|${clientKey}`;
+  let shared = sharedCache.get(id);
+  if (!shared) {
+    shared = diffieHellman({ privateKey: privateKey(serverSecret), publicKey: publicKey(clientKey) });
+    if (sharedCache.size >= SHARED_CACHE_MAX) sharedCache.delete(sharedCache.keys().next().value!);
+    sharedCache.set(id, shared);
+  }
+  return shared;
+}
+
 function mac(shared: Buffer, clientKey: string, ts: number): string {
   return createHmac('sha256', shared).update(`${PROOF_LABEL}|${clientKey}|${ts}`).digest('hex');
 }
@@ -38,7 +60,7 @@ export function verifyHelloProof(clientKey: string, proof: string, ts: number, s
   if (!isZ85Key(clientKey) || !/^[0-9a-f]{64}$/.test(proof) || Math.abs(now - ts) > PROOF_WINDOW_MS) return false;
   let expected: string;
   try {
-    expected = mac(diffieHellman({ privateKey: privateKey(serverSecret), publicKey: publicKey(clientKey) }), clientKey, ts);
+    expected = mac(sharedSecret(serverSecret, clientKey), clientKey, ts);
   } catch {
     return false; // not a usable public key
   }

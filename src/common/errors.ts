@@ -25,11 +25,24 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
 }
 
-/** An error with a protocol code; its message is one line, meant for a user. */
+/**
+ * An error with a protocol code; its message is one line, meant for a user.
+ * It is an answer, not a bug report, so it is made without a stack trace:
+ * V8's capture of one was the largest single cost (≈ 15 µs) of a malformed
+ * message in the front, which an authenticated peer can send by the
+ * hundred thousand (docs/performance.md, "Hostile traffic"). EINTERNAL —
+ * a bug — keeps its stack for the log.
+ */
 export class ZmxError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
-    super(message);
+    const limit = Error.stackTraceLimit;
+    if (code !== 'EINTERNAL') Error.stackTraceLimit = 0;
+    try {
+      super(message);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.name = 'ZmxError';
     this.code = code;
   }
