@@ -122,6 +122,7 @@ test('direct: a claim needs the token, the routing id and the key the front gran
 test('direct: Input and Ack count only from the client that claimed the stream', async () => {
   const rig = new Rig();
   await rig.grant(1);
+  rig.direct.lead('s', 1); // the front made it the leader as it attached
   rig.from(A, { t: MsgType.Input, sid: 1 }, [Buffer.from('early')]); // not claimed yet
   rig.claim(1);
   rig.from(B, { t: MsgType.Input, sid: 1 }, [Buffer.from('intruder')]);
@@ -129,17 +130,41 @@ test('direct: Input and Ack count only from the client that claimed the stream',
   assert.deepEqual(rig.pane.typed, ['ls\r']);
 });
 
-test('direct: typing on a stream that does not lead tells the front once; host.lead makes the next keystroke tell it again', async () => {
+test('direct: typing on a stream that does not lead tells the front once, and its keys wait for host.lead (behind the resize to its size)', async () => {
   const rig = new Rig();
   await rig.grant(1, { lead: 10 });
   rig.claim(1);
   rig.from(A, { t: MsgType.Input, sid: 1 }, [Buffer.from('a')]);
   rig.from(A, { t: MsgType.Input, sid: 1 }, [Buffer.from('b')]);
   assert.deepEqual(rig.toFront.map((h) => h.t === MsgType.Event && [h.name, h.data['sid']]), [['stream.typed', 1]]);
-  rig.direct.lead('s', 99); // someone else typed through the front
+  assert.deepEqual(rig.pane.typed, [], 'the keys wait until the front has applied the new leader\'s size');
+  rig.direct.lead('s', 99); // the answer for someone else: still waiting
+  assert.deepEqual(rig.pane.typed, []);
+  rig.direct.lead('s', 10); // the front's answer
+  assert.deepEqual(rig.pane.typed, ['a', 'b']);
   rig.from(A, { t: MsgType.Input, sid: 1 }, [Buffer.from('c')]);
-  assert.equal(rig.toFront.length, 2);
+  assert.equal(rig.toFront.length, 1, 'the leader\'s own keys cost no message');
   assert.deepEqual(rig.pane.typed, ['a', 'b', 'c']);
+});
+
+test('direct: held keys go in anyway when the front does not answer, and are dropped with their stream', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const rig = new Rig();
+  await rig.grant(1, { lead: 10 });
+  rig.claim(1);
+  rig.direct.lead('s', 99); // someone else typed through the front
+  rig.from(A, { t: MsgType.Input, sid: 1 }, [Buffer.from('x')]);
+  rig.from(A, { t: MsgType.Input, sid: 1 }, [Buffer.from('y')]);
+  assert.deepEqual(rig.pane.typed, []);
+  t.mock.timers.tick(249);
+  assert.deepEqual(rig.pane.typed, []);
+  t.mock.timers.tick(1);
+  assert.deepEqual(rig.pane.typed, ['x', 'y'], 'in order, after the wait');
+  rig.direct.lead('s', 99);
+  rig.from(A, { t: MsgType.Input, sid: 1 }, [Buffer.from('lost with the stream')]);
+  rig.direct.release(1);
+  t.mock.timers.tick(1_000);
+  assert.deepEqual(rig.pane.typed, ['x', 'y']);
 });
 
 test('direct: a read-only stream gets output but its keystrokes are dropped', async () => {

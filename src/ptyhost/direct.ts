@@ -44,6 +44,12 @@ export const DIRECT_ZAP_DOMAIN = 'zmx-direct';
 
 /** Streams granted and never claimed that ended meanwhile: kept (this many at most) so the claim still gets their output and end. */
 const ENDED_UNCLAIMED_MAX = 64;
+/**
+ * Keys of a stream that just took the lead wait at most this long for the
+ * front's host.lead, the answer that comes behind the resize to the new
+ * leader's size; past it (a front that does not answer) they go in anyway.
+ */
+const LEAD_WAIT_MS = 250;
 
 interface DirectStream {
   sid: number;
@@ -71,6 +77,9 @@ interface DirectStream {
   sent: number;
   /** The pane ended before the claim: the end to send once claimed. */
   ended: { reason: StreamEndReason; exitCode: number | null } | null;
+  /** Keys typed since this stream took the lead, until the front has applied its size (host.lead); null when none wait. */
+  held: Buffer[] | null;
+  heldTimer: NodeJS.Timeout | null;
 }
 
 export class DirectStreams {
@@ -92,7 +101,7 @@ export class DirectStreams {
     if (this.streams.has(a.sid)) throw new ZmxError('EEXIST', `stream ${a.sid} is granted already`);
     const st: DirectStream = {
       sid: a.sid, pane: paneId, session: a.name, client: a.client, key: a.key, token: Buffer.from(a.token, 'utf8'), peer: null,
-      readOnly: a.readOnly, interactive: a.interactive, lead: a.lead, fromSeq: null, waiting: [], unclaimed: [], credit: new StreamCredit(), sent: 0, ended: null,
+      readOnly: a.readOnly, interactive: a.interactive, lead: a.lead, fromSeq: null, waiting: [], unclaimed: [], credit: new StreamCredit(), sent: 0, ended: null, held: null, heldTimer: null,
     };
     this.streams.set(st.sid, st);
     let set = this.byPane.get(paneId);
@@ -144,6 +153,7 @@ export class DirectStreams {
   }
 
   private forget(st: DirectStream): void {
+    this.dropHeld(st);
     this.streams.delete(st.sid);
     if (st.ended) this.endedUnclaimed = this.endedUnclaimed.filter((o) => o !== st);
     const set = this.byPane.get(st.pane);
@@ -173,10 +183,31 @@ export class DirectStreams {
     }
   }
 
-  /** The front says who leads session `name` now (0: no one). */
+  /**
+   * The front says who leads session `name` now (0: no one): after a
+   * change it made, or in answer to stream.typed, behind the resize to that
+   * stream's size; the keys that stream typed meanwhile go in now.
+   */
   lead(name: string, sid: number): void {
     if (sid === 0) this.leaders.delete(name);
     else this.leaders.set(name, sid);
+    for (const st of this.streams.values()) {
+      if (st.held && st.session === name && st.lead === sid) this.releaseHeld(st);
+    }
+  }
+
+  /** The keys a stream typed while its lead was being applied, to its pane in order. */
+  private releaseHeld(st: DirectStream): void {
+    const held = st.held;
+    this.dropHeld(st);
+    const pane = held ? this.deps.pane(st.pane) : null;
+    if (pane) for (const data of held!) pane.input(data);
+  }
+
+  private dropHeld(st: DirectStream): void {
+    if (st.heldTimer) clearTimeout(st.heldTimer);
+    st.heldTimer = null;
+    st.held = null;
   }
 
   /**
@@ -184,6 +215,7 @@ export class DirectStreams {
    * The pty host resets the panes' interactive and viewer counts itself.
    */
   reset(): void {
+    for (const st of this.streams.values()) this.dropHeld(st);
     this.streams.clear();
     this.endedUnclaimed = [];
     this.byPane.clear();
@@ -205,12 +237,23 @@ export class DirectStreams {
       case MsgType.Input: {
         const st = this.owned(client, h.sid);
         if (!st || st.readOnly) return;
-        this.deps.pane(st.pane)?.input(msg.frames[0] ?? Buffer.alloc(0));
+        const data = msg.frames[0] ?? Buffer.alloc(0);
+        if (st.held) {
+          st.held.push(data);
+          return;
+        }
         // The client that types leads the session's size: the front decides, and hears only of a change.
         if (this.leaders.get(st.session) !== st.lead) {
           this.leaders.set(st.session, st.lead);
+          // Its keys wait for the front's answer, which comes behind the resize
+          // to this client's size, so that what they run sees that size — as
+          // for keys the front takes itself (a resize, then the Input).
+          st.held = [data];
+          st.heldTimer = setTimeout(() => this.releaseHeld(st), LEAD_WAIT_MS);
           this.deps.tellFront({ t: MsgType.Event, name: 'stream.typed', data: { sid: st.sid } });
+          return;
         }
+        this.deps.pane(st.pane)?.input(data);
         return;
       }
       case MsgType.Ack: {

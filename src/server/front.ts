@@ -381,9 +381,14 @@ export class Front {
         } else if (h.name === 'pane.exit' && typeof h.data['paneSid'] === 'number') {
           this.endPaneStreams(h.data['paneSid'], reason, exitCode);
         } else if (h.name === 'stream.typed') {
-          // A direct stream typed and was not the leader: it is now.
+          // A direct stream typed and was not the leader: it is now. Its keys
+          // wait in the pty host for host.lead, sent behind the resize.
           const s = this.directStreams.get(Number(h.data['sid']));
-          if (s && !s.readOnly) this.takeLead(s.parent ?? s, false);
+          if (s && !s.readOnly) {
+            const lead = s.parent ?? s;
+            this.takeLead(lead, false);
+            this.hostRequest('host.lead', { name: lead.session, sid: lead.sid }).catch(() => {});
+          }
         } else if (h.name === 'exec.end') {
           this.execEnded(h.data);
         } else if (h.name === 'session.layout') {
