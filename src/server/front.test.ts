@@ -1003,11 +1003,16 @@ test('direct: typing reported by the pty host makes that stream lead, at its siz
   rig.fromClient('remote', { t: MsgType.Input, sid: remote }, [Buffer.from('x')]);
   assert.deepEqual((await rig.take('host.resize')).header.args, { name: 'a', cols: 120, rows: 41 });
   assert.deepEqual((await rig.take('host.lead')).header.args, { name: 'a', sid: remote });
-  // The local client types on its direct stream: the pty host reports it once; the front does not tell it back.
+  // The local client types on its direct stream: the pty host reports it once
+  // and holds its keys; the front resizes, then answers with host.lead (the keys go in).
   rig.fromHost({ t: MsgType.Event, name: 'stream.typed', data: { sid } });
-  assert.deepEqual((await rig.take('host.resize')).header.args, { name: 'a', cols: 100, rows: 31 });
+  const resize = await rig.take('host.resize');
+  assert.deepEqual(resize.header.args, { name: 'a', cols: 100, rows: 31 });
+  const lead = await rig.take('host.lead');
+  assert.deepEqual(lead.header.args, { name: 'a', sid });
+  assert.ok(rig.toHost.indexOf(resize) < rig.toHost.indexOf(lead), 'the answer comes behind the resize');
   await settle();
-  assert.equal(rig.hostRequests('host.lead').length, 0);
+  assert.equal(rig.hostRequests('host.lead').length, 0, 'one answer');
 });
 
 test('direct: the front ends a direct stream with host.release and its own StreamEnd; the pane\'s end is left to the pty host', async () => {
