@@ -20,14 +20,15 @@ import { pathToFileURL } from 'node:url';
 
 /**
  * Test files at once. The suite is CPU-bound on 2 cores, and many files
- * also wait (heartbeat timeouts, link cuts, a terminal's redraw), so a
- * third file fills what the other two leave idle. Measured on clean clones
- * of this machine: 2 at once 370 s with both cores ≈ 70% busy; 3 at once
- * 344 s at 94%, every file passing. At 4 (when a CLI call cost 0.7 s of
- * CPU) CLI calls missed the harness's 30 s deadline. ZMX_TEST_CONCURRENCY
- * overrides it.
+ * also wait (heartbeat timeouts, link cuts, a terminal's redraw), so more
+ * files than cores fill what the others leave idle. Measured on this
+ * machine: 2 at once 370 s with both cores ≈ 70% busy; 3 at once 344 s at
+ * 94% (when a CLI call cost 0.7 s of CPU; at 4 then, CLI calls missed the
+ * harness's 30 s deadline). With CLI calls at ≈ 0.11 s (2026-12-07): 3 at
+ * once 190 s at 87% busy (50 s of both cores idle), 4 at once 176 s at
+ * 97%, every file passing. ZMX_TEST_CONCURRENCY overrides it.
  */
-const DEFAULT_CONCURRENCY = 3;
+const DEFAULT_CONCURRENCY = 4;
 /** One test (not one file) longer than this fails as timed out. */
 const TEST_TIMEOUT_MS = 240_000;
 const TIMES_FILE = 'dist/.test-times.json';
