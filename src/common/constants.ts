@@ -184,6 +184,12 @@ export const AUDIT = {
   maxBytes: 10 * 1024 * 1024,
   /** Files kept, the current one included: 50 MiB of history at most by default. */
   files: 5,
+  /**
+   * How far back a front looks for a command's end sent again after a front
+   * restart (its acknowledgement lost with the front that audited it): the
+   * ends outstanding then are the last few records written.
+   */
+  endLookbackBytes: 256 * 1024,
 } as const;
 
 export const PORTAL = {

@@ -105,6 +105,8 @@ export interface AuditEntry {
   exitCode?: number | null;
   signal?: string | null;
   timedOut?: boolean;
+  /** A command's end: its id, pid and start (`ID:PID:STARTED`), the same for each delivery of that end. */
+  end?: string;
   bytes: number;
   durationMs: number;
 }

@@ -84,3 +84,21 @@ test('rotation by size: files kept bounded and 0600, a follower reads every line
   again.append(entry('s', 'after-restart'));
   assert.deepEqual((await again.read(end, '', 0)).entries.map((e) => e.op), ['after-restart']);
 });
+
+test('hasRecent finds a command end among the last records, across a rotation, and not further back or inside another value', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'zmx-t-audit-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const log = new AuditLog(join(dir, 'audit.log'), { maxBytes: 600, files: 3 });
+  t.after(() => log.dispose());
+  log.append({ ...entry('a', 'exec'), end: '1:100:5' });
+  // A path that spells the field is escaped in its line: no match.
+  log.append({ ...entry('a', 'fs.read'), path: '"end":"9:9:9"' });
+  for (let i = 0; i < 6; i++) log.append(entry('a', 'fs.read')); // the first file rotates
+  log.append({ ...entry('a', 'exec'), end: '2:200:6' });
+  assert.ok(readdirSync(dir).some((f) => /^audit\.log\.\d+$/.test(f)), 'rotated');
+  assert.equal(log.hasRecent('end', '2:200:6'), true, 'in the current file');
+  assert.equal(log.hasRecent('end', '1:100:5'), true, 'in the rotated file');
+  assert.equal(log.hasRecent('end', '9:9:9'), false, 'only as part of another value');
+  assert.equal(log.hasRecent('end', '1:100:5', 200), false, 'beyond the look-back');
+  assert.equal(log.hasRecent('end', '3:300:7'), false);
+});

@@ -72,6 +72,34 @@ export class AuditLog {
     return r;
   }
 
+  /**
+   * Whether one of the records in the last `lookback` bytes of the log
+   * has `field` equal to `value` (a command's `end`). Lines are JSON with
+   * every string escaped, so the field as written cannot appear inside
+   * another value.
+   */
+  hasRecent(field: 'end', value: string, lookback: number = AUDIT.endLookbackBytes): boolean {
+    const needle = `${JSON.stringify(field)}:${JSON.stringify(value)}`;
+    let left = lookback;
+    for (const seg of this.segments().reverse()) {
+      if (left <= 0) break;
+      const length = Math.min(seg.size, left);
+      const buf = Buffer.alloc(length);
+      let fd = -1;
+      try {
+        fd = openSync(seg.path, 'r'); // the writer's own fd is append-only
+        readSync(fd, buf, 0, length, seg.size - length);
+      } catch {
+        continue; // rotated away meanwhile
+      } finally {
+        if (fd >= 0) closeSync(fd);
+      }
+      if (buf.includes(needle)) return true;
+      left -= length;
+    }
+    return false;
+  }
+
   dispose(): void {
     for (const wake of [...this.waiters]) wake();
     this.stopWatching();

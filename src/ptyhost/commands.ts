@@ -126,7 +126,7 @@ export class HostCommands {
 
   /** A new front said Hello: it gets every end the last one did not acknowledge, in order. */
   frontChanged(): void {
-    for (const { end } of this.unacked.values()) this.sendEnd(end);
+    for (const { end } of this.unacked.values()) this.sendEnd(end, true);
   }
 
   /** Ends every running command (SIGTERM, SIGKILL after the grace) and waits for them; the pty host is stopping. */
@@ -156,7 +156,8 @@ export class HostCommands {
     this.sendEnd(end);
   }
 
-  private sendEnd(end: ExecEnd): void {
-    this.opts.send({ t: MsgType.Event, name: 'exec.end', data: { ...end } as unknown as Record<string, unknown> });
+  /** `again`: sent to a new front; the last one may have audited it and died before its acknowledgement came. */
+  private sendEnd(end: ExecEnd, again = false): void {
+    this.opts.send({ t: MsgType.Event, name: 'exec.end', data: { ...end, ...(again ? { again: true } : {}) } as unknown as Record<string, unknown> });
   }
 }

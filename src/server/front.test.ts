@@ -1076,7 +1076,7 @@ test('a command\'s end from the pty host (Event exec.end): one audit line with h
   rig.reply(ack, {});
   assert.deepEqual(audit, [{
     time: new Date(end.ended).toISOString(), key: 'SHA256:abc', who: 'laptop', session: 'a', op: 'exec', argv: ['sh', '-c', 'exit 7'], result: 'OK',
-    exitCode: 7, signal: null, timedOut: false, bytes: 8, durationMs: 30,
+    exitCode: 7, signal: null, timedOut: false, end: '4:999:1700000000000', bytes: 8, durationMs: 30,
   }]);
   // The pty host sends it again (a Hello crossed the ack): acknowledged again, not audited.
   rig.fromHost({ t: MsgType.Event, name: 'exec.end', data: end });
@@ -1085,5 +1085,27 @@ test('a command\'s end from the pty host (Event exec.end): one audit line with h
   // Another command with the same id (a new pty host numbers afresh) is another end.
   rig.fromHost({ t: MsgType.Event, name: 'exec.end', data: { ...end, exec: { ...exec, pid: 1000, started: exec.started + 5 } } });
   await rig.take('host.exec.ack');
+  assert.equal(audit.length, 2);
+});
+
+test('an end sent again to a new front (again: true) is looked up in the audit log: written by the last front, only acknowledged', async () => {
+  const audit: AuditEntry[] = [];
+  const looked: string[] = [];
+  const inLog = new Set(['4:999:1700000000000']);
+  const rig = new Rig({ audit: (e) => { audit.push(e); }, auditedEnd: (end) => { looked.push(end); return inLog.has(end); } });
+  rig.hostUp();
+  const exec = { id: 4, pid: 999, argv: ['true'], cwd: '.', started: 1_700_000_000_000, result: { exitCode: 0, signal: null, durationMs: 1, truncated: false, timedOut: false } };
+  const end = { exec, owner: 'SHA256:abc', who: '', session: 'a', bytes: 0, ended: 1_700_000_000_001, again: true };
+  rig.fromHost({ t: MsgType.Event, name: 'exec.end', data: end });
+  assert.deepEqual((await rig.take('host.exec.ack')).header.args, { exec: 4 }, 'acknowledged, so the pty host forgets it');
+  assert.equal(audit.length, 0, 'the last front wrote it');
+  // Not in the log (it ended while no front ran): written.
+  rig.fromHost({ t: MsgType.Event, name: 'exec.end', data: { ...end, exec: { ...exec, id: 5 } } });
+  await rig.take('host.exec.ack');
+  assert.deepEqual(audit.map((e) => e.end), ['5:999:1700000000000']);
+  // A first delivery is not looked up: the log is read only for ends sent again.
+  rig.fromHost({ t: MsgType.Event, name: 'exec.end', data: { ...end, exec: { ...exec, id: 6 }, again: undefined } });
+  await rig.take('host.exec.ack');
+  assert.deepEqual(looked, ['4:999:1700000000000', '5:999:1700000000000']);
   assert.equal(audit.length, 2);
 });

@@ -48,6 +48,8 @@ export interface FrontDeps {
   portal?: PortalHandler;
   /** Appends one line to the audit log. */
   audit?(entry: AuditEntry): void;
+  /** Whether the audit log's last records hold this command end (AuditLog.hasRecent). */
+  auditedEnd?(end: string): boolean;
   /** Who sets a session's size: the client active last (zmx, tmux's `latest`), or the smallest. */
   sizePolicy?(): SizePolicy;
   /**
@@ -423,20 +425,25 @@ export class Front {
       return;
     }
     const key = `${info.id}:${info.pid}:${info.started}`;
-    if (!this.auditedEnds.has(key)) {
+    // Sent again to this new front: the last one may have written it and died
+    // before its acknowledgement reached the pty host.
+    const written = this.auditedEnds.has(key) || (data['again'] === true && this.deps.auditedEnd?.(key) === true);
+    if (!written) {
       const r = info.result;
       const entry: AuditEntry = {
         time: new Date(typeof data['ended'] === 'number' ? data['ended'] : this.now()).toISOString(),
         key: String(data['owner'] ?? ''), who: String(data['who'] ?? ''), session: String(data['session'] ?? ''),
         op: 'exec', argv: Array.isArray(info.argv) ? info.argv : [], result: 'OK',
         exitCode: r?.exitCode ?? null, signal: r?.signal ?? null, timedOut: r?.timedOut ?? false,
-        bytes: typeof data['bytes'] === 'number' ? data['bytes'] : 0, durationMs: r?.durationMs ?? 0,
+        end: key, bytes: typeof data['bytes'] === 'number' ? data['bytes'] : 0, durationMs: r?.durationMs ?? 0,
       };
       try {
         this.deps.audit?.(entry);
       } catch (err) {
         this.deps.log('could not write the audit log', { error: String(err) });
       }
+    }
+    if (!this.auditedEnds.has(key)) {
       this.auditedEnds.add(key);
       if (this.auditedEnds.size > AUDITED_ENDS_KEPT) this.auditedEnds.delete(this.auditedEnds.values().next().value!);
     }

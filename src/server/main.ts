@@ -110,6 +110,7 @@ async function main(): Promise<void> {
   const front: Front = new Front({
     portal,
     audit: (entry) => audit.append(entry),
+    auditedEnd: (end) => audit.hasRecent('end', end),
     limitsOf: (key) => {
       const k = authorized.find(key);
       return k ? { name: k.name, limits: { root: k.root, allow: k.allow, readOnly: k.readOnly } } : null;
