@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { helloProof, verifyHelloProof, PROOF_WINDOW_MS } from './curve.js';
 import { z85Encode } from './z85.js';
-import { ZmxError, toZmxError } from './errors.js';
+import { ZmxError, toZmxError, withoutStack } from './errors.js';
 
 /** A Curve keypair as zmx stores it: Z85 of the raw 32-byte keys. */
 function keypair(): { publicKey: string; secretKey: string } {
@@ -56,4 +56,8 @@ test('ZmxError: code and one-line message; only EINTERNAL carries a stack', () =
   assert.ok(Error.stackTraceLimit > 0, 'the limit is put back');
   assert.match(new Error('after').stack ?? '', /\n\s+at /);
   assert.equal(toZmxError(Object.assign(new Error('gone'), { code: 'ENOENT' })).code, 'ENOENT');
+  // withoutStack: the same for a library's errors, and the limit comes back even when it throws.
+  assert.equal(withoutStack(() => new Error('bad bytes')).stack, 'Error: bad bytes');
+  assert.throws(() => withoutStack(() => { throw new Error('thrown'); }), /thrown/);
+  assert.match(new Error('after').stack ?? '', /\n\s+at /);
 });

@@ -36,6 +36,7 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export class ZmxError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
+    // As withoutStack, inline: super() cannot be called from a callback.
     const limit = Error.stackTraceLimit;
     if (code !== 'EINTERNAL') Error.stackTraceLimit = 0;
     try {
@@ -45,6 +46,21 @@ export class ZmxError extends Error {
     }
     this.name = 'ZmxError';
     this.code = code;
+  }
+}
+
+/**
+ * Runs `fn` with V8's stack capture off: for code that throws errors which
+ * the caller discards (a library's errors on a peer's bytes), so that a
+ * flood of bad input does not pay for stack traces nobody reads.
+ */
+export function withoutStack<T>(fn: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return fn();
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 

@@ -8,7 +8,7 @@
  * protocol.test.ts covers each of them.
  */
 import { Packr } from 'msgpackr';
-import { ZmxError, isErrorCode, type ErrorCode } from './errors.js';
+import { ZmxError, isErrorCode, withoutStack, type ErrorCode } from './errors.js';
 import { LIMITS } from './constants.js';
 import { LAYOUT_PRESETS, type Direction, type LayoutNode, type SplitDir } from './layout.js';
 import { SIGNALS, type AuditEntry, type ExecInfo, type FileStat, type GrepMatch, type ReadFilesEntry, type SignalName } from './portal.js';
@@ -526,14 +526,10 @@ const UNDECODABLE = Symbol('undecodable');
  * is captured.
  */
 function unpackUntrusted(bytes: Buffer): unknown {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
   try {
-    return packr.unpack(bytes);
+    return withoutStack(() => packr.unpack(bytes));
   } catch {
     return UNDECODABLE;
-  } finally {
-    Error.stackTraceLimit = limit;
   }
 }
 

@@ -200,8 +200,8 @@ export class DirectStreams {
   private releaseHeld(st: DirectStream): void {
     const held = st.held;
     this.dropHeld(st);
-    const pane = held ? this.deps.pane(st.pane) : null;
-    if (pane) for (const data of held!) pane.input(data);
+    const pane = this.deps.pane(st.pane);
+    if (held && pane) for (const data of held) pane.input(data);
   }
 
   private dropHeld(st: DirectStream): void {

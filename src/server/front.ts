@@ -443,10 +443,8 @@ export class Front {
         this.deps.log('could not write the audit log', { error: String(err) });
       }
     }
-    if (!this.auditedEnds.has(key)) {
-      this.auditedEnds.add(key);
-      if (this.auditedEnds.size > AUDITED_ENDS_KEPT) this.auditedEnds.delete(this.auditedEnds.values().next().value!);
-    }
+    this.auditedEnds.add(key); // a key it holds already keeps its place
+    if (this.auditedEnds.size > AUDITED_ENDS_KEPT) this.auditedEnds.delete(this.auditedEnds.values().next().value!);
     this.hostRequest('host.exec.ack', { exec: info.id }).catch(() => {});
   }
 
