@@ -4,16 +4,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { helloProof, verifyHelloProof, PROOF_WINDOW_MS } from './curve.js';
-import { z85Encode } from './z85.js';
+import { newPairingCode, pairingKeyPair } from './pairing.js';
 import { ZmxError, toZmxError, withoutStack } from './errors.js';
 
-/** A Curve keypair as zmx stores it: Z85 of the raw 32-byte keys. */
+/**
+ * A fresh Curve keypair as zmx stores it (Z85 of the raw 32-byte keys):
+ * the one a random pairing code stands for. Not generateKeyPairSync and a
+ * JWK export: on Node 20 that export can deadlock when a collection runs
+ * inside it and frees an earlier key-generation job (seen here one run in
+ * six: ExportJWKEdKey holding the key's mutex that ~KeyGenJob waits on).
+ */
 function keypair(): { publicKey: string; secretKey: string } {
-  const { publicKey, privateKey } = generateKeyPairSync('x25519');
-  const raw = (jwk: { x?: string; d?: string }, part: 'x' | 'd') => z85Encode(Buffer.from(jwk[part]!, 'base64url'));
-  return { publicKey: raw(publicKey.export({ format: 'jwk' }), 'x'), secretKey: raw(privateKey.export({ format: 'jwk' }), 'd') };
+  return pairingKeyPair(newPairingCode());
 }
 
 test('a proof verifies for its own key only, within the time window, again and again', () => {
