@@ -855,11 +855,13 @@ test('Output is sent only while subscribed, numbered by pane seq', async (t) => 
   const pty = rig.pty('a');
   const sub = await rig.ok('host.subscribe', { name: 'a', pane: 0, interactive: false });
   const sid = sub['paneSid'] as number;
-  pty.emit('one');
-  pty.emit('+two'); // same event-loop turn: one chunk
+  // A read larger than an echo, then another in the same event-loop turn: one chunk.
+  const one = 'one'.padEnd(2048, '.');
+  pty.emit(one);
+  pty.emit('+two');
   await waitFor(() => rig.outputs().length === 1, 'the first Output');
   await settle();
-  assert.deepEqual(rig.outputs().map((m) => [m.header, m.frames[0]!.toString()]), [[{ t: MsgType.Output, sid, seq: 1 }, 'one+two']]);
+  assert.deepEqual(rig.outputs().map((m) => [m.header, m.frames[0]!.toString()]), [[{ t: MsgType.Output, sid, seq: 1 }, `${one}+two`]]);
   // Two subscribers; one leaves: still sent.
   await rig.ok('host.subscribe', { name: 'a', pane: 0, interactive: false });
   await rig.ok('host.unsubscribe', { pane: 1, interactive: false });

@@ -44,14 +44,21 @@ function makePane(cols = 40, rows = 10, hibernateAfterMs: number | null = null, 
 
 const tick = () => new Promise((r) => setImmediate(r));
 
-test('output read in one event-loop turn goes out as one numbered chunk', async () => {
+test('output read in one event-loop turn goes out as one numbered chunk, a small first read (an echo) at once', async () => {
   const { pty, outputs } = makePane();
   pty.emit('a');
+  assert.deepEqual(outputs, [{ seq: 1, data: 'a' }], 'a lone small read does not wait for the end of the turn');
   pty.emit('b');
-  await tick();
   pty.emit('c');
+  assert.equal(outputs.length, 1, 'later reads of the turn wait');
   await tick();
-  assert.deepEqual(outputs, [{ seq: 1, data: 'ab' }, { seq: 2, data: 'c' }]);
+  assert.deepEqual(outputs, [{ seq: 1, data: 'a' }, { seq: 2, data: 'bc' }]);
+  const big = 'x'.repeat(4096);
+  pty.emit(big);
+  pty.emit('y');
+  assert.equal(outputs.length, 2, 'a large read waits for the end of the turn');
+  await tick();
+  assert.deepEqual(outputs.slice(2), [{ seq: 3, data: `${big}y` }]);
 });
 
 test('a snapshot numbers pending output first, so nothing is lost or shown twice', async () => {

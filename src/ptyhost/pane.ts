@@ -94,6 +94,14 @@ const HIBERNATE_RETRY_MS = 1_000;
  * line of history in a live emulator.
  */
 const SLEEPING_TAIL_BYTES = 256 * 1024;
+/**
+ * A read this small that is the first of its event-loop turn (an echo, a
+ * prompt) is sent at once rather than from the end-of-turn immediate, which
+ * cost a keystroke 17-36 µs (docs/performance.md, "Where a keystroke's time
+ * goes"). Later reads of the turn, and larger ones (a flood reads 4 KiB and
+ * more at a time), wait for the immediate and go out together.
+ */
+const SEND_AT_ONCE_BYTES = 1024;
 /** The unparsed tail is stored in blocks of this size (one per quiet pane: small). */
 const TAIL_BLOCK_BYTES = 4 * 1024;
 
@@ -385,17 +393,23 @@ export class Pane implements ParseTarget {
       }
     }
     // A pty delivers output in small reads; sending each as a message costs
-    // more than the bytes. Reads of one event-loop turn go out as one chunk.
+    // more than the bytes. Reads of one event-loop turn go out as one chunk,
+    // except that a small first read (an echo) goes at once.
     this.unsent.push(data);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flushOutput());
+      if (data.length <= SEND_AT_ONCE_BYTES) this.sendUnsent();
     }
   }
 
   /** Numbers and sends the output read so far. */
   private flushOutput(): void {
     this.flushScheduled = false;
+    this.sendUnsent();
+  }
+
+  private sendUnsent(): void {
     if (this.unsent.length === 0) return;
     const data = this.unsent.length === 1 ? this.unsent[0]! : Buffer.concat(this.unsent);
     this.unsent = [];

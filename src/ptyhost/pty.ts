@@ -9,7 +9,7 @@
  */
 import * as nodePty from 'node-pty';
 import { createRequire } from 'node:module';
-import { write as fsWrite } from 'node:fs';
+import { write as fsWrite, writeSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import { noteTraffic } from '../platform/memory.js';
 
@@ -150,6 +150,70 @@ class ExitRoute {
   }
 }
 
+/**
+ * A pty master's input, in order. A write goes to the kernel at once when
+ * nothing waits before it: a keystroke costs one write(2) on this thread,
+ * not a trip through libuv's thread pool and back (node-pty's own write, a
+ * worker's wake-up and a callback per key: docs/performance.md, "Where a
+ * keystroke's time goes"). The master is non-blocking (node-pty makes it so,
+ * and relies on it itself; an inherited one was node-pty's), so a full
+ * buffer answers EAGAIN instead of stalling the pty host, and the rest
+ * waits in the queue, written from the pool as the program reads.
+ */
+export class PtyWriter {
+  private readonly queue: { buf: Buffer; off: number }[] = [];
+  private writing = false;
+  private closed = false;
+
+  constructor(private readonly fd: number, private readonly writeNow: (fd: number, buf: Buffer) => number = writeSync) {}
+
+  write(data: Buffer | string): void {
+    if (this.closed) return;
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    if (buf.length === 0) return;
+    let off = 0;
+    if (!this.writing) {
+      try {
+        off = this.writeNow(this.fd, buf);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return this.gone();
+      }
+      if (off >= buf.length) return;
+    }
+    // Kept as a copy: the caller's buffer is theirs once write returns.
+    this.queue.push({ buf: Buffer.from(buf.subarray(off)), off: 0 });
+    if (!this.writing) this.pump();
+  }
+
+  /** Nothing more is written (the master is closed or handed over). */
+  close(): void {
+    this.closed = true;
+    this.queue.length = 0;
+  }
+
+  private pump(): void {
+    const head = this.queue[0];
+    if (!head || this.closed) { this.writing = false; return; }
+    this.writing = true;
+    fsWrite(this.fd, head.buf, head.off, head.buf.length - head.off, null, (err, n) => {
+      if (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') { setImmediate(() => this.pump()); return; }
+        this.gone();
+        return;
+      }
+      head.off += n;
+      if (head.off >= head.buf.length) this.queue.shift();
+      this.pump();
+    });
+  }
+
+  /** The program is gone (EIO): its input with it. */
+  private gone(): void {
+    this.queue.length = 0;
+    this.writing = false;
+  }
+}
+
 function signalGroupOf(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
@@ -180,6 +244,7 @@ export const spawnPty: PtySpawner = (opts) => {
   // node-pty keeps the master as a tty.ReadStream (`_socket`) and its fd (`fd`).
   const socket = (proc as unknown as { _socket: ReadStream })._socket;
   const live = () => !exited && !route.isReleased;
+  const writer = new PtyWriter((proc as unknown as { fd: number }).fd);
   return {
     pid: proc.pid,
     ttyName: (proc as unknown as { ptsName?: string }).ptsName,
@@ -192,7 +257,7 @@ export const spawnPty: PtySpawner = (opts) => {
     },
     onExit: (listener) => { route.listeners.push(listener); },
     write: (data) => {
-      if (live()) proc.write(data);
+      if (live()) writer.write(data);
     },
     resize: (cols, rows) => {
       if (live()) proc.resize(cols, rows);
@@ -219,6 +284,7 @@ export const spawnPty: PtySpawner = (opts) => {
         route.thaw();
       },
       release: (onExit) => {
+        writer.close();
         for (const d of disposables.splice(0)) d.dispose();
         route.release(onExit);
         // Closes this process's copy of the master; node-pty still waits for the program.
@@ -263,12 +329,12 @@ export function adoptPty(opts: AdoptOptions): PtyProcess & { start(): void } {
   let closed = false;
   let status: PtyExit | null | undefined;
   let drainTimer: NodeJS.Timeout | null = null;
-  const queue: { buf: Buffer; off: number }[] = [];
-  let writing = false;
+  const writer = new PtyWriter(fd);
 
   const close = () => {
     if (closed) return;
     closed = true;
+    writer.close();
     if (drainTimer) clearTimeout(drainTimer);
     socket.destroy();
   };
@@ -297,22 +363,6 @@ export function adoptPty(opts: AdoptOptions): PtyProcess & { start(): void } {
     else settle();
   });
 
-  const pump = () => {
-    const head = queue[0];
-    if (!head || closed) { writing = false; return; }
-    writing = true;
-    fsWrite(fd, head.buf, head.off, head.buf.length - head.off, null, (err, n) => {
-      if (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') { setImmediate(pump); return; }
-        queue.length = 0; // the program is gone: its input with it
-        writing = false;
-        return;
-      }
-      head.off += n;
-      if (head.off >= head.buf.length) queue.shift();
-      pump();
-    });
-  };
   const live = () => !closed && !route.isReleased;
 
   return {
@@ -326,11 +376,7 @@ export function adoptPty(opts: AdoptOptions): PtyProcess & { start(): void } {
     onData: (listener) => { dataListeners.push(listener); },
     onExit: (listener) => { route.listeners.push(listener); },
     write: (data) => {
-      if (!live()) return;
-      const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
-      if (buf.length === 0) return;
-      queue.push({ buf, off: 0 });
-      if (!writing) pump();
+      if (live()) writer.write(data);
     },
     resize: (cols, rows) => {
       if (!live()) return;
