@@ -18,6 +18,7 @@ import { BASELINE_PATH, goalRows, loadBaseline } from './lib/goals.js';
 import { ROOT } from './lib/zmx.js';
 import { cliCall } from './measures/cli-call.js';
 import { echo } from './measures/echo.js';
+import { hops } from './measures/hops.js';
 import { throughput } from './measures/throughput.js';
 import { reattach } from './measures/reattach.js';
 import { memory } from './measures/memory.js';
@@ -32,7 +33,7 @@ const ROUNDS = 5;
 const ROUNDS_QUICK = 2;
 
 /** In the order of the summary's rows. */
-const MEASURES: Measure[] = [cliCall, echo, throughput, reattach, memory, load, copy, portalReads, portalRtt, mcp];
+const MEASURES: Measure[] = [cliCall, echo, hops, throughput, reattach, memory, load, copy, portalReads, portalRtt, mcp];
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
