@@ -185,6 +185,11 @@ export class PtyWriter {
     if (!this.writing) this.pump();
   }
 
+  /** Input is queued that the kernel has not taken yet (later writes wait behind it). */
+  get waiting(): boolean {
+    return this.writing;
+  }
+
   /** Nothing more is written (the master is closed or handed over). */
   close(): void {
     this.closed = true;
