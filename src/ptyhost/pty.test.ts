@@ -51,6 +51,9 @@ test('what a full buffer does not take waits, and later writes keep their order 
   assert.equal(t.read(), 'hello world!');
   w.write('?');
   assert.equal(direct, 2, 'once the queue is empty, writes go at once again');
+  // The kernel is still full: '?' waits too; done before the file (and its fd number) goes.
+  await until(() => !w.waiting);
+  assert.equal(t.read(), 'hello world!?');
   t.done();
 });
 
