@@ -39,21 +39,20 @@ async function startEcho(cleanup: Cleanup, kind: 'zmq' | 'net', path: string, en
 /** A one-byte message there and back, as a promise. */
 type Ping = () => Promise<void>;
 
+/** The median of `n` round trips, µs, each after `pauseMs` (0: back to back). */
+async function medianUs(ping: Ping, n: number, pauseMs: number): Promise<number> {
+  const us: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (pauseMs > 0) await sleep(pauseMs);
+    const t0 = hrms();
+    await ping();
+    us.push((hrms() - t0) * 1000);
+  }
+  return median(us);
+}
+
 async function times(ping: Ping, hot: number, idle: number): Promise<{ hotUs: number; idleUs: number }> {
-  const hotTimes: number[] = [];
-  for (let i = 0; i < hot; i++) {
-    const t0 = hrms();
-    await ping();
-    hotTimes.push((hrms() - t0) * 1000);
-  }
-  const idleTimes: number[] = [];
-  for (let i = 0; i < idle; i++) {
-    await sleep(PAUSE_MS);
-    const t0 = hrms();
-    await ping();
-    idleTimes.push((hrms() - t0) * 1000);
-  }
-  return { hotUs: median(hotTimes), idleUs: median(idleTimes) };
+  return { hotUs: await medianUs(ping, hot, 0), idleUs: await medianUs(ping, idle, PAUSE_MS) };
 }
 
 export const hops: Measure = {

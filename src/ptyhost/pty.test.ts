@@ -4,6 +4,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PtyWriter } from './pty.js';
+import { until } from '../../test/helpers/harness.js';
 
 /** A file stands in for the pty master: what the pool's writes put there is read back. */
 function target() {
@@ -14,7 +15,6 @@ function target() {
 }
 
 const eagain = () => Object.assign(new Error('EAGAIN'), { code: 'EAGAIN' });
-const until = async (check: () => boolean) => { while (!check()) await new Promise((r) => setTimeout(r, 1)); };
 
 test('a write goes to the kernel at once when nothing waits, on this thread', () => {
   const t = target();
@@ -47,12 +47,12 @@ test('what a full buffer does not take waits, and later writes keep their order 
   assert.equal(direct, 1, 'while input waits, nothing jumps the queue');
   assert.equal(w.waiting, true);
   // The pool's last write lands before its callback runs: wait for the writer, not the file.
-  await until(() => !w.waiting);
+  await until(() => !w.waiting, 'the queued input written');
   assert.equal(t.read(), 'hello world!');
   w.write('?');
   assert.equal(direct, 2, 'once the queue is empty, writes go at once again');
   // The kernel is still full: '?' waits too; done before the file (and its fd number) goes.
-  await until(() => !w.waiting);
+  await until(() => !w.waiting, "'?' written");
   assert.equal(t.read(), 'hello world!?');
   t.done();
 });

@@ -249,7 +249,8 @@ export const spawnPty: PtySpawner = (opts) => {
   // node-pty keeps the master as a tty.ReadStream (`_socket`) and its fd (`fd`).
   const socket = (proc as unknown as { _socket: ReadStream })._socket;
   const live = () => !exited && !route.isReleased;
-  const writer = new PtyWriter((proc as unknown as { fd: number }).fd);
+  const fd = (proc as unknown as { fd: number }).fd;
+  const writer = new PtyWriter(fd);
   return {
     pid: proc.pid,
     ttyName: (proc as unknown as { ptsName?: string }).ptsName,
@@ -278,7 +279,7 @@ export const spawnPty: PtySpawner = (opts) => {
       for (const d of disposables.splice(0)) d.dispose();
     },
     handover: {
-      fd: (proc as unknown as { fd: number }).fd,
+      fd,
       freeze: async () => {
         route.frozen = true;
         stopReads(socket);
